@@ -1,0 +1,129 @@
+"""The fixed vocabulary of the simulation: departments, event kinds, districts.
+
+These names are part of the data contract (see DESIGN.md): they appear as the
+categories of the ``department``, ``kind`` and ``district`` columns and policy
+files refer to them. Add to them only at the end, never reorder.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+
+DEPARTMENTS: tuple[str, ...] = (
+    "court",  # people's courts: civil judgments and enforcement
+    "tax",  # tax bureau
+    "traffic",  # traffic police
+    "transit",  # public transport, railway and civil aviation operators
+    "bank",  # banks (loan and card servicing)
+    "market",  # market regulation (SAMR local bureaux)
+    "utility",  # water, gas, power and heating companies
+    "civil",  # civil affairs: volunteering, commendations
+    "health",  # health commission: blood donation
+)
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of behaviour that a department records."""
+
+    name: str
+    department: str
+    unit: str  # meaning of the ``amount`` column: "yuan", "hours", "ml" or "" (none)
+    valence: int  # -1 a breach, +1 a good deed, 0 neutral (e.g. a debt performed)
+    description: str
+
+
+KINDS: tuple[Kind, ...] = (
+    # Courts. The six dishonest-debtor grounds follow SPC Provisions Art. 1 (facts.md §4.1).
+    Kind("lawsuit_lost", "court", "yuan", -1, "lost a civil suit; judgment sum"),
+    Kind("enforcement_opened", "court", "yuan", -1, "enforcement case opened against the resident"),
+    Kind("refuse_to_perform", "court", "yuan", -1, "able to perform a judgment but refusing (ground 1)"),
+    Kind("obstruct_enforcement", "court", "", -1, "obstructing enforcement by forgery, violence, threats (ground 2)"),
+    Kind("evade_enforcement", "court", "", -1, "evading by sham litigation or hiding property (ground 3)"),
+    Kind("false_property_report", "court", "", -1, "violating the property-reporting system (ground 4)"),
+    Kind("violate_consumption_ban", "court", "", -1, "violating a consumption-restriction order (ground 5)"),
+    Kind("breach_settlement", "court", "", -1, "refusing to perform a settlement agreement (ground 6)"),
+    Kind("judgment_performed", "court", "yuan", 0, "the judgment debt was performed in full"),
+    # Tax
+    Kind("tax_arrears", "tax", "yuan", -1, "tax owed past its due date"),
+    Kind("tax_evasion", "tax", "yuan", -1, "tax evasion found by an audit"),
+    # Traffic police
+    Kind("traffic_violation", "traffic", "yuan", -1, "minor traffic violation; fine"),
+    Kind("drunk_driving", "traffic", "", -1, "drunk or drink driving"),
+    # Transit operators (metro/bus, railway, civil aviation)
+    Kind("fare_evasion", "transit", "yuan", -1, "metro or bus fare evasion; fare due"),
+    Kind("rail_misconduct", "transit", "", -1, "smoking, disorder or riding without ticket on a train"),
+    Kind("air_misconduct", "transit", "", -1, "misconduct on a flight or at an airport"),
+    # Banks (one record per month in arrears)
+    Kind("loan_arrears", "bank", "yuan", -1, "a loan instalment overdue this month"),
+    Kind("card_arrears", "bank", "yuan", -1, "a credit card payment overdue this month"),
+    # Market regulation
+    Kind("counterfeit_goods", "market", "yuan", -1, "producing or selling fake goods; goods value"),
+    Kind("commercial_fraud", "market", "yuan", -1, "pyramid selling or commercial fraud; sum involved"),
+    # Utilities
+    Kind("utility_late_fee", "utility", "yuan", -1, "late payment of a water, gas, power or heating bill"),
+    Kind("utility_theft", "utility", "yuan", -1, "stealing water, gas, power or heat; value"),
+    Kind("heating_tamper", "utility", "", -1, "tampering with public heating (illegal taps)"),
+    # Civil affairs and health
+    Kind("volunteer_hours", "civil", "hours", 1, "volunteer service hours logged in a month"),
+    Kind("heroic_act", "civil", "", 1, "a recognised heroic act (jianyi yongwei)"),
+    Kind("honour", "civil", "", 1, "a civic honour or commendation"),
+    Kind("blood_donation", "health", "ml", 1, "voluntary blood donation"),
+)
+
+KIND_NAMES: tuple[str, ...] = tuple(k.name for k in KINDS)
+KIND_BY_NAME: dict[str, Kind] = {k.name: k for k in KINDS}
+
+# Beijing's 16 districts in GB/T 2260 code order (pinyin names; Chinese in the city preset).
+DISTRICTS: tuple[str, ...] = (
+    "Dongcheng", "Xicheng", "Chaoyang", "Fengtai", "Shijingshan", "Haidian",
+    "Mentougou", "Fangshan", "Tongzhou", "Shunyi", "Changping", "Daxing",
+    "Huairou", "Pinggu", "Miyun", "Yanqing",
+)
+
+SEXES: tuple[str, ...] = ("M", "F")
+HUKOU: tuple[str, ...] = ("local", "migrant")
+EDUCATION: tuple[str, ...] = (
+    "below_primary", "primary", "junior_secondary", "senior_secondary", "tertiary",
+)
+RELATIONS: tuple[str, ...] = ("head", "spouse", "child", "parent", "other")
+
+DepartmentT = pl.Enum(list(DEPARTMENTS))
+KindT = pl.Enum(list(KIND_NAMES))
+DistrictT = pl.Enum(list(DISTRICTS))
+SexT = pl.Enum(list(SEXES))
+HukouT = pl.Enum(list(HUKOU))
+EducationT = pl.Enum(list(EDUCATION))
+RelationT = pl.Enum(list(RELATIONS))
+
+assert all(k.department in DEPARTMENTS for k in KINDS)
+assert len(set(KIND_NAMES)) == len(KIND_NAMES)
+
+# Points of service where a platform decision can deny, expedite or discount.
+# Policy consequences name these; the services stage (later) draws demand for them.
+SERVICES: tuple[str, ...] = (
+    "flight",  # civil aviation ticket (SPC high-consumption restriction, facts.md §4.2 item 1)
+    "g_train",  # any seat on a G-train (§4.2 item 9)
+    "emu_first_class",  # first class and above on other EMU trains (§4.2 item 9)
+    "soft_sleeper",  # soft sleeper berth (§4.2 item 1)
+    "star_hotel",  # star-rated hotel, nightclub, golf (§4.2 item 2)
+    "private_school",  # a child's place at a high-fee private school (§4.2 item 7)
+    "public_school",  # public school admission (green channel, §1.1)
+    "hospital",  # hospital appointment (green channel)
+    "loan",  # bank loan or credit card (§4.2 other restrictions)
+    "public_post",  # civil-service or public-sector post (§1.4 category 3)
+    "executive_post",  # company director / legal representative post (§4.2)
+    "business_licence",  # market access (§1.4 category 4)
+    "exit_permit",  # leaving the country (§1.4 category 8)
+    "real_estate",  # buying a home (§4.2 item 3)
+    "transit_fare",  # bus and metro fares (Fuzhou discount, §3.2)
+    "bike_deposit",  # public-bike deposit (deposit waivers, §2, §5)
+    "library_deposit",  # library deposit (Xiamen, §3.3)
+    "parking",  # pay-later parking (Xiamen, §3.3)
+    "heating_bill",  # heating bill discount (Huantai AAA, §2)
+    "insurance",  # high-premium insurance products (§4.2 item 8)
+    "travel",  # package tours and holidays (§4.2 item 6)
+)
+ServiceT = pl.Enum(list(SERVICES))

@@ -1,0 +1,219 @@
+"""Households and their members, drawn block by block.
+
+A district's households are drawn in fixed blocks of
+:data:`creditsim.rng.HOUSEHOLD_BLOCK` households, each block from its own random
+stream ``(seed, "population.households", district, block)``, so the population
+does not depend on how blocks are batched for processing.
+
+Household types (an assumption, tuned so the size distribution and the broad age
+structure match the cited census figures — see :mod:`creditsim.cities.beijing`
+and the population tests):
+
+====  ==============================================  ====
+type  members (in order)                              size
+====  ==============================================  ====
+0     head                                            1
+1     head, spouse                                    2
+2     head, spouse, child                             3
+3     head, spouse, child, child                      4
+4     head (lone parent), child                       2
+5     head, spouse, child, parent                     4
+6     head, spouse, child, parent, parent             5
+7     head, spouse, child, child, parent, parent      6
+====  ==============================================  ====
+
+"parent" members are the head's parents (the child's grandparents).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from creditsim.params import Cited
+
+HEAD, SPOUSE, CHILD, PARENT = 0, 1, 2, 3
+PAD = -1
+ROLES = np.array(
+    [
+        [HEAD, PAD, PAD, PAD, PAD, PAD],
+        [HEAD, SPOUSE, PAD, PAD, PAD, PAD],
+        [HEAD, SPOUSE, CHILD, PAD, PAD, PAD],
+        [HEAD, SPOUSE, CHILD, CHILD, PAD, PAD],
+        [HEAD, CHILD, PAD, PAD, PAD, PAD],
+        [HEAD, SPOUSE, CHILD, PARENT, PAD, PAD],
+        [HEAD, SPOUSE, CHILD, PARENT, PARENT, PAD],
+        [HEAD, SPOUSE, CHILD, CHILD, PARENT, PARENT],
+    ],
+    dtype=np.int8,
+)
+SIZES = (ROLES != PAD).sum(axis=1).astype(np.int8)
+AGE_BANDS = np.array([18, 25, 35, 45, 55, 65, 75, 92], dtype=np.float64)
+
+_ASSUME = "assumption: household-type mix tuned to the cited size and age targets"
+
+
+@dataclass(frozen=True)
+class HouseholdModel:
+    """Parameters of household composition. Each is a stated assumption."""
+
+    type_probs_local: Cited[tuple[float, ...]] = Cited(
+        (0.24, 0.29, 0.26, 0.05, 0.04, 0.06, 0.03, 0.03), _ASSUME
+    )
+    type_probs_migrant: Cited[tuple[float, ...]] = Cited(
+        (0.37, 0.26, 0.23, 0.05, 0.03, 0.03, 0.02, 0.01),
+        _ASSUME + "; migrants live alone or as couples more often (13% of Beijing "
+        "residents live in collective households, docs/sources/figures.md §A5)",
+    )
+    # Head-age band probabilities over AGE_BANDS (7 bands), by type group.
+    head_age_single_local: Cited[tuple[float, ...]] = Cited(
+        (0.06, 0.20, 0.11, 0.10, 0.13, 0.17, 0.23), _ASSUME
+    )
+    head_age_single_migrant: Cited[tuple[float, ...]] = Cited(
+        (0.24, 0.40, 0.18, 0.11, 0.05, 0.02, 0.0), _ASSUME
+    )
+    head_age_couple_local: Cited[tuple[float, ...]] = Cited(
+        (0.01, 0.16, 0.05, 0.09, 0.23, 0.27, 0.19), _ASSUME
+    )
+    head_age_couple_migrant: Cited[tuple[float, ...]] = Cited(
+        (0.07, 0.40, 0.22, 0.18, 0.09, 0.03, 0.01), _ASSUME
+    )
+    head_age_family: Cited[tuple[float, ...]] = Cited(
+        (0.0, 0.12, 0.33, 0.33, 0.22, 0.0, 0.0), _ASSUME
+    )
+    head_age_threegen: Cited[tuple[float, ...]] = Cited(
+        (0.0, 0.30, 0.46, 0.24, 0.0, 0.0, 0.0), _ASSUME
+    )
+    single_male_local: Cited[float] = Cited(0.50, _ASSUME)
+    single_male_migrant: Cited[float] = Cited(0.66, _ASSUME)
+    lone_parent_female: Cited[float] = Cited(0.75, "assumption: most lone parents are mothers")
+    child_male: Cited[float] = Cited(
+        0.53, "assumption: sex ratio at birth around 1.12 for the cohorts born 1995-2020"
+    )
+    mother_age_at_birth: Cited[tuple[float, float]] = Cited(
+        (23.0, 36.0), "assumption: uniform range of mothers' ages at birth"
+    )
+    grandparent_gap: Cited[tuple[float, float]] = Cited(
+        (24.0, 34.0), "assumption: parents are 24-34 years older than the head"
+    )
+
+
+def _band_ages(u_band: np.ndarray, u_in: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    cdf = np.cumsum(probs / probs.sum())
+    cdf[-1] = 1.0
+    b = np.searchsorted(cdf, u_band, side="right")
+    lo, hi = AGE_BANDS[b], AGE_BANDS[b + 1]
+    return lo + u_in * (hi - lo)
+
+
+def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float,
+               model: HouseholdModel) -> dict[str, np.ndarray]:
+    """Draw ``n_households`` households; return member-level arrays.
+
+    Returned arrays (one entry per member, households contiguous, head first):
+    ``hh`` (household index within the block), ``role``, ``age`` (float years at
+    day 0), ``male`` (bool), ``migrant`` (bool), ``slot`` (member index in its
+    household), plus household-level ``hh_size``.
+    """
+    h = n_households
+    u = rng.random((h, 12))
+    # Hukou is household-level. Choose the household probability so the expected
+    # *resident* share equals migrant_share given the two type mixes' mean sizes.
+    pl_ = np.asarray(model.type_probs_local.value)
+    pm_ = np.asarray(model.type_probs_migrant.value)
+    s_l = float((pl_ / pl_.sum()) @ SIZES)
+    s_m = float((pm_ / pm_.sum()) @ SIZES)
+    m = migrant_share
+    q = m * s_l / (m * s_l + (1 - m) * s_m) if 0 < m < 1 else m
+    migrant_h = u[:, 0] < q
+    cdf_l = np.cumsum(pl_ / pl_.sum())
+    cdf_m = np.cumsum(pm_ / pm_.sum())
+    cdf_l[-1] = cdf_m[-1] = 1.0
+    htype = np.where(
+        migrant_h,
+        np.searchsorted(cdf_m, u[:, 1], side="right"),
+        np.searchsorted(cdf_l, u[:, 1], side="right"),
+    ).astype(np.int8)
+
+    # Head age by type group.
+    head_age = np.empty(h)
+    groups = [
+        ((htype == 0) & ~migrant_h, model.head_age_single_local),
+        ((htype == 0) & migrant_h, model.head_age_single_migrant),
+        ((htype == 1) & ~migrant_h, model.head_age_couple_local),
+        ((htype == 1) & migrant_h, model.head_age_couple_migrant),
+        (np.isin(htype, (2, 3, 4)), model.head_age_family),
+        (htype >= 5, model.head_age_threegen),
+    ]
+    for mask, probs in groups:
+        head_age[mask] = _band_ages(u[mask, 2], u[mask, 3], np.asarray(probs.value))
+
+    single_male_p = np.where(migrant_h, model.single_male_migrant.value,
+                             model.single_male_local.value)
+    head_male = np.where(
+        htype == 0, u[:, 4] < single_male_p,
+        np.where(htype == 4, u[:, 4] >= model.lone_parent_female.value, True),
+    )
+    spouse_age = np.clip(head_age - 2.0 + 3.0 * _norm(u[:, 5]), 18.0, 99.0)
+    mother_age = np.where(htype == 4, head_age, np.where(head_male, spouse_age, head_age))
+    lo, hi = model.mother_age_at_birth.value
+    # Child ages: the mother's age minus an age-at-birth, never negative.
+    gap1 = lo + u[:, 6] * (hi - lo)
+    gap2 = np.minimum(gap1 + 1.5 + u[:, 7] * 8.0, hi + 6.0)
+    child1_age = np.clip(mother_age - gap1, 0.0, None)
+    child2_age = np.clip(mother_age - gap2, 0.0, None)
+    # If the mother is too young for the drawn gap, the child is a newborn; that is
+    # rare with the head-age bands used for families.
+    glo, ghi = model.grandparent_gap.value
+    gp1_age = np.clip(head_age + glo + u[:, 8] * (ghi - glo), None, 99.5)
+    gp2_age = np.clip(gp1_age - 2.0 + 3.0 * _norm(u[:, 9]), 40.0, 99.5)
+    gp_single_female = u[:, 10] < 0.65
+
+    sizes = SIZES[htype].astype(np.int64)
+    n = int(sizes.sum())
+    hh = np.repeat(np.arange(h, dtype=np.int64), sizes)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    slot = np.arange(n, dtype=np.int64) - np.repeat(starts, sizes)
+    t = htype[hh]
+    role = ROLES[t, slot]
+
+    # Which child / parent is this member (0 or 1)?
+    is_child = role == CHILD
+    is_parent = role == PARENT
+    first_child_slot = np.where(t == 4, 1, 2)[...]
+    child_k = np.where(is_child, slot - first_child_slot, 0)
+    first_parent_slot = np.where(t == 7, 4, 3)
+    parent_k = np.where(is_parent, slot - first_parent_slot, 0)
+
+    age = np.select(
+        [role == HEAD, role == SPOUSE, is_child & (child_k == 0), is_child, is_parent & (parent_k == 0)],
+        [head_age[hh], spouse_age[hh], child1_age[hh], child2_age[hh], gp1_age[hh]],
+        default=gp2_age[hh],
+    )
+    # Sex: heads per draw; spouses the other sex; children and grandparents drawn.
+    u_m = rng.random(n)
+    male = np.select(
+        [role == HEAD, role == SPOUSE, is_child,
+         is_parent & (t == 5), is_parent & (parent_k == 0)],
+        [head_male[hh], ~head_male[hh], u_m < model.child_male.value,
+         ~gp_single_female[hh], np.ones(n, dtype=bool)],
+        default=False,
+    )
+    return {
+        "hh": hh,
+        "hh_size": sizes,
+        "htype": htype,
+        "role": role.astype(np.int8),
+        "slot": slot.astype(np.int8),
+        "age": age,
+        "male": male.astype(bool),
+        "migrant": migrant_h[hh],
+        "migrant_h": migrant_h,
+    }
+
+
+def _norm(u: np.ndarray) -> np.ndarray:
+    """Approximate standard normal from uniforms (logistic quantile scaled)."""
+    u = np.clip(u, 1e-12, 1 - 1e-12)
+    return np.log(u / (1 - u)) * 0.5513
