@@ -1,0 +1,432 @@
+"""Reading policy files: TOML → validated :class:`Policy`, with every problem located.
+
+The loader never stops at the first problem. It parses the TOML, validates each
+top-level section on its own (so a broken rule does not hide a broken tier), runs
+the cross-section checks on whatever validated, and raises one
+:class:`PolicyError` listing every problem with its location
+``file:line key.path[index]``.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from creditsim.policy.errors import PolicyError, Problem
+from creditsim.policy.model import (
+    Cap,
+    Consequence,
+    Coverage,
+    ListDef,
+    Meta,
+    Override,
+    Policy,
+    Rule,
+    Scale,
+    Tier,
+)
+
+_SECTIONS: dict[str, TypeAdapter[Any]] = {
+    "meta": TypeAdapter(Meta),
+    "coverage": TypeAdapter(Coverage),
+    "scale": TypeAdapter(Scale),
+    "tiers": TypeAdapter(list[Tier]),
+    "caps": TypeAdapter(list[Cap]),
+    "rules": TypeAdapter(list[Rule]),
+    "overrides": TypeAdapter(list[Override]),
+    "lists": TypeAdapter(list[ListDef]),
+    "consequences": TypeAdapter(list[Consequence]),
+}
+
+Path_ = tuple[str | int, ...]
+
+
+# ----------------------------------------------------------------------------- locations
+
+
+def format_path(path: Path_) -> str:
+    """``("rules", 2, "points")`` → ``"rules[2].points"``."""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+_HEADER_AOT = re.compile(r"^\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
+_HEADER_TABLE = re.compile(r"^\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
+_KEY = re.compile(r"^((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+_INNER_KEY = re.compile(r"([A-Za-z0-9_\-]+)\s*=")
+
+
+def _split_key(key: str) -> list[str]:
+    parts = re.findall(r"[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'", key)
+    return [p[1:-1] if p[:1] in "\"'" else p for p in parts]
+
+
+def key_lines(text: str) -> dict[Path_, int]:
+    """Map key paths to the 1-based line that defines them (best effort).
+
+    Understands ``[table]``, ``[[array.of.tables]]``, ``key = value`` with dotted
+    keys, inline tables and (multi-line) arrays of inline tables. Anything it
+    cannot place falls back to the nearest enclosing key when looked up.
+    """
+    lines: dict[Path_, int] = {}
+    aot_count: dict[Path_, int] = {}
+    aot_names: set[tuple[str, ...]] = set()
+    table: Path_ = ()
+    src = text.splitlines()
+
+    def resolve(names: list[str]) -> Path_:
+        path: Path_ = ()
+        for i, name in enumerate(names):
+            path = (*path, name)
+            names_so_far = tuple(names[: i + 1])
+            if names_so_far in aot_names and i < len(names) - 1:
+                path = (*path, aot_count.get(path, 1) - 1)
+        return path
+
+    i = 0
+    while i < len(src):
+        ln = i + 1
+        line = src[i].strip()
+        i += 1
+        if not line or line.startswith("#"):
+            continue
+        m = _HEADER_AOT.match(line)
+        if m:
+            names = _split_key(m.group(1))
+            aot_names.add(tuple(names))
+            parent = resolve(names)
+            idx = aot_count.get(parent, 0)
+            aot_count[parent] = idx + 1
+            table = (*parent, idx)
+            lines.setdefault(parent, ln)
+            lines[table] = ln
+            continue
+        m = _HEADER_TABLE.match(line)
+        if m:
+            table = resolve(_split_key(m.group(1)))
+            lines[table] = ln
+            continue
+        m = _KEY.match(line)
+        if not m:
+            continue
+        key_path: Path_ = (*table, *_split_key(m.group(1)))
+        lines[key_path] = ln
+        rest = line[m.end() :]
+        # scan the value (possibly over several lines) for inline tables
+        depth = 0
+        elem = -1
+        stack: list[str] = []
+        cur_line = ln
+        text_rest = rest
+        while True:
+            j = 0
+            quote = ""
+            while j < len(text_rest):
+                c = text_rest[j]
+                if quote:
+                    if c == "\\" and quote == '"':
+                        j += 2
+                        continue
+                    if c == quote:
+                        quote = ""
+                    j += 1
+                    continue
+                if c in "\"'":
+                    quote = c
+                elif c == "#":
+                    break
+                elif c in "[{":
+                    stack.append(c)
+                    depth += 1
+                    if c == "{" and len(stack) == 2 and stack[0] == "[":
+                        elem += 1
+                        lines.setdefault((*key_path, elem), cur_line)
+                elif c in "]}":
+                    if stack:
+                        stack.pop()
+                    depth -= 1
+                elif c == "=" and stack and stack[-1] == "{":
+                    km = re.search(r"([A-Za-z0-9_\-]+)\s*$", text_rest[:j])
+                    if km:
+                        inner = km.group(1)
+                        if stack == ["{"]:
+                            lines.setdefault((*key_path, inner), cur_line)
+                        elif stack == ["[", "{"]:
+                            lines.setdefault((*key_path, elem, inner), cur_line)
+                j += 1
+            if depth <= 0 or i >= len(src):
+                break
+            text_rest = src[i]
+            cur_line = i + 1
+            i += 1
+    return lines
+
+
+def _locate(origin: str, lines: Mapping[Path_, int], path: Path_) -> str:
+    key = format_path(path)
+    for n in range(len(path), 0, -1):
+        if path[:n] in lines:
+            return f"{origin}:{lines[path[:n]]} {key}" if key else f"{origin}:{lines[path[:n]]}"
+    return f"{origin} {key}" if key else origin
+
+
+def _message(err: Mapping[str, Any]) -> str:
+    msg = str(err.get("msg", "invalid"))
+    etype = err.get("type", "")
+    if etype == "literal_error":
+        expected = str(err.get("ctx", {}).get("expected", ""))
+        names = re.findall(r"'([^']*)'", expected)
+        if len(names) > 8:
+            msg = (
+                f"unknown name {err.get('input')!r}; expected one of {', '.join(names[:6])}, … "
+                f"({len(names)} names, see docs/policy.md)"
+            )
+    elif etype == "extra_forbidden":
+        msg = "unknown key (not part of the policy language)"
+    elif etype == "missing":
+        msg = "required key is missing"
+    elif msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    return msg
+
+
+# ----------------------------------------------------------------------------- checks
+
+
+def _unique(items: list[Any], attr: str, section: str) -> list[tuple[Path_, str]]:
+    seen: dict[str, int] = {}
+    out = []
+    for i, it in enumerate(items):
+        v = getattr(it, attr)
+        if v in seen:
+            out.append(((section, i, attr), f"duplicate {attr} {v!r} (first at {section}[{seen[v]}])"))
+        else:
+            seen[v] = i
+    return out
+
+
+def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, str]]:
+    """Checks that involve more than one section; ``sec`` holds the sections that validated."""
+    out: list[tuple[Path_, str]] = []
+    scale: Scale | None = sec.get("scale")
+    scored = "scale" in present
+    tiers: list[Tier] | None = sec.get("tiers")
+    rules: list[Rule] | None = sec.get("rules")
+    caps: list[Cap] | None = sec.get("caps")
+    overrides: list[Override] | None = sec.get("overrides")
+    lists: list[ListDef] | None = sec.get("lists")
+    cons: list[Consequence] | None = sec.get("consequences")
+
+    if not scored:
+        for name in ("coverage", "tiers", "caps", "rules", "overrides"):
+            if name in present:
+                out.append(((name,), f"'{name}' needs a [scale] section (the policy has no score)"))
+    elif "tiers" not in present:
+        out.append((("tiers",), "a scored policy needs [[tiers]]"))
+    if "rules" not in present and "lists" not in present:
+        out.append(((), "the policy has neither [[rules]] nor [[lists]]: it does nothing"))
+
+    if tiers is not None:
+        out += _unique(tiers, "name", "tiers")
+        for i in range(1, len(tiers)):
+            hi, lo = tiers[i - 1], tiers[i]
+            if lo.min >= hi.min:
+                out.append(
+                    (("tiers", i, "min"), "tiers must be listed best first (each min below the previous)")
+                )
+            elif lo.max >= hi.min:
+                out.append((("tiers", i, "max"), f"overlaps tier {hi.name!r} (which starts at {hi.min})"))
+            elif lo.max + 1 != hi.min:
+                out.append(
+                    (("tiers", i, "max"), f"gap: tier {hi.name!r} starts at {hi.min}, so max must be {hi.min - 1}")
+                )
+        if scale is not None and tiers:
+            if tiers[0].max != scale.max:
+                out.append((("tiers", 0, "max"), f"the best tier must end at scale.max = {scale.max}"))
+            if tiers[-1].min != scale.min:
+                out.append(
+                    (("tiers", len(tiers) - 1, "min"), f"the worst tier must start at scale.min = {scale.min}")
+                )
+    tier_names = {t.name for t in tiers or []}
+    list_by_id = {li.id: li for li in lists or []}
+    cap_ids = {c.id for c in caps or []}
+
+    if caps is not None:
+        out += _unique(caps, "id", "caps")
+    if rules is not None:
+        out += _unique(rules, "id", "rules")
+        cap_sign: dict[str, tuple[int, int]] = {}
+        for i, r in enumerate(rules):
+            if r.cap is None:
+                continue
+            if caps is not None and r.cap not in cap_ids:
+                out.append((("rules", i, "cap"), f"unknown cap {r.cap!r}"))
+            if r.cap in cap_sign and cap_sign[r.cap][0] != r.sign:
+                out.append(
+                    (("rules", i, "cap"), f"cap {r.cap!r} mixes rewards and deductions "
+                     f"(rules[{cap_sign[r.cap][1]}] has the other sign)")
+                )
+            cap_sign.setdefault(r.cap, (r.sign, i))
+    if overrides is not None:
+        out += _unique(overrides, "id", "overrides")
+        for i, o in enumerate(overrides):
+            if o.on_list is not None and lists is not None and o.on_list not in list_by_id:
+                out.append((("overrides", i, "on_list"), f"unknown list {o.on_list!r}"))
+            if o.cap_tier is not None and tiers is not None and o.cap_tier not in tier_names:
+                out.append((("overrides", i, "cap_tier"), f"unknown tier {o.cap_tier!r}"))
+            if o.cap_score is not None and scale is not None and not scale.min <= o.cap_score <= scale.max:
+                out.append(
+                    (("overrides", i, "cap_score"), f"outside the scale [{scale.min}, {scale.max}]")
+                )
+    if lists is not None:
+        out += _unique(lists, "id", "lists")
+        for i, li in enumerate(lists):
+            if li.score_below is not None and not scored:
+                out.append((("lists", i, "score_below"), "a score list needs a [scale] section"))
+            trig = {k for t in li.triggers for k in t.kinds}
+            both = sorted(trig & set(li.exit_kinds))
+            if both:
+                out.append((("lists", i, "exit_kinds"), f"kinds both enter and leave the list: {both}"))
+            both = sorted(set(li.aggravating_kinds) & set(li.exit_kinds))
+            if both:
+                out.append((("lists", i, "aggravating_kinds"), f"kinds both aggravate and end: {both}"))
+    if cons is not None:
+        out += _unique(cons, "id", "consequences")
+        for i, c in enumerate(cons):
+            for j, t in enumerate(c.tiers or []):
+                if tiers is not None and t not in tier_names:
+                    out.append((("consequences", i, "tiers", j), f"unknown tier {t!r}"))
+            if c.on_list is not None and lists is not None and c.on_list not in list_by_id:
+                out.append((("consequences", i, "on_list"), f"unknown list {c.on_list!r}"))
+            if (c.score_min is not None or c.covered or c.tiers) and not scored:
+                out.append(((("consequences", i)), "score- or tier-based consequence needs [scale]"))
+    return out
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def policy_from_data(
+    data: Any, origin: str = "<policy>", lines: Mapping[Path_, int] | None = None
+) -> Policy:
+    """Validate already-parsed data (a dict as from TOML) into a :class:`Policy`."""
+    lines = lines or {}
+    problems: list[Problem] = []
+
+    def add(path: Path_, msg: str) -> None:
+        problems.append(Problem(msg, _locate(origin, lines, path)))
+
+    if not isinstance(data, dict):
+        raise PolicyError([Problem("a policy must be a table of sections", origin)])
+    present = set()
+    sections: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in _SECTIONS:
+            add((key,), f"unknown section {key!r}; known: {', '.join(_SECTIONS)}")
+            continue
+        present.add(key)
+        try:
+            sections[key] = _SECTIONS[key].validate_python(value, strict=True)
+        except ValidationError as e:
+            for err in e.errors():
+                add((key, *err["loc"]), _message(err))
+        except (TypeError, ValueError, RecursionError) as e:  # defensive: never a traceback
+            add((key,), f"invalid value ({type(e).__name__})")
+    if "meta" not in data:
+        add(("meta",), "required section [meta] is missing")
+    for path, msg in _cross_checks(sections, present):
+        add(path, msg)
+    if problems:
+        raise PolicyError(problems)
+    return Policy.model_validate(data, strict=True)
+
+
+def policy_from_text(text: str | bytes, origin: str = "<policy>") -> Policy:
+    """Parse TOML text (or bytes) into a :class:`Policy`; raises :class:`PolicyError`."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as e:
+            line = text[: e.start].count(b"\n") + 1
+            raise PolicyError(
+                [Problem(f"not UTF-8 text (bad byte at offset {e.start})", f"{origin}:{line}")]
+            ) from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        m = re.search(r"line (\d+)", str(e))
+        loc = f"{origin}:{m.group(1)}" if m else origin
+        raise PolicyError([Problem(f"not valid TOML: {e}", loc)]) from None
+    except (RecursionError, ValueError) as e:
+        raise PolicyError([Problem(f"not valid TOML: {type(e).__name__}", origin)]) from None
+    return policy_from_data(data, origin, key_lines(text))
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+@dataclass(frozen=True)
+class PresetInfo:
+    """A preset shipped with the package."""
+
+    name: str
+    title: str
+    description: str
+    city: str
+
+
+def _preset_dir() -> Any:
+    return resources.files("creditsim.policy.presets")
+
+
+def preset_names() -> list[str]:
+    """Names of the shipped presets, sorted."""
+    return sorted(
+        p.name.removesuffix(".toml") for p in _preset_dir().iterdir() if p.name.endswith(".toml")
+    )
+
+
+def preset_text(name: str) -> str:
+    """The TOML text of a preset."""
+    if name not in preset_names():
+        raise PolicyError(
+            [Problem(f"no preset named {name!r}; presets: {', '.join(preset_names())}", name)]
+        )
+    return (_preset_dir() / f"{name}.toml").read_text(encoding="utf-8")
+
+
+def list_presets() -> list[PresetInfo]:
+    """Every preset with its title and one-line description."""
+    out = []
+    for name in preset_names():
+        p = load_policy(name)
+        out.append(PresetInfo(name, p.meta.title, p.meta.description, p.meta.city))
+    return out
+
+
+def load_policy(path_or_name: str | Path) -> Policy:
+    """Load a policy from a TOML file, or a shipped preset by name (e.g. ``"rongcheng"``)."""
+    if isinstance(path_or_name, str) and path_or_name in preset_names():
+        return policy_from_text(preset_text(path_or_name), f"presets/{path_or_name}.toml")
+    path = Path(path_or_name)
+    if not path.is_file():
+        raise PolicyError(
+            [Problem(f"no such file, and not a preset ({', '.join(preset_names())})", str(path))]
+        )
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise PolicyError([Problem(f"cannot read: {e.strerror}", str(path))]) from None
+    return policy_from_text(raw, str(path))

@@ -1,0 +1,1 @@
+"""Preset policy files shipped with creditsim (TOML, one per city or list)."""
