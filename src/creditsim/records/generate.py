@@ -1,0 +1,320 @@
+"""Write each department's database from the true events (stage: records).
+
+For every event, the responsible department writes a record after a reporting
+lag, with that department's faults (see :mod:`creditsim.records.departments`).
+Random draws are keyed by (department, resident block) so the records do not
+depend on chunking. Record ids are assigned per department in order of
+(day_recorded, a keyed hash), so they carry no information about who the
+resident is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import polars as pl
+
+from creditsim import catalogue as cat
+from creditsim.population import idnumber
+from creditsim.records import strings
+from creditsim.records.departments import (
+    BIRTH_WRONG, DEFAULT_DEPARTMENTS, DUPLICATE, ID_MISSING, ID_MISTYPED, ID_OTHER, NAME_TYPO,
+    DepartmentModel,
+)
+from creditsim.rng import RESIDENT_BLOCK, stream
+
+#: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
+COMMON_SCHEMA: dict[str, pl.DataType] = {
+    "record_id": pl.Int64(),
+    "department": cat.DepartmentT,
+    "kind": cat.KindT,
+    "day_event": pl.Int16(),
+    "day_recorded": pl.Int16(),
+    "name": pl.String(),
+    "id_number": pl.String(),
+    "birth_date": pl.Date(),
+    "sex": cat.SexT,
+    "district": cat.DistrictT,
+    "amount": pl.Float64(),
+}
+TRUTH_SCHEMA: dict[str, pl.DataType] = {
+    "truth_event_id": pl.Int64(),
+    "truth_resident_id": pl.Int32(),
+    "truth_faults": pl.UInt8(),
+}
+
+_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
+
+
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser, vectorised (a keyed hash for stable shuffles)."""
+    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def _block_uniforms(seed: int, dept: str, rid: np.ndarray, k: int) -> np.ndarray:
+    """(n, k) uniforms for events of ``rid`` (sorted), keyed by resident block."""
+    n = len(rid)
+    out = np.empty((n, k))
+    if n == 0:
+        return out
+    blk = rid // RESIDENT_BLOCK
+    cuts = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True])
+    for s, e in zip(cuts[:-1], cuts[1:], strict=True):
+        out[s:e] = stream(seed, f"records.{dept}", int(blk[s])).random((e - s, k))
+    return out
+
+
+class _Register:
+    """Resident attributes the records stage copies from (numpy / Polars columns)."""
+
+    def __init__(self, residents: pl.DataFrame):
+        r = residents
+        self.n = r.height
+        self.name = r["name"]
+        self.id_number = r["id_number"]
+        self.birth_days = r["birth_date"].cast(pl.Int32).to_numpy()
+        self.sex = r["sex"]
+        self.district = r["district"]
+        hh = r["household_id"].to_numpy()
+        starts = np.flatnonzero(np.r_[True, hh[1:] != hh[:-1]])
+        sizes = np.diff(np.r_[starts, self.n])
+        self.hh_start = np.repeat(starts, sizes)
+        self.hh_size = np.repeat(sizes, sizes)
+        self.household = hh
+
+
+def _other_person(reg: _Register, rid: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
+    """Another resident whose valid ID is used: a household member, else anyone."""
+    size = reg.hh_size[rid]
+    start = reg.hh_start[rid]
+    off = rid - start
+    step = 1 + np.floor(u1 * np.maximum(size - 1, 1)).astype(np.int64)
+    member = start + (off + step) % np.maximum(size, 1)
+    anyone = np.floor(u2 * reg.n).astype(np.int64)
+    anyone = np.where(anyone == rid, (anyone + 1) % reg.n, anyone)
+    return np.where(size > 1, member, anyone)
+
+
+def _wrong_birth(days: np.ndarray, u: np.ndarray) -> np.ndarray:
+    d = days.astype("datetime64[D]")
+    y = d.astype("datetime64[Y]").astype(np.int64) + 1970
+    m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    dd = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
+    plus_day = days + np.where(u < 0.2, 1, -1)
+    year_shift = np.where(u < 0.55, 1, -1)
+    shifted = _ymd(y + year_shift, m, np.minimum(dd, 28))
+    swapped = np.where((dd <= 12) & (dd != m), _ymd(y, dd, np.minimum(m, 28)), days + 1)
+    return np.where(u < 0.4, plus_day, np.where(u < 0.7, shifted, swapped)).astype(np.int32)
+
+
+def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
+    months = (y - 1970) * 12 + (m - 1)
+    return (months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1)
+
+
+def department_records(
+    dept: DepartmentModel, events: pl.DataFrame, reg: _Register, seed: int, days: int,
+) -> pl.DataFrame:
+    """One department's records (without record_id) from its events."""
+    ev = events.filter(pl.col("department") == dept.name)
+    rid = ev["resident_id"].to_numpy().astype(np.int64)
+    n = len(rid)
+    u = _block_uniforms(seed, dept.name, rid, 16)
+    # Duplicates: a second copy with its own draws (columns 8-15).
+    dup = u[:, 0] < dept.p_duplicate.value
+    src = np.r_[np.arange(n), np.flatnonzero(dup)]
+    copy = np.r_[np.zeros(n, dtype=bool), np.ones(int(dup.sum()), dtype=bool)]
+    uu = np.where(copy[:, None], u[src][:, 8:16], u[src][:, 0:8])
+    rid_r = rid[src]
+    m = len(src)
+    faults = np.where(copy, DUPLICATE, 0).astype(np.uint8)
+
+    lag = np.floor(-np.log1p(-uu[:, 1]) * dept.lag_mean_days.value).astype(np.int64)
+    day_event = ev["day"].to_numpy().astype(np.int64)[src]
+    day_rec = day_event + lag + copy.astype(np.int64) * (1 + (lag % 7))
+
+    # Identity: which ID number is written down.
+    r = dept.rates()
+    c1 = r["id_missing"]
+    c2 = c1 + r["id_other"]
+    c3 = c2 + r["id_mistyped"]
+    miss = uu[:, 2] < c1
+    other = (uu[:, 2] >= c1) & (uu[:, 2] < c2)
+    mistyped = (uu[:, 2] >= c2) & (uu[:, 2] < c3)
+    id_holder = np.where(other, _other_person(reg, rid_r, uu[:, 3], uu[:, 4]), rid_r)
+    faults |= np.where(miss, ID_MISSING, 0).astype(np.uint8)
+    faults |= np.where(other, ID_OTHER, 0).astype(np.uint8)
+    faults |= np.where(mistyped, ID_MISTYPED, 0).astype(np.uint8)
+    ids = reg.id_number.gather(pl.Series(id_holder))
+    mt = np.flatnonzero(mistyped)
+    if mt.size:
+        # five further uniforms per mistyped record, keyed by the event's block
+        mu = _block_uniforms(seed, f"{dept.name}.idtypo", rid_r[mt], 5)
+        ids = ids.scatter(mt, strings.mistype_ids(ids.gather(mt), mu))
+    ids = ids.scatter(np.flatnonzero(miss), None) if miss.any() else ids
+
+    # Name: the actor's name, sometimes mistyped.
+    nm = reg.name.gather(pl.Series(rid_r))
+    typo = uu[:, 5] < r["name_typo"]
+    tp = np.flatnonzero(typo)
+    if tp.size:
+        tu = _block_uniforms(seed, f"{dept.name}.nametypo", rid_r[tp], 3)
+        nm = nm.scatter(tp, strings.typo_names(nm.gather(tp), tu))
+    faults |= np.where(typo, NAME_TYPO, 0).astype(np.uint8)
+
+    # Birth date and sex follow the ID holder (systems fill them from the ID).
+    if dept.captures_birth_date:
+        bd = reg.birth_days[id_holder].copy()
+        bw = uu[:, 6] < r["birth_wrong"]
+        bd[bw] = _wrong_birth(bd[bw], uu[bw, 7])
+        faults |= np.where(bw, BIRTH_WRONG, 0).astype(np.uint8)
+        birth = pl.Series(bd, dtype=pl.Int32).cast(pl.Date)
+        birth = birth.scatter(np.flatnonzero(miss), None) if miss.any() else birth
+    else:
+        birth = pl.Series([None] * m, dtype=pl.Date)
+    sex = reg.sex.gather(pl.Series(id_holder)) if dept.captures_sex else \
+        pl.Series([None] * m, dtype=cat.SexT)
+    district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
+        pl.Series([None] * m, dtype=cat.DistrictT)
+
+    ev_src = ev[src]
+    df = pl.DataFrame({
+        "department": ev_src["department"],
+        "kind": ev_src["kind"],
+        "day_event": pl.Series(day_event, dtype=pl.Int16),
+        "day_recorded": pl.Series(np.minimum(day_rec, 32767), dtype=pl.Int16),
+        "name": nm.alias("name"),
+        "id_number": ids.alias("id_number"),
+        "birth_date": birth.alias("birth_date"),
+        "sex": sex.alias("sex"),
+        "district": district.alias("district"),
+        "amount": ev_src["amount"],
+        "truth_event_id": ev_src["event_id"],
+        "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
+        "truth_faults": pl.Series(faults, dtype=pl.UInt8),
+        "_ref": ev_src["ref_event_id"],
+        "_copy": pl.Series(copy),
+    })
+    return df.filter(pl.col("day_recorded") < days)
+
+
+def _assign_ids(df: pl.DataFrame, seed: int, offset: int) -> pl.DataFrame:
+    key = splitmix64(
+        (df["truth_event_id"].to_numpy().astype(np.uint64) * np.uint64(2)
+         + df["_copy"].to_numpy().astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF)
+    )
+    df = df.with_columns(pl.Series("_key", key))
+    df = df.sort(["day_recorded", "_key"])
+    return df.with_columns((pl.int_range(0, pl.len(), dtype=pl.Int64) + offset).alias("record_id"))
+
+
+def build_records(
+    events: pl.DataFrame,
+    residents: pl.DataFrame,
+    *,
+    seed: int,
+    days: int,
+    start_year: int,
+    departments: tuple[DepartmentModel, ...] = DEFAULT_DEPARTMENTS,
+    district_codes: tuple[int, ...] | None = None,
+    progress: Callable[[float], None] | None = None,
+) -> dict[str, pl.DataFrame]:
+    """All departments' tables, keyed by department name (DESIGN.md contract)."""
+    reg = _Register(residents)
+    out: dict[str, pl.DataFrame] = {}
+    offset = 0
+    codes = dict(zip(cat.DISTRICTS, district_codes or range(110101, 110117), strict=False))
+    for i, dept in enumerate(departments):
+        df = department_records(dept, events, reg, seed, days)
+        df = _assign_ids(df, seed, offset)
+        offset += df.height
+        df = _extras(dept.name, df, residents, seed, codes, start_year)
+        out[dept.name] = df
+        if progress:
+            progress((i + 1) / len(departments))
+    return out
+
+
+_BANKS = ["ICBC", "CCB", "ABC", "BOC", "BoCom", "CMB", "PSBC", "CITIC"]
+_UTIL = ["water", "gas", "power", "heating"]
+_ORGS = ["community volunteer service station", "Beijing Volunteer Federation",
+         "university volunteer association", "Red Cross volunteer team",
+         "neighbourhood committee", "Beijing Youth League volunteers"]
+
+
+def _pick(labels: list[str], h: np.ndarray) -> pl.Series:
+    return pl.Series(labels).gather(pl.Series((h % np.uint64(len(labels))).astype(np.int64)))
+
+
+def _extras(dept: str, df: pl.DataFrame, residents: pl.DataFrame, seed: int,
+            codes: dict[str, int], start_year: int) -> pl.DataFrame:
+    """Department-specific columns, then the contract's column order."""
+    h = splitmix64(df["record_id"].to_numpy().astype(np.uint64) ^ np.uint64(seed + 17))
+    hh = splitmix64(
+        residents["household_id"].to_numpy().astype(np.uint64)[
+            df["truth_resident_id"].to_numpy()] ^ np.uint64(seed + 31))
+    dist = residents["district"].gather(pl.Series(df["truth_resident_id"].to_numpy()))
+    extra: dict[str, pl.Series] = {}
+    if dept == "court":
+        case_ev = pl.when(pl.col("kind").is_in(["lawsuit_lost", "enforcement_opened"])) \
+            .then(pl.col("truth_event_id")).otherwise(pl.col("_ref"))
+        tmp = df.select(case_ev.alias("case"), (pl.col("kind") == "lawsuit_lost").alias("civil"),
+                        dist.alias("court_district"))
+        cases = tmp.unique("case", keep="first", maintain_order=True)
+        ckey = splitmix64(cases["case"].to_numpy().astype(np.uint64) ^ np.uint64(seed + 5))
+        cases = cases.with_columns(pl.Series("k", ckey)).sort(["court_district", "civil", "k"])
+        cases = cases.with_columns(
+            (pl.int_range(1, pl.len() + 1).over(["court_district", "civil"])).alias("seq")
+        )
+        code = pl.col("court_district").cast(pl.String).replace_strict(
+            {k: str(v)[2:] for k, v in codes.items()}, return_dtype=pl.String)
+        cases = cases.with_columns(pl.format(
+            "({})京{}{}{}号", pl.lit(str(start_year)), code,
+            pl.when(pl.col("civil")).then(pl.lit("民初")).otherwise(pl.lit("执")), pl.col("seq"),
+        ).alias("case_number"), (pl.col("court_district").cast(pl.String) + " People's Court")
+            .alias("court"))
+        j = tmp.join(cases.select("case", "case_number", "court"), on="case", how="left",
+                     maintain_order="left")
+        extra = {"case_number": j["case_number"], "court": j["court"]}
+    elif dept == "tax":
+        extra = {"tax_office": (dist.cast(pl.String) + " Tax Bureau").alias("tax_office")}
+    elif dept == "traffic":
+        letters = np.array(list("ABCEFGHJKLMNPQ"))
+        plate_num = (hh >> np.uint64(8)) % np.uint64(100000)
+        extra = {"plate_number": pl.DataFrame({
+            "l": letters[(hh % np.uint64(len(letters))).astype(np.int64)],
+            "n": plate_num.astype(np.int64)}).select(
+            pl.format("京{}{}", "l", pl.col("n").cast(pl.String).str.zfill(5))).to_series()}
+    elif dept == "transit":
+        kind = df["kind"].cast(pl.String)
+        metro = (h % np.uint64(10)) < np.uint64(7)
+        op = pl.DataFrame({"k": kind, "m": metro}).select(
+            pl.when(pl.col("k") == "rail_misconduct").then(pl.lit("railway"))
+            .when(pl.col("k") == "air_misconduct").then(pl.lit("civil_aviation"))
+            .when(pl.col("m")).then(pl.lit("metro")).otherwise(pl.lit("bus"))).to_series()
+        extra = {"operator": op}
+    elif dept == "bank":
+        extra = {"bank": _pick(_BANKS, hh ^ (h & np.uint64(1)))}
+    elif dept == "market":
+        extra = {"bureau": (dist.cast(pl.String) + " Market Regulation Bureau")}
+    elif dept == "utility":
+        kind = df["kind"].cast(pl.String)
+        pick = _pick(_UTIL, h)
+        extra = {
+            "utility": pl.DataFrame({"k": kind, "p": pick}).select(
+                pl.when(pl.col("k") == "heating_tamper").then(pl.lit("heating"))
+                .otherwise(pl.col("p"))).to_series(),
+            "account_no": pl.Series((hh % np.uint64(10**10)).astype(np.int64)).cast(pl.String)
+            .str.zfill(10),
+        }
+    elif dept == "civil":
+        extra = {"organisation": _pick(_ORGS, h >> np.uint64(3))}
+    elif dept == "health":
+        extra = {"blood_station": _pick(["Beijing Red Cross Blood Center", "district station"],
+                                        h >> np.uint64(5))}
+    df = df.with_columns([s.alias(k) for k, s in extra.items()])
+    return df.select(*COMMON_SCHEMA.keys(), *extra.keys(), *TRUTH_SCHEMA.keys())

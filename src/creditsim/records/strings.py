@@ -1,0 +1,116 @@
+"""Vectorised string surgery for record faults (no Python loop per record)."""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+from creditsim.population import names
+
+
+def fixed_width_to_u8(s: pl.Series, width: int) -> np.ndarray:
+    """(n, width) uint8 view of a non-null Series of ``width``-byte strings."""
+    arr = s.cast(pl.String).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    if n == 0:
+        return np.empty((0, width), dtype=np.uint8)
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int64)[arr.offset: arr.offset + n + 1]
+    data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+    if not np.all(np.diff(offsets) == width):
+        raise ValueError("strings are not all of the fixed width")
+    return data[offsets[0]: offsets[0] + n * width].reshape(n, width).copy()
+
+
+def u8_to_series(a: np.ndarray, name: str) -> pl.Series:
+    """Inverse of :func:`fixed_width_to_u8`."""
+    n, width = a.shape
+    offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int64) * width).tobytes())
+    data = pa.py_buffer(np.ascontiguousarray(a).tobytes())
+    arr = pa.LargeStringArray.from_buffers(n, offsets, data)
+    return pl.Series(name, arr).cast(pl.String)
+
+
+def mistype_ids(ids: pl.Series, u: np.ndarray) -> pl.Series:
+    """Mistype 18-character ID strings; ``u`` is an (n, 5) array of uniforms.
+
+    80% one digit replaced, 15% two adjacent digits swapped (a substitution
+    instead when they are equal), 5% two digits replaced. Positions 0-16 (the
+    body); the check character is left as typed.
+    """
+    a = fixed_width_to_u8(ids, 18)
+    n = a.shape[0]
+    if n == 0:
+        return ids
+    rows = np.arange(n)
+    mode = u[:, 0]
+    p = np.floor(u[:, 1] * 17).astype(np.int64)
+    q = np.floor(u[:, 2] * 16).astype(np.int64)
+
+    def subst(rows_: np.ndarray, pos: np.ndarray, uu: np.ndarray) -> None:
+        d = a[rows_, pos].astype(np.int64) - 48
+        nd = (d + 1 + np.floor(uu * 9).astype(np.int64)) % 10
+        a[rows_, pos] = (nd + 48).astype(np.uint8)
+
+    swap = (mode >= 0.80) & (mode < 0.95)
+    swap_ok = swap & (a[rows, q] != a[rows, np.minimum(q + 1, 16)])
+    r = rows[swap_ok]
+    tmp = a[r, q[r]].copy()
+    a[r, q[r]] = a[r, q[r] + 1]
+    a[r, q[r] + 1] = tmp
+    single = (mode < 0.80) | (swap & ~swap_ok)
+    subst(rows[single], p[single], u[single, 3])
+    double = mode >= 0.95
+    r = rows[double]
+    subst(r, p[r], u[r, 3])
+    p2 = (p[r] + 1 + np.floor(u[r, 4] * 16).astype(np.int64)) % 17
+    subst(r, p2, u[r, 4])
+    return u8_to_series(a, ids.name)
+
+
+def typo_names(nm: pl.Series, u: np.ndarray) -> pl.Series:
+    """Introduce one typo into each name; ``u`` is an (n, 3) array of uniforms.
+
+    90%: a character is replaced by a homophone (or, if it has none in the
+    inventory, by a different character); 10% (names of three or more
+    characters): a character is dropped.
+    """
+    n = len(nm)
+    if n == 0:
+        return nm
+    homo = names.homophone_table()
+    counts = homo.group_by("char").agg(pl.col("n_alt").first())
+    fallback = homo.filter(pl.col("char") == "伟").select("alt").to_series()
+    df = pl.DataFrame({
+        "i": np.arange(n), "name": nm,
+        "u_pos": u[:, 0], "u_alt": u[:, 1], "u_kind": u[:, 2],
+    })
+    df = df.with_columns(pl.col("name").str.len_chars().cast(pl.Int64).alias("L"))
+    df = df.with_columns((pl.col("u_pos") * pl.col("L")).floor().cast(pl.Int64).alias("p"))
+    df = df.with_columns(pl.col("name").str.slice(pl.col("p"), 1).alias("char"))
+    df = df.join(counts, on="char", how="left")
+    df = df.with_columns(
+        (pl.col("u_alt") * pl.col("n_alt")).floor().cast(pl.Int32).alias("k"),
+    )
+    df = df.join(homo.select("char", "k", "alt"), on=["char", "k"], how="left")
+    fb = pl.Series(fallback.to_list() or ["伟"])
+    df = df.with_columns(
+        pl.when(pl.col("alt").is_null())
+        .then(pl.lit(fb).gather((pl.col("u_alt") * len(fb)).floor().cast(pl.Int64)))
+        .otherwise(pl.col("alt")).alias("alt")
+    )
+    df = df.with_columns(
+        pl.when((pl.col("u_kind") < 0.1) & (pl.col("L") >= 3)).then(pl.lit(""))
+        .otherwise(pl.col("alt")).alias("alt")
+    )
+    out = df.sort("i").select(
+        pl.concat_str(
+            pl.col("name").str.slice(0, pl.col("p")),
+            pl.col("alt"),
+            pl.col("name").str.slice(pl.col("p") + 1),
+        ).alias(nm.name)
+    )
+    return out.to_series()
