@@ -1,0 +1,48 @@
+"""Scoring policies: a small language (TOML), cited presets, and the scoring engine.
+
+Public API::
+
+    policy = load_policy("rongcheng")            # a preset name or a path to a .toml file
+    result = apply_policy(policy, register, linked, days=365, start_date=date(2021, 1, 1))
+    result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
+    list_presets()                                 # name, title, description of each preset
+
+Every problem in a policy file is raised together as one :class:`PolicyError`.
+"""
+
+from creditsim.policy.engine import apply_policy, coverage_days
+from creditsim.policy.errors import PolicyError
+from creditsim.policy.loader import (
+    PresetInfo,
+    list_presets,
+    load_policy,
+    policy_from_data,
+    policy_from_text,
+    preset_names,
+    preset_text,
+)
+from creditsim.policy.model import Policy
+from creditsim.policy.result import (
+    PolicyResult,
+    ledger_schema,
+    scores_schema,
+    spells_schema,
+)
+
+__all__ = [
+    "Policy",
+    "PolicyError",
+    "PolicyResult",
+    "PresetInfo",
+    "apply_policy",
+    "coverage_days",
+    "ledger_schema",
+    "list_presets",
+    "load_policy",
+    "policy_from_data",
+    "policy_from_text",
+    "preset_names",
+    "preset_text",
+    "scores_schema",
+    "spells_schema",
+]

@@ -1,0 +1,96 @@
+"""Day arithmetic shared by the scoring engine and its consumers.
+
+Day 0 is the run's ``start_date``. Calendar periods are counted from the start
+date's month and year: month 0 is the calendar month containing day 0 (possibly
+partial), year 0 the calendar year containing day 0. Working days are Monday to
+Friday; public holidays are ignored (a stated assumption, see docs/policy.md).
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import numpy as np
+
+#: Day numbers are Int16 in the record stream; spells and expiries are Int32.
+NEVER = np.iinfo(np.int32).max
+
+
+def day_dates(start_date: date, days: int) -> np.ndarray:
+    """``datetime64[D]`` of each day 0..days-1."""
+    return np.datetime64(start_date, "D") + np.arange(days, dtype=np.int64)
+
+
+def month_index(start_date: date, days: int) -> np.ndarray:
+    """Calendar-month index (0 = start date's month) of each day, int32."""
+    d = day_dates(start_date, days).astype("datetime64[M]").astype(np.int64)
+    return (d - np.datetime64(start_date, "M").astype(np.int64)).astype(np.int32)
+
+
+def year_index(start_date: date, days: int) -> np.ndarray:
+    """Calendar-year index (0 = start date's year) of each day, int32."""
+    d = day_dates(start_date, days).astype("datetime64[Y]").astype(np.int64)
+    return (d - np.datetime64(start_date, "Y").astype(np.int64)).astype(np.int32)
+
+
+def period_index(period: str, start_date: date, days: int) -> np.ndarray:
+    """Index of the accumulation or cap period of each day."""
+    if period == "month":
+        return month_index(start_date, days)
+    if period == "year":
+        return year_index(start_date, days)
+    if period in ("run", "record"):
+        return np.zeros(days, dtype=np.int32)
+    raise ValueError(period)
+
+
+def snapshots(start_date: date, days: int) -> tuple[list[date], np.ndarray]:
+    """Monthly snapshots: the first date of each calendar month touching the run,
+    and the snapshot day of each (its last day, or the run's last day)."""
+    if days <= 0:
+        return [], np.zeros(0, dtype=np.int32)
+    mi = month_index(start_date, days)
+    n = int(mi[-1]) + 1
+    last = np.searchsorted(mi, np.arange(n), side="right") - 1
+    firsts = []
+    y, m = start_date.year, start_date.month
+    for _ in range(n):
+        firsts.append(date(y, m, 1))
+        y, m = (y + 1, 1) if m == 12 else (y, m + 1)
+    return firsts, last.astype(np.int32)
+
+
+def add_working_days(start_date: date, day: np.ndarray, n: int) -> np.ndarray:
+    """The ``n``-th working day strictly after each ``day`` (``day`` itself if n = 0)."""
+    day = np.asarray(day, dtype=np.int64)
+    if n == 0 or day.size == 0:
+        return day.copy()
+    hi = int(day.max()) + 7 * (n // 5 + 2) + 1
+    wd = (start_date.weekday() + np.arange(hi, dtype=np.int64)) % 7 < 5
+    cw = np.cumsum(wd)
+    return np.searchsorted(cw, cw[day] + n, side="left").astype(np.int64)
+
+
+def age_day(start_date: date, birth: np.ndarray, years: int) -> np.ndarray:
+    """Day on which someone born on ``birth`` (datetime64[D]) turns ``years``.
+
+    The birthday of someone born on 29 February is 28 February in common years.
+    Returns int64 day numbers (may be negative: already that age at day 0).
+    """
+    b = birth.astype("datetime64[D]")
+    y = b.astype("datetime64[Y]").astype(np.int64) + 1970
+    m0 = b.astype("datetime64[M]")
+    md = (m0.astype(np.int64) % 12) + 1
+    dd = (b - m0.astype("datetime64[D]")).astype(np.int64) + 1
+    ty = y + years
+    leap = ((ty % 4 == 0) & (ty % 100 != 0)) | (ty % 400 == 0)
+    dd = np.where((md == 2) & (dd == 29) & ~leap, 28, dd)
+    target = (
+        (ty - 1970).astype("datetime64[Y]").astype("datetime64[M]")
+        + (md - 1).astype("timedelta64[M]")
+    ).astype("datetime64[D]") + (dd - 1).astype("timedelta64[D]")
+    return (target - np.datetime64(start_date, "D")).astype(np.int64)
+
+
+def date_of(start_date: date, day: int) -> date:
+    return start_date + timedelta(days=int(day))

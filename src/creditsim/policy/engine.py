@@ -1,0 +1,478 @@
+"""The fast scoring engine: a policy applied to a linked record stream.
+
+Vectorised with numpy over struct-of-arrays; no per-resident Python. The
+algorithm (documented in docs/policy.md, "The engine"):
+
+1. coverage: the first day each resident is scored (:func:`coverage_days`);
+2. ledger: for each rule, the records it matches (a kind lookup table and amount
+   masks); per-unit rules and caps need running sums per resident and period,
+   computed as segmented cumulative sums on the matched subset sorted by
+   (resident, day, record_id) — never a group window over millions of groups;
+3. list spells (:mod:`creditsim.policy.lists`);
+4. override intervals (records and spells that cap a score or tier);
+5. monthly snapshots: each ledger entry is active on the snapshot days in
+   ``[day, expires_day)``; a running per-resident total is updated month by
+   month with ``bincount`` of the entries entering and leaving.
+
+The reference interpreter in ``tests/policy/reference.py`` implements the same
+rules one resident at a time; the differential tests assert identical tables.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from creditsim.catalogue import KIND_NAMES
+from creditsim.policy.calendar import NEVER, age_day, period_index, snapshots
+from creditsim.policy.errors import PolicyError, Problem
+from creditsim.policy.model import Coverage, Policy, Rule
+from creditsim.policy.result import (
+    PolicyResult,
+    ledger_schema,
+    scores_schema,
+)
+
+_KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
+
+
+@dataclass
+class Records:
+    """The linked record stream as arrays (rows with a null resident are kept
+    but marked invalid, so indices refer to rows of the input frame)."""
+
+    frame: pl.DataFrame
+    res: np.ndarray  # int32, -1 if unlinked
+    day: np.ndarray  # int32, day_recorded
+    event: np.ndarray  # int32, day_event (day_recorded where null)
+    kind: np.ndarray  # int16 code into KIND_NAMES
+    amount: np.ndarray  # float64, NaN where null
+    record_id: np.ndarray  # int64
+    valid: np.ndarray  # bool: linked, resident known, recorded within the run
+
+    @classmethod
+    def from_frame(cls, linked: pl.DataFrame, n_residents: int, days: int) -> Records:
+        need = ("record_id", "resident_id", "kind", "day_event", "day_recorded", "amount")
+        missing = [c for c in need if c not in linked.columns]
+        if missing:
+            raise PolicyError([Problem(f"linked records lack columns {missing}", "linked")])
+        kind_s = linked["kind"]
+        if kind_s.dtype != pl.Enum(list(KIND_NAMES)):
+            kind_s = kind_s.cast(pl.String).cast(pl.Enum(list(KIND_NAMES)))
+        res = linked["resident_id"].fill_null(-1).cast(pl.Int32).to_numpy()
+        day = linked["day_recorded"].cast(pl.Int32).fill_null(-1).to_numpy()
+        event = (
+            linked["day_event"].cast(pl.Int32).fill_null(linked["day_recorded"].cast(pl.Int32))
+        ).fill_null(-1).to_numpy()
+        if res.size and int(res.max(initial=-1)) >= n_residents:
+            raise PolicyError(
+                [Problem(f"resident_id {int(res.max())} is not in the register", "linked.resident_id")]
+            )
+        valid = (res >= 0) & (day >= 0) & (day < days)
+        return cls(
+            frame=linked,
+            res=res,
+            day=day,
+            event=event,
+            kind=kind_s.to_physical().cast(pl.Int16).to_numpy(),
+            amount=linked["amount"].cast(pl.Float64).fill_null(np.nan).to_numpy(),
+            record_id=linked["record_id"].cast(pl.Int64).to_numpy(),
+            valid=valid,
+        )
+
+    def case_numbers(self, idx: np.ndarray) -> list[str | None]:
+        if "case_number" not in self.frame.columns:
+            return [None] * len(idx)
+        return self.frame["case_number"].gather(idx).to_list()
+
+
+# ----------------------------------------------------------------------------- coverage
+
+
+def coverage_days(
+    policy: Policy, register: pl.DataFrame, start_date: date, days: int
+) -> np.ndarray:
+    """First day each resident (indexed by resident_id) is scored, or NEVER."""
+    n = register.height
+    out = np.full(n, NEVER, dtype=np.int32)
+    if policy.scale is None:
+        return out
+    cov = policy.coverage or Coverage(source="default: everyone", status="assumption")
+    rid = register["resident_id"].to_numpy()
+    first = np.zeros(n, dtype=np.float64)
+    ok = np.ones(n, dtype=bool)
+    if cov.min_age > 0:
+        birth = register["birth_date"].to_numpy().astype("datetime64[D]")
+        nat = np.isnat(birth)
+        ad = age_day(start_date, np.where(nat, np.datetime64("2000-01-01"), birth), cov.min_age)
+        first = np.maximum(first, ad.astype(np.float64))
+        ok &= ~nat
+    hukou = register["hukou"].cast(pl.String).to_numpy() if "hukou" in register.columns else None
+    need_local = cov.min_years_in_city
+    need_migrant = (
+        cov.min_years_in_city_migrant if cov.min_years_in_city_migrant is not None else need_local
+    )
+    if need_local > 0 or need_migrant > 0:
+        yic = register["years_in_city"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        need = np.full(n, need_local, dtype=np.float64)
+        if hukou is not None:
+            need[hukou == "migrant"] = need_migrant
+        first = np.maximum(first, np.ceil((need - yic) * 365.25))
+    if hukou is not None and set(cov.hukou) != {"local", "migrant"}:
+        ok &= np.isin(hukou, list(cov.hukou))
+    if cov.consent_required and "consent" in register.columns:
+        ok &= register["consent"].fill_null(False).to_numpy().astype(bool)
+    first = np.clip(first, 0, NEVER)
+    out[rid] = np.where(ok, first, NEVER).astype(np.int32)
+    return out
+
+
+# ----------------------------------------------------------------------------- ledger
+
+
+def _trunc_points(x: np.ndarray) -> np.ndarray:
+    return np.trunc(x + np.where(x >= 0, 1e-9, -1e-9)).astype(np.int64)
+
+
+def per_unit_value(rule: Rule, q: np.ndarray) -> np.ndarray:
+    """Cumulative points (before truncation) for ``q`` milli-units."""
+    assert rule.per_unit is not None
+    acc = np.zeros(q.shape, dtype=np.float64)
+    lo = 0
+    for b in rule.per_unit.brackets:
+        width = None if b.upto is None else int(round(b.upto * 1000)) - lo
+        part = np.maximum(q - lo, 0)
+        if width is not None:
+            part = np.minimum(part, width)
+        acc = acc + b.points * part / (b.per * 1000.0)
+        if width is not None:
+            lo += width
+    return acc
+
+
+def _sort_order(res: np.ndarray, day: np.ndarray, rid: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """Permutation sorting by (resident, day, record_id[, extra])."""
+    cols = {"k": (res.astype(np.int64) << 16) | day.astype(np.int64), "r": rid}
+    by = ["k", "r"]
+    if extra is not None:
+        cols["e"] = extra
+        by.append("e")
+    return (
+        pl.DataFrame(cols).with_row_index("i").sort(by)["i"].to_numpy().astype(np.int64)
+    )
+
+
+def _segmented_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """Cumulative sums restarting where ``starts`` is True (values int64, exact)."""
+    cs = np.cumsum(values)
+    grp = np.cumsum(starts) - 1
+    first = np.flatnonzero(starts)
+    base = np.where(first > 0, cs[np.maximum(first - 1, 0)], 0)
+    return cs - base[grp]
+
+
+def _group_starts(res: np.ndarray, per: np.ndarray) -> np.ndarray:
+    s = np.ones(res.size, dtype=bool)
+    if res.size > 1:
+        s[1:] = (res[1:] != res[:-1]) | (per[1:] != per[:-1])
+    return s
+
+
+def build_ledger(
+    policy: Policy, recs: Records, covered_from: np.ndarray, start_date: date, days: int
+) -> pl.DataFrame:
+    """The ledger table: one row per (record, rule) with non-zero points."""
+    schema = ledger_schema(policy)
+    if not policy.rules or policy.scale is None:
+        return pl.DataFrame(schema=schema)
+    n_rules = len(policy.rules)
+    lut = np.zeros((n_rules, len(KIND_NAMES)), dtype=bool)
+    for i, r in enumerate(policy.rules):
+        lut[i, [_KIND_CODE[k] for k in r.kinds]] = True
+    res_safe = np.where(recs.valid, recs.res, 0)
+    cand = np.flatnonzero(
+        lut.any(axis=0)[recs.kind] & recs.valid & (covered_from[res_safe] <= recs.day)
+    )
+    c_kind, c_amt = recs.kind[cand], recs.amount[cand]
+    c_res, c_day, c_rid = recs.res[cand], recs.day[cand], recs.record_id[cand]
+    c_exp_base = recs.event[cand] if policy.scale.expiry_from == "event" else c_day
+    periods = {p: period_index(p, start_date, days) for p in ("month", "year", "run")}
+
+    pieces: list[dict[str, np.ndarray]] = []
+    for i, r in enumerate(policy.rules):
+        m = lut[i][c_kind]
+        if r.amount_min is not None:
+            m &= c_amt >= r.amount_min
+        if r.amount_max is not None:
+            m &= c_amt < r.amount_max
+        sel = np.flatnonzero(m)
+        if r.points is not None:
+            raw = np.full(sel.size, r.points, dtype=np.int64)
+        else:
+            amt = c_amt[sel]
+            q = np.where(np.isnan(amt), 0.0, np.rint(np.nan_to_num(amt) * 1000)).astype(np.int64)
+            acc = r.per_unit.accumulate  # type: ignore[union-attr]
+            if acc == "record":
+                raw = _trunc_points(per_unit_value(r, q))
+            else:
+                o = _sort_order(c_res[sel], c_day[sel], c_rid[sel])
+                rs, qs = c_res[sel][o], q[o]
+                per = periods[acc][c_day[sel][o]]
+                cum = _segmented_cumsum(qs, _group_starts(rs, per))
+                v = _trunc_points(per_unit_value(r, cum)) - _trunc_points(per_unit_value(r, cum - qs))
+                raw = np.empty_like(v)
+                raw[o] = v
+        pieces.append({"sel": sel, "raw": raw, "rule": np.full(sel.size, i, dtype=np.int64)})
+
+    # caps: shared running totals of |points| per resident, cap and period
+    for cap in policy.caps:
+        members = [i for i, r in enumerate(policy.rules) if r.cap == cap.id]
+        if not members:
+            continue
+        sel = np.concatenate([pieces[i]["sel"] for i in members])
+        raw = np.concatenate([pieces[i]["raw"] for i in members])
+        rule = np.concatenate([pieces[i]["rule"] for i in members])
+        o = _sort_order(c_res[sel], c_day[sel], c_rid[sel], rule)
+        rs, a = c_res[sel][o], np.abs(raw[o])
+        per = periods[cap.period][c_day[sel][o]]
+        total = _segmented_cumsum(a, _group_starts(rs, per))
+        granted = np.minimum(total, cap.max_points) - np.minimum(total - a, cap.max_points)
+        granted = granted * np.sign(raw[o])
+        back = np.empty_like(granted)
+        back[o] = granted
+        off = 0
+        for i in members:
+            k = pieces[i]["sel"].size
+            pieces[i]["raw"] = back[off : off + k]
+            off += k
+
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in schema}
+    rule_idx: list[np.ndarray] = []
+    for i, r in enumerate(policy.rules):
+        sel, raw = pieces[i]["sel"], pieces[i]["raw"]
+        keep = raw != 0
+        sel, raw = sel[keep], raw[keep]
+        cols["resident_id"].append(c_res[sel])
+        cols["day"].append(c_day[sel].astype(np.int16))
+        rule_idx.append(np.full(sel.size, i, dtype=np.uint32))
+        cols["points"].append(raw.astype(np.int32))
+        cols["expires_day"].append((c_exp_base[sel] + r.expires_days).astype(np.int32))
+        cols["record_id"].append(c_rid[sel])
+    return pl.DataFrame(
+        {
+            "resident_id": np.concatenate(cols["resident_id"]).astype(np.int32),
+            "day": np.concatenate(cols["day"]),
+            "rule_id": pl.Series(np.concatenate(rule_idx)).cast(pl.UInt32),
+            "points": np.concatenate(cols["points"]),
+            "expires_day": np.concatenate(cols["expires_day"]),
+            "record_id": np.concatenate(cols["record_id"]),
+        }
+    ).with_columns(
+        pl.col("rule_id").cast(pl.Int64).replace_strict(
+            list(range(n_rules)), policy.rule_ids, return_dtype=schema["rule_id"]
+        )
+    )
+
+
+# ----------------------------------------------------------------------------- overrides
+
+
+def override_spells(
+    policy: Policy, recs: Records, covered_from: np.ndarray, spells: pl.DataFrame
+) -> pl.DataFrame:
+    """Intervals in which an override holds: resident_id, override, start_day, end_day
+    (end exclusive; NEVER if open), cap_score (NEVER if none), cap_tier (-1 if none)."""
+    tiers = policy.tier_names
+    frames = []
+    res_safe = np.where(recs.valid, recs.res, 0)
+    for o in policy.overrides:
+        cs = o.cap_score if o.cap_score is not None else NEVER
+        ct = tiers.index(o.cap_tier) if o.cap_tier is not None else -1
+        if o.kinds is not None:
+            codes = np.array([_KIND_CODE[k] for k in o.kinds])
+            m = recs.valid & np.isin(recs.kind, codes) & (covered_from[res_safe] <= recs.day)
+            sel = np.flatnonzero(m)
+            start = recs.day[sel].astype(np.int64)
+            end = start + int(o.duration_days or 0)
+            res = recs.res[sel]
+        else:
+            sp = spells.filter(pl.col("list") == o.on_list)
+            res = sp["resident_id"].to_numpy()
+            start = sp["start_day"].cast(pl.Int64).to_numpy()
+            end = sp["end_day"].cast(pl.Int64).fill_null(NEVER).to_numpy()
+        frames.append(
+            pl.DataFrame(
+                {
+                    "resident_id": res.astype(np.int32),
+                    "override": pl.Series([o.id] * len(res), dtype=pl.String),
+                    "start_day": start.astype(np.int64),
+                    "end_day": end.astype(np.int64),
+                    "cap_score": np.full(len(res), cs, dtype=np.int64),
+                    "cap_tier": np.full(len(res), ct, dtype=np.int64),
+                }
+            )
+        )
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "resident_id": pl.Int32, "override": pl.String, "start_day": pl.Int64,
+                "end_day": pl.Int64, "cap_score": pl.Int64, "cap_tier": pl.Int64,
+            }
+        )
+    return pl.concat(frames)
+
+
+# ----------------------------------------------------------------------------- snapshots
+
+
+def _tier_index(policy: Policy, score: np.ndarray) -> np.ndarray:
+    mins_asc = np.array([t.min for t in policy.tiers][::-1], dtype=np.int64)
+    pos = np.searchsorted(mins_asc, score, side="right")
+    return (len(policy.tiers) - pos).astype(np.int64)
+
+
+def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFrame]:
+    """Per query day (ascending): resident_id, score, tier of covered residents whose
+    state differs from the baseline."""
+    policy = result.policy
+    tier_t = scores_schema(policy)["tier"]
+    empty = pl.DataFrame(schema={"resident_id": pl.Int32, "score": pl.Int32, "tier": tier_t})
+    sc = policy.scale
+    if sc is None:
+        return [empty.clone() for _ in qdays]
+    n = result.covered_from.size
+    q = np.asarray(qdays, dtype=np.int64)
+    led = result.ledger
+    res = led["resident_id"].to_numpy()
+    pts = led["points"].to_numpy().astype(np.float64)
+    lo = np.searchsorted(q, led["day"].to_numpy().astype(np.int64), side="left")
+    hi = np.searchsorted(q, led["expires_day"].to_numpy().astype(np.int64), side="left")
+    live = lo < hi
+    res, pts, lo, hi = res[live], pts[live], lo[live], hi[live]
+    o_lo = np.argsort(lo.astype(np.int16), kind="stable")
+    o_hi = np.argsort(hi.astype(np.int16), kind="stable")
+    b_lo = np.searchsorted(lo[o_lo], np.arange(len(q) + 1))
+    b_hi = np.searchsorted(hi[o_hi], np.arange(len(q) + 1))
+
+    ov = result.override_spells
+    ov_res = ov["resident_id"].to_numpy()
+    ov_s, ov_e = ov["start_day"].to_numpy(), ov["end_day"].to_numpy()
+    ov_cs, ov_ct = ov["cap_score"].to_numpy(), ov["cap_tier"].to_numpy()
+
+    base_tier = _tier_index(policy, np.array([sc.baseline]))[0]
+    running = np.zeros(n, dtype=np.int64)
+    out = []
+    for k, day in enumerate(q):
+        a = o_lo[b_lo[k] : b_lo[k + 1]]
+        if a.size:
+            running += np.bincount(res[a], weights=pts[a], minlength=n).astype(np.int64)
+        d = o_hi[b_hi[k] : b_hi[k + 1]]
+        if d.size:
+            running -= np.bincount(res[d], weights=pts[d], minlength=n).astype(np.int64)
+        touched = np.flatnonzero(running)
+        score = np.clip(sc.baseline + running[touched], sc.min, sc.max)
+        act = np.flatnonzero((ov_s <= day) & (day < ov_e))
+        if act.size:
+            cap_s = np.full(n, NEVER, dtype=np.int64)
+            cap_t = np.full(n, -1, dtype=np.int64)
+            np.minimum.at(cap_s, ov_res[act], ov_cs[act])
+            np.maximum.at(cap_t, ov_res[act], ov_ct[act])
+            extra = np.setdiff1d(np.unique(ov_res[act]), touched, assume_unique=True)
+            touched = np.concatenate([touched, extra])
+            score = np.concatenate([score, np.full(extra.size, sc.baseline, dtype=np.int64)])
+            o = np.argsort(touched, kind="stable")
+            touched, score = touched[o], score[o]
+            score = np.minimum(score, cap_s[touched])
+            tier = np.maximum(_tier_index(policy, score), cap_t[touched])
+        else:
+            tier = _tier_index(policy, score)
+        keep = (result.covered_from[touched] <= day) & ((score != sc.baseline) | (tier != base_tier))
+        idx = touched[keep]
+        out.append(
+            pl.DataFrame(
+                {
+                    "resident_id": idx.astype(np.int32),
+                    "score": score[keep].astype(np.int32),
+                    "tier": pl.Series(tier[keep].astype(np.uint32)),
+                }
+            ).with_columns(
+                pl.col("tier").cast(pl.Int64).replace_strict(
+                    list(range(len(policy.tiers))), policy.tier_names, return_dtype=tier_t
+                )
+            )
+        )
+    return out
+
+
+def monthly_scores(result: PolicyResult) -> pl.DataFrame:
+    firsts, snap = snapshots(result.start_date, result.days)
+    schema = scores_schema(result.policy)
+    frames = []
+    for first, day, df in zip(firsts, snap, snapshot_states(result, snap), strict=True):
+        frames.append(
+            df.select(
+                "resident_id",
+                pl.lit(first, dtype=pl.Date).alias("month"),
+                pl.lit(int(day), dtype=pl.Int16).alias("day"),
+                "score",
+                "tier",
+            )
+        )
+    if not frames:
+        return pl.DataFrame(schema=schema)
+    return pl.concat(frames).cast(schema)  # type: ignore[arg-type]
+
+
+# ----------------------------------------------------------------------------- entry point
+
+
+def apply_policy(
+    policy: Policy,
+    register: pl.DataFrame,
+    linked: pl.DataFrame,
+    *,
+    days: int,
+    start_date: date = date(2021, 1, 1),
+) -> PolicyResult:
+    """Apply ``policy`` to the platform's register and linked record stream.
+
+    ``register`` needs resident_id (dense 0..N-1), birth_date, hukou,
+    years_in_city (and may have a Boolean ``consent``); ``linked`` needs
+    record_id, resident_id (null = unlinked, ignored), kind, day_event,
+    day_recorded, amount and, for per-case lists, case_number. Records recorded
+    outside ``[0, days)`` are ignored. Never reads ``truth_*`` columns.
+    """
+    from creditsim.policy.lists import build_spells
+
+    if days < 1 or days > 32767:
+        raise PolicyError([Problem(f"days must be in 1..32767, got {days}", "days")])
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    recs = Records.from_frame(linked, register.height, days)
+    covered = coverage_days(policy, register, start_date, days)
+    t["coverage"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ledger = build_ledger(policy, recs, covered, start_date, days)
+    t["ledger"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    spells = build_spells(policy, recs, ledger, covered, start_date, days)
+    t["lists"] = time.perf_counter() - t0
+    result = PolicyResult(
+        policy=policy,
+        start_date=start_date,
+        days=days,
+        ledger=ledger,
+        scores=pl.DataFrame(schema=scores_schema(policy)),
+        list_spells=spells,
+        covered_from=covered,
+        override_spells=override_spells(policy, recs, covered, spells),
+        timings=t,
+    )
+    t0 = time.perf_counter()
+    result.scores = monthly_scores(result)
+    t["scores"] = time.perf_counter() - t0
+    return result

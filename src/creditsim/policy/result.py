@@ -1,0 +1,148 @@
+"""The scoring engine's output tables, their fixed dtypes, and queries on them.
+
+See docs/policy.md for every column. The services stage reads a resident's
+state on a day with :meth:`PolicyResult.status_on` and the consequences that
+follow with :meth:`PolicyResult.effects_on`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import numpy as np
+import polars as pl
+
+from creditsim.catalogue import SERVICES
+from creditsim.policy.calendar import NEVER
+from creditsim.policy.model import Policy
+
+EXIT_REASONS = ("term_expired", "exit_record", "score_recovered")
+ExitReasonT = pl.Enum(list(EXIT_REASONS))
+EffectT = pl.Enum(["deny", "expedite", "discount"])
+ServiceT = pl.Enum(list(SERVICES))
+
+
+def rule_dtype(policy: Policy) -> pl.Enum:
+    return pl.Enum(policy.rule_ids)
+
+
+def tier_dtype(policy: Policy) -> pl.Enum:
+    return pl.Enum(policy.tier_names)
+
+
+def list_dtype(policy: Policy) -> pl.Enum:
+    return pl.Enum(policy.list_ids)
+
+
+def ledger_schema(policy: Policy) -> dict[str, pl.DataType]:
+    return {
+        "resident_id": pl.Int32(),
+        "day": pl.Int16(),
+        "rule_id": rule_dtype(policy),
+        "points": pl.Int32(),
+        "expires_day": pl.Int32(),
+        "record_id": pl.Int64(),
+    }
+
+
+def scores_schema(policy: Policy) -> dict[str, pl.DataType]:
+    return {
+        "resident_id": pl.Int32(),
+        "month": pl.Date(),
+        "day": pl.Int16(),
+        "score": pl.Int32(),
+        "tier": tier_dtype(policy),
+    }
+
+
+def spells_schema(policy: Policy) -> dict[str, pl.DataType]:
+    return {
+        "resident_id": pl.Int32(),
+        "list": list_dtype(policy),
+        "start_day": pl.Int32(),
+        "end_day": pl.Int32(),
+        "exit_reason": ExitReasonT,
+        "record_id": pl.Int64(),
+        "case_number": pl.String(),
+    }
+
+
+@dataclass
+class PolicyResult:
+    """What a policy did to a population over a run.
+
+    ``ledger``: one row per scored record and rule (every point has provenance).
+    ``scores``: monthly snapshots, only where a resident's state differs from the
+    baseline (score ``baseline``, tier of the baseline); a covered resident absent
+    from a month is at the baseline. ``list_spells``: one row per spell on a list.
+    ``covered_from``: per resident (indexed by resident_id) the first day scored,
+    or ``NEVER``. ``override_spells``: intervals in which an override caps a
+    resident's score or tier (resident_id, override, start_day, end_day
+    exclusive or NEVER, cap_score or NEVER, cap_tier index best-first or -1).
+    """
+
+    policy: Policy
+    start_date: date
+    days: int
+    ledger: pl.DataFrame
+    scores: pl.DataFrame
+    list_spells: pl.DataFrame
+    covered_from: np.ndarray
+    override_spells: pl.DataFrame
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def baseline_tier(self) -> str | None:
+        sc = self.policy.scale
+        return None if sc is None else self.policy.tier_of(sc.baseline)
+
+    def tables(self) -> dict[str, pl.DataFrame]:
+        """The three output tables by file stem (``ledger``, ``scores``, ``list_spells``)."""
+        return {"ledger": self.ledger, "scores": self.scores, "list_spells": self.list_spells}
+
+    def lists_on(self, day: int) -> pl.DataFrame:
+        """Residents on each list on ``day``: columns resident_id, list (one row per pair)."""
+        sp = self.list_spells
+        active = sp.filter(
+            (pl.col("start_day") <= day) & (pl.col("end_day").is_null() | (pl.col("end_day") > day))
+        )
+        return active.select("resident_id", "list").unique().sort("resident_id", "list")
+
+    def status_on(self, day: int) -> pl.DataFrame:
+        """Exact score and tier on ``day`` of every covered resident whose state
+        differs from the baseline (others covered on that day are at the baseline).
+
+        Columns: resident_id, score, tier. Computed from the ledger, overrides and
+        spells, exactly as the monthly snapshots are.
+        """
+        from creditsim.policy.engine import snapshot_states
+
+        return snapshot_states(self, np.array([day], dtype=np.int32))[0]
+
+    def effects_on(self, day: int, register: pl.DataFrame) -> pl.DataFrame:
+        """Every consequence in force on ``day``, spillover included.
+
+        Columns: resident_id (who is affected), service, effect, rate (nullable),
+        consequence (id), via_resident_id (whose status caused it; equal to
+        resident_id unless spilled over). One row per (affected, consequence,
+        cause); the services stage decides how several effects combine (e.g. the
+        largest discount wins).
+        """
+        from creditsim.policy.effects import effects_on
+
+        return effects_on(self, day, register)
+
+    def is_covered(self, day: int) -> np.ndarray:
+        """Boolean per resident: scored on ``day``."""
+        return self.covered_from <= day
+
+
+__all__ = [
+    "EXIT_REASONS",
+    "NEVER",
+    "PolicyResult",
+    "ledger_schema",
+    "scores_schema",
+    "spells_schema",
+]
