@@ -1,0 +1,11 @@
+"""creditsim — a city-scale simulator and audit lab of social credit systems.
+
+Residents are synthetic. creditsim never ingests real person-level data and
+offers no live scoring or enforcement service.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["__version__"]

@@ -127,3 +127,11 @@ SERVICES: tuple[str, ...] = (
     "travel",  # package tours and holidays (§4.2 item 6)
 )
 ServiceT = pl.Enum(list(SERVICES))
+
+
+def enum_from_codes(codes: object, dtype: pl.Enum, name: str = "") -> pl.Series:
+    """An Enum Series from integer category codes (fast: no per-row strings)."""
+    import numpy as np
+
+    cats = pl.Series(name, dtype.categories.to_list(), dtype=dtype)
+    return cats.gather(pl.Series(np.asarray(codes).astype(np.uint32))).alias(name)

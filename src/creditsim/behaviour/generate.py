@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,9 @@ import polars as pl
 from creditsim import catalogue as cat
 from creditsim.behaviour.rates import BehaviourModel, CourtChain, KindRate
 from creditsim.rng import RESIDENT_BLOCK, block_bounds, stream
+
+#: Worker threads for independent draws (results never depend on it).
+THREADS = 2
 
 KIND_INDEX = {k: i for i, k in enumerate(cat.KIND_NAMES)}
 DEPT_OF_KIND = np.array([cat.DEPARTMENTS.index(k.department) for k in cat.KINDS], dtype=np.int8)
@@ -70,16 +74,23 @@ class Features:
 def rate_per_year(k: KindRate, f: Features, sl: slice) -> np.ndarray:
     """Yearly rate of kind ``k`` for residents ``sl`` (0 where not eligible)."""
     age = f.age[sl]
-    elig = {
-        "adult": age >= 18,
-        "all": np.ones(len(age), dtype=bool),
-        "age12": age >= 12,
-        "driver": f.driver[sl] & (age >= 18),
-        "head": f.head[sl] & (age >= 18),
-        "donor_age": (age >= 18) & (age < 61),
-    }[k.eligible]
+    e = k.eligible
+    if e == "adult":
+        elig = age >= 18
+    elif e == "all":
+        elig = None
+    elif e == "age12":
+        elig = age >= 12
+    elif e == "driver":
+        elig = f.driver[sl] & (age >= 18)
+    elif e == "head":
+        elig = f.head[sl] & (age >= 18)
+    elif e == "donor_age":
+        elig = (age >= 18) & (age < 61)
+    else:
+        raise ValueError(f"unknown eligibility {e!r}")
     trait = f.propensity[sl] if k.trait == "propensity" else f.civic[sl]
-    lam = k.base.value * np.power(trait, k.trait_exponent)
+    lam = k.base.value * (trait if k.trait_exponent == 1.0 else np.power(trait, k.trait_exponent))
     if k.decile_slope:
         lam = lam * np.exp(k.decile_slope * (f.decile[sl] - 5.5))
     if k.male_factor != 1.0:
@@ -88,7 +99,7 @@ def rate_per_year(k: KindRate, f: Features, sl: slice) -> np.ndarray:
         lam = lam * np.where((age >= 18) & (age < 35), k.young_factor, 1.0)
     if k.migrant_factor != 1.0:
         lam = lam * np.where(f.migrant[sl], k.migrant_factor, 1.0)
-    return np.where(elig, lam, 0.0)
+    return lam if elig is None else np.where(elig, lam, 0.0)
 
 
 def poisson_icdf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
@@ -260,9 +271,8 @@ def generate_events(
         "event_id": out["event_id"],
         "resident_id": out["rid"].cast(pl.Int32),
         "day": out["day"].cast(pl.Int16),
-        "department": pl.Series(np.array(cat.DEPARTMENTS)[DEPT_OF_KIND[kind_i]]).cast(
-            cat.DepartmentT),
-        "kind": pl.Series(np.array(cat.KIND_NAMES)[kind_i]).cast(cat.KindT),
+        "department": cat.enum_from_codes(DEPT_OF_KIND[kind_i], cat.DepartmentT),
+        "kind": cat.enum_from_codes(kind_i, cat.KindT),
         "amount": out["amount"].fill_nan(None),
         "ref_event_id": out["ref_event_id"],
     })
@@ -274,9 +284,14 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
     parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     lost = None
     base = 0
-    for k in model.kinds:
-        mult = multipliers.get(k.kind) if multipliers else None
-        ev = _kind_events(k, f, seed, blocks, day0, day1, period, mult)
+    # Kinds are independent (own streams), so two threads can draw them at once;
+    # numpy releases the GIL in the heavy loops. Results are collected in kind order.
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        results = list(pool.map(
+            lambda k: _kind_events(k, f, seed, blocks, day0, day1, period,
+                                   multipliers.get(k.kind) if multipliers else None),
+            model.kinds))
+    for k, ev in zip(model.kinds, results, strict=True):
         parts.append((KIND_INDEX[k.kind], ev["rid"], ev["day"], ev["amount"],
                       np.full(len(ev["rid"]), -1, dtype=np.int64)))
         if k.kind == "lawsuit_lost":

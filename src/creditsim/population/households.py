@@ -155,19 +155,27 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
         htype == 0, u[:, 4] < single_male_p,
         np.where(htype == 4, u[:, 4] >= model.lone_parent_female.value, True),
     )
-    spouse_age = np.clip(head_age - 2.0 + 3.0 * _norm(u[:, 5]), 18.0, 99.0)
+    spouse_age = head_age - 2.0 + np.clip(3.0 * _norm(u[:, 5]), -8.0, 8.0)
+    # Reflect rather than clip at 18 and 99.9, so no birth date piles up.
+    spouse_age = np.where(spouse_age < 18.0, 18.0 + (18.0 - spouse_age) * 0.5, spouse_age)
+    spouse_age = np.where(spouse_age > 99.9, 99.9 - (spouse_age - 99.9), spouse_age)
     mother_age = np.where(htype == 4, head_age, np.where(head_male, spouse_age, head_age))
     lo, hi = model.mother_age_at_birth.value
     # Child ages: the mother's age minus an age-at-birth, never negative.
     gap1 = lo + u[:, 6] * (hi - lo)
     gap2 = np.minimum(gap1 + 1.5 + u[:, 7] * 8.0, hi + 6.0)
-    child1_age = np.clip(mother_age - gap1, 0.0, None)
-    child2_age = np.clip(mother_age - gap2, 0.0, None)
-    # If the mother is too young for the drawn gap, the child is a newborn; that is
-    # rare with the head-age bands used for families.
+    # If the mother is younger than the drawn gap, the child's age is drawn
+    # uniformly below (younger parent's age − 18) instead, so no age piles up at 0.
+    parents_min = np.where(htype == 4, head_age, np.minimum(head_age, spouse_age))
+    room = np.maximum(parents_min - 18.0, 0.25)
+    child1_age = np.where(mother_age >= gap1, mother_age - gap1, u[:, 11] * room)
+    child2_age = np.where(mother_age >= gap2, mother_age - gap2, u[:, 11] * room * 0.5)
     glo, ghi = model.grandparent_gap.value
-    gp1_age = np.clip(head_age + glo + u[:, 8] * (ghi - glo), None, 99.5)
-    gp2_age = np.clip(gp1_age - 2.0 + 3.0 * _norm(u[:, 9]), 40.0, 99.5)
+    gp1_age = head_age + glo + u[:, 8] * (ghi - glo)
+    # Very old grandparents are spread over 85-99 rather than clipped to one age.
+    gp1_age = np.where(gp1_age > 99.0, 85.0 + u[:, 10] * 14.0, gp1_age)
+    gp2_age = gp1_age - 2.0 + np.clip(3.0 * _norm(u[:, 9]), -8.0, 8.0)
+    gp2_age = np.where(gp2_age > 99.9, 99.9 - (gp2_age - 99.9), gp2_age)
     gp_single_female = u[:, 10] < 0.65
 
     sizes = SIZES[htype].astype(np.int64)
@@ -186,20 +194,17 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
     first_parent_slot = np.where(t == 7, 4, 3)
     parent_k = np.where(is_parent, slot - first_parent_slot, 0)
 
-    age = np.select(
-        [role == HEAD, role == SPOUSE, is_child & (child_k == 0), is_child, is_parent & (parent_k == 0)],
-        [head_age[hh], spouse_age[hh], child1_age[hh], child2_age[hh], gp1_age[hh]],
-        default=gp2_age[hh],
-    )
-    # Sex: heads per draw; spouses the other sex; children and grandparents drawn.
+    # Each member takes one of six household-level ages / sexes by its position.
+    which = np.where(role == HEAD, 0, np.where(role == SPOUSE, 1, np.where(
+        is_child, 2 + child_k, 4 + parent_k))).astype(np.int64)
+    ages = np.stack([head_age, spouse_age, child1_age, child2_age, gp1_age, gp2_age])
+    age = ages[which, hh]
+    # Sex: heads per draw; spouses the other sex; children drawn; grandparents:
+    # a lone grandparent drawn, a pair one man and one woman.
     u_m = rng.random(n)
-    male = np.select(
-        [role == HEAD, role == SPOUSE, is_child,
-         is_parent & (t == 5), is_parent & (parent_k == 0)],
-        [head_male[hh], ~head_male[hh], u_m < model.child_male.value,
-         ~gp_single_female[hh], np.ones(n, dtype=bool)],
-        default=False,
-    )
+    sexes = np.stack([head_male, ~head_male, np.zeros(h, dtype=bool), np.zeros(h, dtype=bool),
+                      np.where(htype == 5, ~gp_single_female, True), np.zeros(h, dtype=bool)])
+    male = np.where(is_child, u_m < model.child_male.value, sexes[which, hh])
     return {
         "hh": hh,
         "hh_size": sizes,

@@ -78,12 +78,12 @@ def draw_given(u1: np.ndarray, u2: np.ndarray, u_single: np.ndarray,
     _, _, pm, pf = given_table()
     cm, cf = np.cumsum(pm), np.cumsum(pf)
     cm[-1] = cf[-1] = 1.0
-    g1 = np.where(male, np.searchsorted(cm, u1, side="right"),
-                  np.searchsorted(cf, u1, side="right")).astype(np.int16)
-    g2 = np.where(male, np.searchsorted(cm, u2, side="right"),
-                  np.searchsorted(cf, u2, side="right")).astype(np.int16)
-    single = u_single < single_char_prob(birth_year)
-    g2 = np.where(single, -1, g2).astype(np.int16)
+    g1 = np.empty(len(u1), dtype=np.int16)
+    g2 = np.empty(len(u1), dtype=np.int16)
+    for mask, cdf in ((male, cm), (~male, cf)):
+        g1[mask] = np.searchsorted(cdf, u1[mask], side="right")
+        g2[mask] = np.searchsorted(cdf, u2[mask], side="right")
+    g2[u_single < single_char_prob(birth_year)] = -1
     return g1, g2
 
 

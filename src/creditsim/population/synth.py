@@ -141,8 +141,9 @@ def synthesize(
     a = {k: np.concatenate(v) for k, v in cols.items()}
     n = len(a["hh"])
     # Household ids renumbered densely (trimmed households leave gaps otherwise).
-    _, hh_id = np.unique(a["hh"], return_inverse=True)
-    hh_id = hh_id.astype(np.int64)
+    hh_raw = a.pop("hh")
+    hh_id = np.cumsum(np.r_[True, hh_raw[1:] != hh_raw[:-1]]) - 1
+    del hh_raw
     role, age, male, migrant, district = a["role"], a["age"], a["male"], a["migrant"], a["district"]
     hh_start = np.flatnonzero(np.r_[True, hh_id[1:] != hh_id[:-1]])
     hh_size = np.diff(np.r_[hh_start, n])
@@ -150,40 +151,49 @@ def synthesize(
     rid = np.arange(n, dtype=np.int64)
 
     # 2. Per-member draws, keyed by resident blocks.
-    k_u = 12
-    u = np.empty((n, k_u))
-    for bi, (s, e) in enumerate(block_bounds(n, RESIDENT_BLOCK)):
-        u[s:e] = stream(seed, "population.members", bi).random((e - s, k_u))
+    def uni(purpose: str) -> np.ndarray:
+        out = np.empty(n)
+        for bi, (s, e) in enumerate(block_bounds(n, RESIDENT_BLOCK)):
+            out[s:e] = stream(seed, f"population.{purpose}", bi).random(e - s)
+        return out
+
     tick("attributes", 0.5)
 
     # 3. Birth dates.
     start_ord = (start_date - EPOCH).days
     birth_days = start_ord - np.floor(age * 365.2425).astype(np.int64) - 1
-    birth = np.datetime64("1970-01-01") + birth_days.astype("timedelta64[D]")
-    years = birth.astype("datetime64[Y]").astype(np.int64) + 1970
-    months = birth.astype("datetime64[M]").astype(np.int64) % 12 + 1
-    mdays = (birth - birth.astype("datetime64[M]")).astype(np.int64) + 1
-    yyyymmdd = years * 10000 + months * 100 + mdays
+    # Calendar fields through a table over the (few tens of thousands) distinct days.
+    lo = int(birth_days.min())
+    span_days = np.arange(lo, int(birth_days.max()) + 1).astype("datetime64[D]")
+    t_years = span_days.astype("datetime64[Y]").astype(np.int64) + 1970
+    t_months = span_days.astype("datetime64[M]").astype(np.int64) % 12 + 1
+    t_mdays = (span_days - span_days.astype("datetime64[M]")).astype(np.int64) + 1
+    bidx = birth_days - lo
+    years = t_years[bidx]
+    yyyymmdd = (t_years * 10000 + t_months * 100 + t_mdays)[bidx]
     age_int = np.floor(age).astype(np.int64)
 
     # 4. Education by age and hukou.
+    u_edu = uni("education")
     edu = np.zeros(n, dtype=np.int8)
     edu[(age_int >= 6) & (age_int < 12)] = 1
     edu[(age_int >= 12) & (age_int < 15)] = 2
     teen = (age_int >= 15) & (age_int < 18)
-    edu[teen] = np.where(u[teen, 0] < 0.85, 3, 2)
+    edu[teen] = np.where(u_edu[teen] < 0.85, 3, 2)
     young = (age_int >= 18) & (age_int < 23)
-    edu[young] = np.where(u[young, 0] < 0.55, 4, np.where(u[young, 0] < 0.85, 3, 2))
-    adult = age_int >= 23
-    band = np.searchsorted(_EDU_BANDS, age_int[adult], side="right") - 1
-    band = np.clip(band, 0, 3)
-    probs = np.where(migrant[adult][:, None], _EDU_MIGRANT[band], _EDU_LOCAL[band])
-    cdf = np.cumsum(probs, axis=1)
-    edu[adult] = (u[adult, 0][:, None] >= cdf[:, :-1]).sum(axis=1).astype(np.int8)
+    edu[young] = np.where(u_edu[young] < 0.55, 4, np.where(u_edu[young] < 0.85, 3, 2))
+    band = np.clip(np.searchsorted(_EDU_BANDS, age_int, side="right") - 1, 0, 3)
+    for b in range(4):
+        for is_m, table in ((False, _EDU_LOCAL), (True, _EDU_MIGRANT)):
+            mask = (age_int >= 23) & (band == b) & (migrant == is_m)
+            cdf = np.cumsum(table[b])
+            cdf[-1] = 1.0
+            edu[mask] = np.searchsorted(cdf, u_edu[mask], side="right").astype(np.int8)
+    del u_edu, band
 
     # 5. Income: household per-capita, from the head's education, district, hukou.
     head = start_of
-    noise = hhm._norm(u[head, 1])
+    noise = hhm._norm(uni("income")[head])
     log_inc = (
         np.asarray(pm.income_by_education.value)[edu[head]]
         + np.asarray(city.district_income_effect.value)[district]
@@ -192,9 +202,14 @@ def synthesize(
     )
     raw = np.exp(log_inc)
     income = raw * (city.mean_income.value / raw.mean())
-    order = np.lexsort((rid, income))
-    decile = np.empty(n, dtype=np.int8)
-    decile[order] = (np.arange(n) * 10 // n + 1).astype(np.int8)
+    # Person-weighted deciles of household per-capita income; a household is
+    # never split across deciles (ties broken by household id).
+    inc_h = income[hh_start]
+    order_h = np.lexsort((np.arange(len(hh_start)), inc_h))
+    before = np.empty(len(hh_start), dtype=np.int64)
+    before[order_h] = np.concatenate([[0], np.cumsum(hh_size[order_h])[:-1]])
+    dec_h = np.minimum((2 * before + hh_size) * 10 // (2 * n) + 1, 10).astype(np.int8)
+    decile = np.repeat(dec_h, hh_size)
     tick("attributes", 0.6)
 
     # 6. Cars: a household car with probability rising with income decile; the head
@@ -206,27 +221,31 @@ def synthesize(
     target_cars = city.cars_per_resident.value * n
     hh_mask = (rid == head) & eligible_h
     scale = min(1.0, target_cars / max(1e-9, float(p_car[hh_mask].sum())))
-    car_h = (u[head, 2] < p_car * scale) & eligible_h
+    car_h = (uni("car")[head] < p_car * scale) & eligible_h
     drives = car_h & (
         (role == hhm.HEAD)
-        | ((role == hhm.SPOUSE) & (u[:, 3] < pm.spouse_drives.value) & (age >= 18))
+        | ((role == hhm.SPOUSE) & (uni("driver") < pm.spouse_drives.value) & (age >= 18))
     )
+    del car_h, p_car, car_logit
 
     # 7. Years in the city.
     years_in_city = np.where(
         migrant,
-        np.minimum(-np.log1p(-u[:, 4]) * pm.migrant_years_mean.value, np.maximum(age - 16, age * 0.5)),
+        np.minimum(-np.log1p(-uni("years")) * pm.migrant_years_mean.value,
+                   np.maximum(age - 16, age * 0.5)),
         age,
     ).astype(np.float32)
 
     # 8. Latent propensities (truth).
     hs = pm.propensity_household_share.value
-    z = np.sqrt(hs) * hhm._norm(u[head, 5]) + np.sqrt(1 - hs) * hhm._norm(u[:, 6])
+    z = np.sqrt(hs) * hhm._norm(uni("propensity_household")[head]) \
+        + np.sqrt(1 - hs) * hhm._norm(uni("propensity"))
     propensity = np.exp(pm.propensity_sigma.value * z * 1.0 - 0.5 * pm.propensity_sigma.value**2)
-    civic = np.exp(pm.civic_sigma.value * hhm._norm(u[:, 7]) - 0.5 * pm.civic_sigma.value**2)
+    civic = np.exp(pm.civic_sigma.value * hhm._norm(uni("civic")) - 0.5 * pm.civic_sigma.value**2)
+    del z
 
     # 9. Names.
-    sur_draw = names.draw_surnames(u[:, 8])
+    sur_draw = names.draw_surnames(uni("surname"))
     head_male = male[head]
     has_spouse = np.r_[role[1:] == hhm.SPOUSE, False][head]  # member after head is spouse
     father_present = head_male | has_spouse
@@ -237,7 +256,7 @@ def synthesize(
     father_idx = np.where(head_male, head, head + 1)
     surname = np.where(inherits, sur_draw[np.where(role == hhm.PARENT, head, father_idx)],
                        sur_draw).astype(np.int16)
-    g1, g2 = names.draw_given(u[:, 9], u[:, 10], u[:, 11], male, years)
+    g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years)
     sur_s, given_s, name_s = names.build_strings(surname, g1, g2)
     tick("names", 0.75)
 
@@ -253,7 +272,7 @@ def synthesize(
     ow = np.asarray(city.origin_weights.value, dtype=np.float64)
     ocdf = np.cumsum(ow / ow.sum())
     ocdf[-1] = 1.0
-    origin = ocodes[np.searchsorted(ocdf, u[head, 2 + 9] * 0.999999 % 1.0, side="right")]
+    origin = ocodes[np.searchsorted(ocdf, uni("origin")[head], side="right")]
     region = np.where(migrant, origin, np.asarray(city.district_codes.value)[district])
     ids = _id_bodies(region, yyyymmdd, male)
     tick("ids", 0.9)
@@ -261,15 +280,15 @@ def synthesize(
     df = pl.DataFrame({
         "resident_id": pl.Series(rid, dtype=pl.Int32),
         "household_id": pl.Series(hh_id, dtype=pl.Int32),
-        "relation": pl.Series(np.array(cat.RELATIONS)[role]).cast(cat.RelationT),
+        "relation": cat.enum_from_codes(role, cat.RelationT),
         "father_id": pl.Series(father_id, dtype=pl.Int32),
         "mother_id": pl.Series(mother_id, dtype=pl.Int32),
-        "district": pl.Series(np.array(cat.DISTRICTS)[district]).cast(cat.DistrictT),
-        "sex": pl.Series(np.where(male, "M", "F")).cast(cat.SexT),
+        "district": cat.enum_from_codes(district, cat.DistrictT),
+        "sex": cat.enum_from_codes(~male, cat.SexT),
         "birth_date": pl.Series(birth_days, dtype=pl.Int32).cast(pl.Date),
-        "hukou": pl.Series(np.where(migrant, "migrant", "local")).cast(cat.HukouT),
+        "hukou": cat.enum_from_codes(migrant, cat.HukouT),
         "years_in_city": pl.Series(years_in_city, dtype=pl.Float32),
-        "education": pl.Series(np.array(cat.EDUCATION)[edu]).cast(cat.EducationT),
+        "education": cat.enum_from_codes(edu, cat.EducationT),
         "income": pl.Series(income.astype(np.float32)),
         "income_decile": pl.Series(decile, dtype=pl.Int8),
         "drives_car": pl.Series(drives, dtype=pl.Boolean),

@@ -11,6 +11,7 @@ resident is.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import polars as pl
@@ -22,6 +23,7 @@ from creditsim.records.departments import (
     BIRTH_WRONG, DEFAULT_DEPARTMENTS, DUPLICATE, ID_MISSING, ID_MISTYPED, ID_OTHER, NAME_TYPO,
     DepartmentModel,
 )
+from creditsim.behaviour.generate import THREADS
 from creditsim.rng import RESIDENT_BLOCK, stream
 
 #: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
@@ -118,62 +120,83 @@ def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 def department_records(
     dept: DepartmentModel, events: pl.DataFrame, reg: _Register, seed: int, days: int,
+    offset: int = 0,
 ) -> pl.DataFrame:
-    """One department's records (without record_id) from its events."""
+    """One department's records from its events, with record ids from ``offset``.
+
+    Rows are ordered by (day_recorded, keyed hash) and numbered in that order, so
+    neither the ids nor the row order say anything about who the resident is.
+    """
     ev = events.filter(pl.col("department") == dept.name)
     rid = ev["resident_id"].to_numpy().astype(np.int64)
     n = len(rid)
-    u = _block_uniforms(seed, dept.name, rid, 16)
-    # Duplicates: a second copy with its own draws (columns 8-15).
-    dup = u[:, 0] < dept.p_duplicate.value
-    src = np.r_[np.arange(n), np.flatnonzero(dup)]
-    copy = np.r_[np.zeros(n, dtype=bool), np.ones(int(dup.sum()), dtype=bool)]
-    uu = np.where(copy[:, None], u[src][:, 8:16], u[src][:, 0:8])
+    r = dept.rates()
+    # Six uniforms per event: duplicate?, lag, id fault, name typo, birth fault, spare.
+    u = _block_uniforms(seed, dept.name, rid, 6)
+    dup = np.flatnonzero(u[:, 0] < r["duplicate"])
+    # A duplicate is a second record of the event with its own draws.
+    ud = _block_uniforms(seed, f"{dept.name}.duplicate", rid[dup], 6)
+    src = np.concatenate([np.arange(n), dup])
+    copy = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(dup), dtype=bool)])
+    u = np.concatenate([u, ud])
+    del ud
+    lag = np.floor(-np.log1p(-u[:, 1]) * dept.lag_mean_days.value).astype(np.int64)
+    day_event = ev["day"].to_numpy().astype(np.int64)[src]
+    day_rec = day_event + lag + copy * (1 + (lag % 7))
+    # Records not yet reported by the end of the run are not in the database.
+    kept = np.flatnonzero(day_rec < days)
+    event_id = ev["event_id"].to_numpy()[src]
+    key = splitmix64((event_id.astype(np.uint64) * np.uint64(2) + copy.astype(np.uint64))
+                     ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
+    order = kept[np.lexsort((key[kept], day_rec[kept]))]
+    src, copy, u = src[order], copy[order], u[order]
+    day_event, day_rec = day_event[order], day_rec[order]
     rid_r = rid[src]
     m = len(src)
-    faults = np.where(copy, DUPLICATE, 0).astype(np.uint8)
-
-    lag = np.floor(-np.log1p(-uu[:, 1]) * dept.lag_mean_days.value).astype(np.int64)
-    day_event = ev["day"].to_numpy().astype(np.int64)[src]
-    day_rec = day_event + lag + copy.astype(np.int64) * (1 + (lag % 7))
+    faults = (copy * DUPLICATE).astype(np.uint8)
 
     # Identity: which ID number is written down.
-    r = dept.rates()
     c1 = r["id_missing"]
     c2 = c1 + r["id_other"]
     c3 = c2 + r["id_mistyped"]
-    miss = uu[:, 2] < c1
-    other = (uu[:, 2] >= c1) & (uu[:, 2] < c2)
-    mistyped = (uu[:, 2] >= c2) & (uu[:, 2] < c3)
-    id_holder = np.where(other, _other_person(reg, rid_r, uu[:, 3], uu[:, 4]), rid_r)
-    faults |= np.where(miss, ID_MISSING, 0).astype(np.uint8)
-    faults |= np.where(other, ID_OTHER, 0).astype(np.uint8)
-    faults |= np.where(mistyped, ID_MISTYPED, 0).astype(np.uint8)
+    miss = u[:, 2] < c1
+    other = (u[:, 2] >= c1) & (u[:, 2] < c2)
+    mistyped = (u[:, 2] >= c2) & (u[:, 2] < c3)
+    id_holder = rid_r.copy()
+    ot = np.flatnonzero(other)
+    if ot.size:
+        ou = _subset_uniforms(seed, f"{dept.name}.other", rid_r[ot], 2)
+        id_holder[ot] = _other_person(reg, rid_r[ot], ou[:, 0], ou[:, 1])
+    faults |= (miss * ID_MISSING + other * ID_OTHER + mistyped * ID_MISTYPED).astype(np.uint8)
     ids = reg.id_number.gather(pl.Series(id_holder))
     mt = np.flatnonzero(mistyped)
     if mt.size:
-        # five further uniforms per mistyped record, keyed by the event's block
-        mu = _block_uniforms(seed, f"{dept.name}.idtypo", rid_r[mt], 5)
+        mu = _subset_uniforms(seed, f"{dept.name}.idtypo", rid_r[mt], 5)
         ids = ids.scatter(mt, strings.mistype_ids(ids.gather(mt), mu))
-    ids = ids.scatter(np.flatnonzero(miss), None) if miss.any() else ids
+    if miss.any():
+        ids = ids.scatter(np.flatnonzero(miss), None)
 
     # Name: the actor's name, sometimes mistyped.
     nm = reg.name.gather(pl.Series(rid_r))
-    typo = uu[:, 5] < r["name_typo"]
+    typo = u[:, 3] < r["name_typo"]
     tp = np.flatnonzero(typo)
     if tp.size:
-        tu = _block_uniforms(seed, f"{dept.name}.nametypo", rid_r[tp], 3)
+        tu = _subset_uniforms(seed, f"{dept.name}.nametypo", rid_r[tp], 3)
         nm = nm.scatter(tp, strings.typo_names(nm.gather(tp), tu))
-    faults |= np.where(typo, NAME_TYPO, 0).astype(np.uint8)
+    faults |= (typo * NAME_TYPO).astype(np.uint8)
 
     # Birth date and sex follow the ID holder (systems fill them from the ID).
     if dept.captures_birth_date:
-        bd = reg.birth_days[id_holder].copy()
-        bw = uu[:, 6] < r["birth_wrong"]
-        bd[bw] = _wrong_birth(bd[bw], uu[bw, 7])
-        faults |= np.where(bw, BIRTH_WRONG, 0).astype(np.uint8)
+        bd = reg.birth_days[id_holder]
+        bw = u[:, 4] < r["birth_wrong"]
+        bi = np.flatnonzero(bw)
+        if bi.size:
+            bu = _subset_uniforms(seed, f"{dept.name}.birth", rid_r[bi], 1)
+            bd[bi] = _wrong_birth(bd[bi], bu[:, 0])
+        faults |= (bw * BIRTH_WRONG).astype(np.uint8)
         birth = pl.Series(bd, dtype=pl.Int32).cast(pl.Date)
-        birth = birth.scatter(np.flatnonzero(miss), None) if miss.any() else birth
+        if miss.any():
+            birth = birth.scatter(np.flatnonzero(miss), None)
     else:
         birth = pl.Series([None] * m, dtype=pl.Date)
     sex = reg.sex.gather(pl.Series(id_holder)) if dept.captures_sex else \
@@ -181,12 +204,14 @@ def department_records(
     district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
         pl.Series([None] * m, dtype=cat.DistrictT)
 
-    ev_src = ev[src]
-    df = pl.DataFrame({
-        "department": ev_src["department"],
+    ev_src = ev.select("kind", "amount", "event_id", "ref_event_id")[src]
+    return pl.DataFrame({
+        "record_id": pl.Series(np.arange(offset, offset + m, dtype=np.int64)),
+        "department": pl.Series([dept.name], dtype=cat.DepartmentT).gather(
+            pl.Series(np.zeros(m, dtype=np.uint32))),
         "kind": ev_src["kind"],
         "day_event": pl.Series(day_event, dtype=pl.Int16),
-        "day_recorded": pl.Series(np.minimum(day_rec, 32767), dtype=pl.Int16),
+        "day_recorded": pl.Series(day_rec, dtype=pl.Int16),
         "name": nm.alias("name"),
         "id_number": ids.alias("id_number"),
         "birth_date": birth.alias("birth_date"),
@@ -197,19 +222,20 @@ def department_records(
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
         "_ref": ev_src["ref_event_id"],
-        "_copy": pl.Series(copy),
     })
-    return df.filter(pl.col("day_recorded") < days)
 
 
-def _assign_ids(df: pl.DataFrame, seed: int, offset: int) -> pl.DataFrame:
-    key = splitmix64(
-        (df["truth_event_id"].to_numpy().astype(np.uint64) * np.uint64(2)
-         + df["_copy"].to_numpy().astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF)
-    )
-    df = df.with_columns(pl.Series("_key", key))
-    df = df.sort(["day_recorded", "_key"])
-    return df.with_columns((pl.int_range(0, pl.len(), dtype=pl.Int64) + offset).alias("record_id"))
+def _subset_uniforms(seed: int, name: str, rid: np.ndarray, k: int) -> np.ndarray:
+    """Uniforms for a subset of records given in any order, keyed by resident block.
+
+    Draws are made in (resident, position) order within each block, then put
+    back in the subset's order, so they don't depend on how rows are ordered.
+    """
+    srt = np.argsort(rid, kind="stable")
+    uu = _block_uniforms(seed, name, rid[srt], k)
+    out = np.empty_like(uu)
+    out[srt] = uu
+    return out
 
 
 def build_records(
@@ -228,12 +254,17 @@ def build_records(
     out: dict[str, pl.DataFrame] = {}
     offset = 0
     codes = dict(zip(cat.DISTRICTS, district_codes or range(110101, 110117), strict=False))
-    for i, dept in enumerate(departments):
-        df = department_records(dept, events, reg, seed, days)
-        df = _assign_ids(df, seed, offset)
+    # Departments are independent; each draws from its own streams. Record ids are
+    # offsets in department order, assigned after all tables are built.
+    def one(dept: DepartmentModel) -> pl.DataFrame:
+        return department_records(dept, events, reg, seed, days, 0)
+
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        built = list(pool.map(one, departments))
+    for i, (dept, df) in enumerate(zip(departments, built, strict=True)):
+        df = df.with_columns(pl.col("record_id") + offset)
         offset += df.height
-        df = _extras(dept.name, df, residents, seed, codes, start_year)
-        out[dept.name] = df
+        out[dept.name] = _extras(dept.name, df, residents, seed, codes, start_year)
         if progress:
             progress((i + 1) / len(departments))
     return out

@@ -1,0 +1,140 @@
+"""The ``creditsim`` command line (Typer + Rich). Thin: it parses options, calls
+the library, and prints. Every user error exits with code 2 and one line per
+problem — never a traceback."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from creditsim.errors import CreditsimError
+
+app = typer.Typer(
+    name="creditsim",
+    help="A city-scale simulator and audit lab of social credit systems "
+    "(synthetic residents only; no real data, no live scoring).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+out_console = Console()
+err_console = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def handle_errors(fn: F) -> F:
+    """Turn :class:`CreditsimError` into located messages and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except CreditsimError as e:
+            for p in e.problems:
+                err_console.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+        except OSError as e:
+            where = f"{e.filename}: " if e.filename else ""
+            err_console.print(f"[bold red]error:[/] {where}{e.strerror or e}", highlight=False)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err_console.print("[bold red]interrupted[/]: nothing was published")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@app.command()
+@handle_errors
+def run(
+    preset: Annotated[str, typer.Option(help="City preset.")] = "beijing",
+    residents: Annotated[int, typer.Option(
+        help="Residents (default: the preset's population / 100; Beijing 21,893,095).")] = 0,
+    days: Annotated[int, typer.Option(help="Simulated days.")] = 365,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    out: Annotated[Path | None, typer.Option(
+        help="Run directory (default runs/<preset>-seed<seed>).")] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace an existing run at --out.")] = False,
+    chunk_residents: Annotated[int, typer.Option(
+        help="Residents per processing chunk (memory bound; outputs do not depend on it).")
+    ] = 1 << 21,
+    quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+) -> None:
+    """Build the synthetic city and run the pipeline into a run directory."""
+    from creditsim.config import default_out, make_config
+    from creditsim.pipeline import PLAN
+    from creditsim.pipeline import run as run_pipeline
+    from creditsim.rundir import check_out_dir
+
+    cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
+                      chunk_residents=chunk_residents)
+    out_dir = out or default_out(cfg)
+    check_out_dir(out_dir, overwrite)
+    out_console.print(
+        f"[bold]creditsim[/] {cfg.preset}: {cfg.residents:,} residents × {cfg.days} days, "
+        f"seed {cfg.seed} → {out_dir}")
+    out_console.print("plan: " + " → ".join(s.name for s in PLAN), highlight=False)
+    with Progress(TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(),
+                  console=out_console, disable=quiet, transient=False) as prog:
+        tasks = {s.name: prog.add_task(s.name, total=1.0) for s in PLAN}
+
+        def progress(stage: str, frac: float) -> None:
+            if stage in tasks:
+                prog.update(tasks[stage], completed=min(1.0, frac))
+
+        def on_stage(stage: str, _secs: float) -> None:
+            prog.update(tasks[stage], completed=1.0)
+
+        res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
+                           on_stage=on_stage)
+    _summary(res.manifest, res.out)
+
+
+def _summary(manifest: dict[str, Any], out: Path) -> None:
+    t = Table(title="stages", show_edge=False)
+    t.add_column("stage")
+    t.add_column("seconds", justify="right")
+    for s in manifest["stages"]:
+        t.add_row(s["stage"], f"{s['seconds']:.2f}")
+    out_console.print(t)
+    tabs = manifest["tables"]
+    rec_rows = sum(v["rows"] for k, v in tabs.items() if k.startswith("records/"))
+    out_console.print(
+        f"residents {tabs['residents.parquet']['rows']:,} · events "
+        f"{tabs['events.parquet']['rows']:,} · records {rec_rows:,} · peak memory "
+        f"{manifest['peak_rss_gb']:.2f} GB")
+    out_console.print(f"[green]complete[/]: {out}")
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    from creditsim import __version__
+
+    out_console.print(__version__)
+
+
+def _mount_policy() -> None:
+    try:
+        from creditsim.policy.cli import policy_app, presets_command
+    except ImportError:  # policy package not available in this build
+        return
+    app.add_typer(policy_app, name="policy", help="Check and show scoring policies.")
+    app.command("presets", help="List the shipped policy presets.")(
+        handle_errors(presets_command))
+
+
+_mount_policy()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

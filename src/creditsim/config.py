@@ -1,0 +1,92 @@
+"""Run configuration: one frozen, validated model, normalised at the boundary."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from creditsim.cities import CITIES
+from creditsim.errors import ConfigError, Problem
+
+#: Longest simulated horizon accepted (days are stored as Int16 in tables).
+MAX_DAYS = 3650
+#: Default scale of the city: 1:100.
+DEFAULT_SCALE = 100
+
+
+class RunConfig(BaseModel):
+    """Everything that determines a run's outputs (together with the package versions)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    preset: str = Field("beijing", description="city preset")
+    residents: int = Field(0, description="residents; 0 means the preset's population / 100")
+    days: int = Field(365, description="simulated days")
+    seed: int = Field(1, ge=0, lt=2**63, description="random seed")
+    start_date: dt.date | None = Field(None, description="day 0; default from the preset")
+    chunk_residents: int = Field(
+        1 << 21, description="residents processed per chunk (memory bound; results "
+        "do not depend on it)")
+    policy: str | None = Field(None, description="policy preset name or file (later stages)")
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, v: str) -> str:
+        if v not in CITIES:
+            raise ValueError(f"unknown preset {v!r}; known: {', '.join(sorted(CITIES))}")
+        return v
+
+    @field_validator("residents")
+    @classmethod
+    def _residents(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must be positive")
+        if v > 2_000_000_000:
+            raise ValueError("must be at most 2,000,000,000 (resident ids are 32-bit)")
+        return v
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be positive")
+        if v > MAX_DAYS:
+            raise ValueError(f"must be at most {MAX_DAYS} (the configured horizon)")
+        return v
+
+    @field_validator("chunk_residents")
+    @classmethod
+    def _chunk(cls, v: int) -> int:
+        if v <= 0:
+            raise ValueError("must be positive")
+        return v
+
+    def resolved(self) -> RunConfig:
+        """Fill the preset-dependent defaults (residents, start date)."""
+        city = CITIES[self.preset]
+        upd: dict[str, Any] = {}
+        if self.residents == 0:
+            upd["residents"] = max(1, city.total_population // DEFAULT_SCALE)
+        if self.start_date is None:
+            upd["start_date"] = dt.date.fromisoformat(city.start_date.value)
+        return self.model_copy(update=upd) if upd else self
+
+
+def make_config(**kwargs: Any) -> RunConfig:
+    """Build a resolved :class:`RunConfig`, turning validation errors into one
+    :class:`~creditsim.errors.ConfigError` that lists every problem."""
+    try:
+        return RunConfig(**kwargs).resolved()
+    except ValidationError as e:
+        raise ConfigError([
+            Problem(err["msg"].removeprefix("Value error, "),
+                    "--" + ".".join(str(x) for x in err["loc"]).replace("_", "-"))
+            for err in e.errors()
+        ]) from None
+
+
+def default_out(cfg: RunConfig) -> Path:
+    return Path("runs") / f"{cfg.preset}-seed{cfg.seed}"

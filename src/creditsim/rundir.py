@@ -1,0 +1,119 @@
+"""The run directory: atomic creation, Parquet writing, the manifest.
+
+A run is written into a hidden sibling temp directory (``.NAME.partial-PID``)
+and renamed into place only after ``manifest.json`` with ``"status": "complete"``
+has been written, so an interrupted or failed run never leaves a directory that
+looks complete. With ``overwrite``, the old run is replaced only after the new
+one is complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from creditsim.errors import RunDirError
+
+MANIFEST = "manifest.json"
+
+
+def check_out_dir(out: Path, overwrite: bool) -> None:
+    """Raise :class:`RunDirError` if ``out`` can't receive a run; writes nothing."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise RunDirError(f"{out}: exists and is not a directory")
+    if out.is_dir():
+        if (out / MANIFEST).exists():
+            if not overwrite:
+                raise RunDirError(f"{out}: already holds a run (use --overwrite to replace it)")
+        elif any(out.iterdir()):
+            raise RunDirError(f"{out}: exists and is not empty (and holds no run)")
+    parent = out.resolve().parent
+    probe = parent
+    while not probe.exists():
+        probe = probe.parent
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise RunDirError(f"{out}: cannot write in {probe}")
+
+
+class RunWriter:
+    """Writes tables into a temp directory and publishes it atomically."""
+
+    def __init__(self, out: Path, overwrite: bool = False):
+        self.out = Path(out)
+        self.overwrite = overwrite
+        check_out_dir(self.out, overwrite)
+        self.tmp = self.out.resolve().parent / f".{self.out.name}.partial-{os.getpid()}"
+        try:
+            self.out.resolve().parent.mkdir(parents=True, exist_ok=True)
+            if self.tmp.exists():
+                shutil.rmtree(self.tmp)
+            self.tmp.mkdir()
+        except OSError as e:
+            raise RunDirError(f"{self.out}: cannot create the run directory ({e.strerror})") \
+                from None
+        self.tables: dict[str, dict[str, Any]] = {}
+
+    @property
+    def workdir(self) -> Path:
+        """Scratch space inside the temp run directory (removed on publish)."""
+        p = self.tmp / "_work"
+        p.mkdir(exist_ok=True)
+        return p
+
+    def write_table(self, rel: str, df: pl.DataFrame) -> None:
+        path = self.tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        df.write_parquet(path, compression="zstd", compression_level=3, statistics=True,
+                         row_group_size=1 << 20)
+        self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
+                            "columns": {c: str(t) for c, t in df.schema.items()}}
+
+    def write_json(self, rel: str, obj: Any) -> None:
+        path = self.tmp / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n",
+                        encoding="utf-8")
+
+    def publish(self, manifest: dict[str, Any]) -> dict[str, Any]:
+        """Write the manifest last, then rename the temp directory into place.
+
+        Returns the manifest as written."""
+        shutil.rmtree(self.tmp / "_work", ignore_errors=True)
+        manifest = {**manifest, "tables": self.tables, "status": "complete"}
+        self.write_json(MANIFEST, manifest)
+        old = None
+        if self.out.exists():
+            old = self.out.resolve().parent / f".{self.out.name}.old-{os.getpid()}"
+            os.replace(self.out, old)
+        os.replace(self.tmp, self.out)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return manifest
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def read_manifest(run: Path) -> dict[str, Any]:
+    p = Path(run) / MANIFEST
+    if not p.exists():
+        raise RunDirError(f"{run}: no {MANIFEST}; not a complete creditsim run")
+    m = json.loads(p.read_text(encoding="utf-8"))
+    if m.get("status") != "complete":
+        raise RunDirError(f"{run}: run is not complete")
+    return m
