@@ -103,7 +103,11 @@ def rate_per_year(k: KindRate, f: Features, sl: slice) -> np.ndarray:
 
 
 def poisson_icdf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson counts by inversion: the smallest k with CDF(k) ≥ u (monotone in lam)."""
+    """Poisson counts by inversion: the smallest k with CDF(k) ≥ u (monotone in lam).
+
+    The walk stops, too, once adding the next term no longer changes the
+    floating-point CDF (u within rounding of 1).
+    """
     counts = np.zeros(len(u), dtype=np.int32)
     p = np.exp(-lam)
     cdf = p.copy()
@@ -112,14 +116,12 @@ def poisson_icdf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
     while active.size:
         k += 1
         p_a = p[active] * lam[active] / k
+        old = cdf[active]
+        new = old + p_a
         p[active] = p_a
-        cdf[active] += p_a
+        cdf[active] = new
         counts[active] = k
-        still = u[active] > cdf[active]
-        # guard against floating-point stalls far in the tail
-        if k > 200:
-            break
-        active = active[still]
+        active = active[(u[active] > new) & (new > old)]
     return counts
 
 

@@ -253,7 +253,8 @@ def synthesize(
         (role == hhm.PARENT) & male & head_male
     )
     # Father is the head when the head is male, else the spouse.
-    father_idx = np.where(head_male, head, head + 1)
+    nxt = np.minimum(head + 1, n - 1)  # the spouse, where there is one
+    father_idx = np.where(head_male, head, nxt)
     surname = np.where(inherits, sur_draw[np.where(role == hhm.PARENT, head, father_idx)],
                        sur_draw).astype(np.int16)
     g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years)
@@ -263,7 +264,7 @@ def synthesize(
     # 10. Parents of children living with them.
     is_child = role == hhm.CHILD
     father_id = np.where(is_child & father_present, father_idx, -1)
-    mother_idx = np.where(head_male, head + 1, head)
+    mother_idx = np.where(head_male, nxt, head)
     mother_present = (~head_male) | has_spouse
     mother_id = np.where(is_child & mother_present, mother_idx, -1)
 
