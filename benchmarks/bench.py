@@ -1,0 +1,121 @@
+"""Benchmark the creditsim pipeline at several scales.
+
+Runs ``creditsim run`` in a child process per configuration (``configs.toml``),
+samples the resident memory of the whole process tree every 50 ms, reads the
+per-stage times from the run's manifest, and writes one JSON file per run under
+``benchmarks/results/`` with the machine description and package versions.
+
+    .venv/bin/python benchmarks/bench.py            # every configuration but smoke
+    .venv/bin/python benchmarks/bench.py b1m full   # named ones
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+
+import psutil
+from rich.console import Console
+from rich.table import Table
+
+HERE = Path(__file__).parent
+RESULTS = HERE / "results"
+
+
+def tree_rss(proc: psutil.Process) -> int:
+    total = 0
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def run_one(name: str, cfg: dict, workdir: Path) -> dict:
+    out = workdir / name
+    cmd = [sys.executable, "-m", "creditsim", "run", "--quiet", "--out", str(out),
+           "--residents", str(cfg["residents"]), "--days", str(cfg["days"]),
+           "--seed", str(cfg.get("seed", 1)), "--preset", cfg.get("preset", "beijing")]
+    log = workdir / f"{name}.log"
+    t0 = time.perf_counter()
+    with open(log, "w") as fh:
+        child = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT)
+        ps = psutil.Process(child.pid)
+        peak = 0
+        while child.poll() is None:
+            peak = max(peak, tree_rss(ps))
+            time.sleep(0.05)
+    wall = time.perf_counter() - t0
+    output = log.read_text()
+    if child.returncode != 0:
+        raise SystemExit(f"{name} failed:\n{output}")
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    shutil.rmtree(out, ignore_errors=True)
+    rd = cfg["residents"] * cfg["days"]
+    return {
+        "name": name,
+        "config": cfg,
+        "wall_seconds": round(wall, 2),
+        "pipeline_seconds": round(sum(s["seconds"] for s in manifest["stages"]), 2),
+        "stages": manifest["stages"],
+        "peak_rss_gb": round(peak / 2**30, 2),
+        "resident_days_per_second": round(rd / wall),
+        "seconds_per_million_resident_days": round(wall / rd * 1e6, 4),
+        "tables": {k: v["rows"] for k, v in manifest["tables"].items()},
+        "packages": manifest["packages"],
+        "machine": {"platform": platform.platform(), "cpus": psutil.cpu_count(),
+                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+                    "python": platform.python_version()},
+        "measured": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("names", nargs="*", help="configurations (default: all but smoke)")
+    ap.add_argument("--no-save", action="store_true", help="do not write results JSON")
+    args = ap.parse_args()
+    configs = tomllib.loads((HERE / "configs.toml").read_text())
+    names = args.names or [n for n in configs if n != "smoke"]
+    unknown = [n for n in names if n not in configs]
+    if unknown:
+        raise SystemExit(f"unknown configuration(s): {', '.join(unknown)}; "
+                         f"known: {', '.join(configs)}")
+    results = []
+    with tempfile.TemporaryDirectory(prefix="creditsim-bench-") as tmp:
+        for n in names:
+            r = run_one(n, configs[n], Path(tmp))
+            results.append(r)
+            if not args.no_save:
+                RESULTS.mkdir(exist_ok=True)
+                (RESULTS / f"{n}.json").write_text(json.dumps(r, indent=2) + "\n")
+    table = Table(title="creditsim benchmark")
+    stages = [s["stage"] for s in results[0]["stages"]]
+    for col in ["config", "residents", "days", *stages, "wall s", "peak GB", "res-days/s"]:
+        table.add_column(col, justify="right")
+    for r in results:
+        st = {s["stage"]: s["seconds"] for s in r["stages"]}
+        table.add_row(r["name"], f"{r['config']['residents']:,}", str(r["config"]["days"]),
+                      *[f"{st.get(s, 0):.1f}" for s in stages], f"{r['wall_seconds']:.1f}",
+                      f"{r['peak_rss_gb']:.2f}", f"{r['resident_days_per_second']:,}")
+    Console().print(table)
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("POLARS_MAX_THREADS", str(psutil.cpu_count()))
+    main()

@@ -1,0 +1,5 @@
+"""``python -m creditsim`` runs the CLI."""
+
+from creditsim.cli import main
+
+main()
