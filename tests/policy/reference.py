@@ -296,14 +296,16 @@ def reference_apply(
         spell_rows += spells
         if policy.scale is None or cov is None:
             continue
-        base = (policy.scale.baseline, _tier_index(policy, policy.scale.baseline))
+        # one row per month in which the state changed (the first compared with the baseline)
+        prev = (policy.scale.baseline, _tier_index(policy, policy.scale.baseline))
         for first, snap in months:
             if snap < cov:
                 continue
-            score, tier = _state(policy, ledger, recs, spells, cov, snap)
-            if (score, tier) != base:
-                score_rows.append({"resident_id": rid, "month": first, "day": snap, "score": score,
-                                   "tier": policy.tier_names[tier]})
+            state = _state(policy, ledger, recs, spells, cov, snap)
+            if state != prev:
+                score_rows.append({"resident_id": rid, "month": first, "day": snap, "score": state[0],
+                                   "tier": policy.tier_names[state[1]]})
+                prev = state
     return {
         "ledger": pl.DataFrame(ledger_rows, schema=ledger_schema(policy), orient="row")
         if ledger_rows else pl.DataFrame(schema=ledger_schema(policy)),

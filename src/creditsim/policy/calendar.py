@@ -71,26 +71,5 @@ def add_working_days(start_date: date, day: np.ndarray, n: int) -> np.ndarray:
     return np.searchsorted(cw, cw[day] + n, side="left").astype(np.int64)
 
 
-def age_day(start_date: date, birth: np.ndarray, years: int) -> np.ndarray:
-    """Day on which someone born on ``birth`` (datetime64[D]) turns ``years``.
-
-    The birthday of someone born on 29 February is 28 February in common years.
-    Returns int64 day numbers (may be negative: already that age at day 0).
-    """
-    b = birth.astype("datetime64[D]")
-    y = b.astype("datetime64[Y]").astype(np.int64) + 1970
-    m0 = b.astype("datetime64[M]")
-    md = (m0.astype(np.int64) % 12) + 1
-    dd = (b - m0.astype("datetime64[D]")).astype(np.int64) + 1
-    ty = y + years
-    leap = ((ty % 4 == 0) & (ty % 100 != 0)) | (ty % 400 == 0)
-    dd = np.where((md == 2) & (dd == 29) & ~leap, 28, dd)
-    target = (
-        (ty - 1970).astype("datetime64[Y]").astype("datetime64[M]")
-        + (md - 1).astype("timedelta64[M]")
-    ).astype("datetime64[D]") + (dd - 1).astype("timedelta64[D]")
-    return (target - np.datetime64(start_date, "D")).astype(np.int64)
-
-
 def date_of(start_date: date, day: int) -> date:
     return start_date + timedelta(days=int(day))

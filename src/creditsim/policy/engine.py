@@ -28,7 +28,7 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.policy.calendar import NEVER, age_day, period_index, snapshots
+from creditsim.policy.calendar import NEVER, period_index, snapshots
 from creditsim.policy.errors import PolicyError, Problem
 from creditsim.policy.model import Coverage, Policy, Rule
 from creditsim.policy.result import (
@@ -102,32 +102,36 @@ def coverage_days(
     if policy.scale is None:
         return out
     cov = policy.coverage or Coverage(source="default: everyone", status="assumption")
-    rid = register["resident_id"].to_numpy()
-    first = np.zeros(n, dtype=np.float64)
-    ok = np.ones(n, dtype=bool)
+    first = pl.lit(0.0)
+    ok = pl.lit(True)
     if cov.min_age > 0:
-        birth = register["birth_date"].to_numpy().astype("datetime64[D]")
-        nat = np.isnat(birth)
-        ad = age_day(start_date, np.where(nat, np.datetime64("2000-01-01"), birth), cov.min_age)
-        first = np.maximum(first, ad.astype(np.float64))
-        ok &= ~nat
-    hukou = register["hukou"].cast(pl.String).to_numpy() if "hukou" in register.columns else None
+        b = pl.col("birth_date")
+        y = b.dt.year().cast(pl.Int32) + cov.min_age
+        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
+        d = pl.when((b.dt.month() == 2) & (b.dt.day() == 29) & ~leap).then(28).otherwise(b.dt.day())
+        birthday = pl.date(y, b.dt.month(), d)
+        first = pl.max_horizontal(first, (birthday - pl.lit(start_date)).dt.total_days().cast(pl.Float64))
+        ok = ok & b.is_not_null()
+    migrant = (
+        pl.col("hukou").cast(pl.String) == "migrant" if "hukou" in register.columns else pl.lit(False)
+    )
     need_local = cov.min_years_in_city
     need_migrant = (
         cov.min_years_in_city_migrant if cov.min_years_in_city_migrant is not None else need_local
     )
     if need_local > 0 or need_migrant > 0:
-        yic = register["years_in_city"].cast(pl.Float64).fill_null(0.0).to_numpy()
-        need = np.full(n, need_local, dtype=np.float64)
-        if hukou is not None:
-            need[hukou == "migrant"] = need_migrant
-        first = np.maximum(first, np.ceil((need - yic) * 365.25))
-    if hukou is not None and set(cov.hukou) != {"local", "migrant"}:
-        ok &= np.isin(hukou, list(cov.hukou))
+        need = pl.when(migrant).then(pl.lit(need_migrant)).otherwise(pl.lit(need_local))
+        yic = pl.col("years_in_city").cast(pl.Float64).fill_null(0.0)
+        first = pl.max_horizontal(first, ((need - yic) * 365.25).ceil())
+    if "hukou" in register.columns and set(cov.hukou) != {"local", "migrant"}:
+        ok = ok & pl.col("hukou").cast(pl.String).is_in(list(cov.hukou)).fill_null(False)
     if cov.consent_required and "consent" in register.columns:
-        ok &= register["consent"].fill_null(False).to_numpy().astype(bool)
-    first = np.clip(first, 0, NEVER)
-    out[rid] = np.where(ok, first, NEVER).astype(np.int32)
+        ok = ok & pl.col("consent").fill_null(False)
+    frame = register.lazy().select(
+        "resident_id",
+        pl.when(ok).then(first.clip(0, NEVER)).otherwise(NEVER).cast(pl.Int32).alias("first"),
+    ).collect()
+    out[frame["resident_id"].to_numpy()] = frame["first"].to_numpy()
     return out
 
 
@@ -266,15 +270,13 @@ def build_ledger(
         {
             "resident_id": np.concatenate(cols["resident_id"]).astype(np.int32),
             "day": np.concatenate(cols["day"]),
-            "rule_id": pl.Series(np.concatenate(rule_idx)).cast(pl.UInt32),
+            "rule_id": pl.Series(policy.rule_ids, dtype=schema["rule_id"]).gather(
+                np.concatenate(rule_idx)
+            ),
             "points": np.concatenate(cols["points"]),
             "expires_day": np.concatenate(cols["expires_day"]),
             "record_id": np.concatenate(cols["record_id"]),
         }
-    ).with_columns(
-        pl.col("rule_id").cast(pl.Int64).replace_strict(
-            list(range(n_rules)), policy.rule_ids, return_dtype=schema["rule_id"]
-        )
     )
 
 
@@ -336,73 +338,83 @@ def _tier_index(policy: Policy, score: np.ndarray) -> np.ndarray:
 
 
 def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFrame]:
-    """Per query day (ascending): resident_id, score, tier of covered residents whose
-    state differs from the baseline."""
+    """State changes at each query day (ascending): resident_id, score, tier of the
+    covered residents whose (score, tier) differs from their state at the previous
+    query day (for the first: from the baseline)."""
     policy = result.policy
     tier_t = scores_schema(policy)["tier"]
-    empty = pl.DataFrame(schema={"resident_id": pl.Int32, "score": pl.Int32, "tier": tier_t})
+    tier_values = pl.Series(policy.tier_names, dtype=tier_t)
     sc = policy.scale
     if sc is None:
+        empty = pl.DataFrame(schema={"resident_id": pl.Int32, "score": pl.Int32, "tier": tier_t})
         return [empty.clone() for _ in qdays]
-    n = result.covered_from.size
+    cov = result.covered_from
+    n = cov.size
     q = np.asarray(qdays, dtype=np.int64)
     led = result.ledger
     res = led["resident_id"].to_numpy()
-    pts = led["points"].to_numpy().astype(np.float64)
+    pts = led["points"].to_numpy().astype(np.int64)
     lo = np.searchsorted(q, led["day"].to_numpy().astype(np.int64), side="left")
     hi = np.searchsorted(q, led["expires_day"].to_numpy().astype(np.int64), side="left")
     live = lo < hi
-    res, pts, lo, hi = res[live], pts[live], lo[live], hi[live]
+    if not live.all():
+        res, pts, lo, hi = res[live], pts[live], lo[live], hi[live]
     o_lo = np.argsort(lo.astype(np.int16), kind="stable")
     o_hi = np.argsort(hi.astype(np.int16), kind="stable")
     b_lo = np.searchsorted(lo[o_lo], np.arange(len(q) + 1))
     b_hi = np.searchsorted(hi[o_hi], np.arange(len(q) + 1))
+    del lo, hi
 
     ov = result.override_spells
     ov_res = ov["resident_id"].to_numpy()
     ov_s, ov_e = ov["start_day"].to_numpy(), ov["end_day"].to_numpy()
     ov_cs, ov_ct = ov["cap_score"].to_numpy(), ov["cap_tier"].to_numpy()
 
-    base_tier = _tier_index(policy, np.array([sc.baseline]))[0]
+    base_tier = int(_tier_index(policy, np.array([sc.baseline]))[0])
     running = np.zeros(n, dtype=np.int64)
+    prev_score = np.full(n, sc.baseline, dtype=np.int32)
+    prev_tier = np.full(n, base_tier, dtype=np.int8)
+    mark = np.zeros(n, dtype=bool)
+    cap_s = np.full(n, NEVER, dtype=np.int64) if ov.height else None
+    cap_t = np.full(n, -1, dtype=np.int64) if ov.height else None
+    prev_act = np.zeros(0, dtype=np.int64)
     out = []
     for k, day in enumerate(q):
         a = o_lo[b_lo[k] : b_lo[k + 1]]
-        if a.size:
-            running += np.bincount(res[a], weights=pts[a], minlength=n).astype(np.int64)
         d = o_hi[b_hi[k] : b_hi[k + 1]]
-        if d.size:
-            running -= np.bincount(res[d], weights=pts[d], minlength=n).astype(np.int64)
-        touched = np.flatnonzero(running)
-        score = np.clip(sc.baseline + running[touched], sc.min, sc.max)
+        np.add.at(running, res[a], pts[a])
+        np.subtract.at(running, res[d], pts[d])
         act = np.flatnonzero((ov_s <= day) & (day < ov_e))
+        mark[res[a]] = True
+        mark[res[d]] = True
+        mark[ov_res[act]] = True
+        mark[ov_res[prev_act]] = True
+        cand = np.flatnonzero(mark)
+        mark[cand] = False
+        score = np.clip(sc.baseline + running[cand], sc.min, sc.max)
         if act.size:
-            cap_s = np.full(n, NEVER, dtype=np.int64)
-            cap_t = np.full(n, -1, dtype=np.int64)
+            assert cap_s is not None and cap_t is not None
             np.minimum.at(cap_s, ov_res[act], ov_cs[act])
             np.maximum.at(cap_t, ov_res[act], ov_ct[act])
-            extra = np.setdiff1d(np.unique(ov_res[act]), touched, assume_unique=True)
-            touched = np.concatenate([touched, extra])
-            score = np.concatenate([score, np.full(extra.size, sc.baseline, dtype=np.int64)])
-            o = np.argsort(touched, kind="stable")
-            touched, score = touched[o], score[o]
-            score = np.minimum(score, cap_s[touched])
-            tier = np.maximum(_tier_index(policy, score), cap_t[touched])
+            score = np.minimum(score, cap_s[cand])
+            tier = np.maximum(_tier_index(policy, score), cap_t[cand])
+            cap_s[ov_res[act]] = NEVER
+            cap_t[ov_res[act]] = -1
         else:
             tier = _tier_index(policy, score)
-        keep = (result.covered_from[touched] <= day) & ((score != sc.baseline) | (tier != base_tier))
-        idx = touched[keep]
+        changed = (cov[cand] <= day) & ((score != prev_score[cand]) | (tier != prev_tier[cand]))
+        idx = cand[changed]
+        score, tier = score[changed].astype(np.int32), tier[changed]
+        prev_score[idx] = score
+        prev_tier[idx] = tier
+        prev_act = act
         out.append(
             pl.DataFrame(
                 {
                     "resident_id": idx.astype(np.int32),
-                    "score": score[keep].astype(np.int32),
-                    "tier": pl.Series(tier[keep].astype(np.uint32)),
+                    "score": score,
+                    "tier": tier_values.gather(tier.astype(np.uint32)),
                 }
-            ).with_columns(
-                pl.col("tier").cast(pl.Int64).replace_strict(
-                    list(range(len(policy.tiers))), policy.tier_names, return_dtype=tier_t
-                )
             )
         )
     return out

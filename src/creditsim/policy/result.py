@@ -73,9 +73,11 @@ class PolicyResult:
     """What a policy did to a population over a run.
 
     ``ledger``: one row per scored record and rule (every point has provenance).
-    ``scores``: monthly snapshots, only where a resident's state differs from the
-    baseline (score ``baseline``, tier of the baseline); a covered resident absent
-    from a month is at the baseline. ``list_spells``: one row per spell on a list.
+    ``scores``: monthly snapshots stored as changes: one row per resident and
+    month in which the resident's (score, tier) at the month's snapshot day
+    differs from the previous snapshot (the first from the baseline). A covered
+    resident's state in month m is the latest row at or before m, else the
+    baseline. ``list_spells``: one row per spell on a list.
     ``covered_from``: per resident (indexed by resident_id) the first day scored,
     or ``NEVER``. ``override_spells``: intervals in which an override caps a
     resident's score or tier (resident_id, override, start_day, end_day
