@@ -1,0 +1,20 @@
+"""Record linkage: one resident (or none) for every departmental record.
+
+Public API::
+
+    from creditsim.linkage import link_records, evaluate_links
+    result = link_records(records, register, seed=1, workdir=tmp, charts_dir=run / "charts")
+    result.links      # the links table (LINKS_SCHEMA)
+    result.metrics    # the linkage.json document
+
+See docs/linkage.md for the algorithm and the contract.
+"""
+
+from creditsim.linkage.evaluate import LINKS_SCHEMA, evaluate_links
+from creditsim.linkage.schema import DEFAULT_THRESHOLD, METHODS, MethodT
+from creditsim.linkage.stage import CHART_FILES, LinkageResult, link_records
+
+__all__ = [
+    "CHART_FILES", "DEFAULT_THRESHOLD", "LINKS_SCHEMA", "METHODS", "LinkageResult", "MethodT",
+    "evaluate_links", "link_records",
+]

@@ -1,0 +1,196 @@
+"""The audit side of linkage: attach the true subject and measure the links.
+
+This is the only module of :mod:`creditsim.linkage` that reads the simulation's
+ground truth (the ``truth_resident_id`` column of the records). The platform code
+(:mod:`~creditsim.linkage.deterministic`, :mod:`~creditsim.linkage.probabilistic`,
+…) never sees it.
+
+Metrics are pairwise, on (record, resident) pairs. Every record has exactly one
+true subject, so for a set of records:
+
+* a *link* is a (record, assigned resident) pair; it is *correct* when the
+  assigned resident is the true subject;
+* precision = correct / links; recall = correct / records; F1 their harmonic mean.
+
+For a group of residents (a district, a hukou status, a name-commonness band)
+recall counts the records whose *true* subject is in the group, and precision the
+links *assigned* to residents in the group — so a low precision means residents
+of that group are often handed other people's records.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from creditsim.linkage.schema import PLATFORM_LINKS_SCHEMA
+
+TRUTH_COLUMN = "truth_resident_id"
+
+#: The ``links`` table contract (``links.parquet``), in column order.
+LINKS_SCHEMA: dict[str, pl.DataType] = {**PLATFORM_LINKS_SCHEMA, TRUTH_COLUMN: pl.Int32()}
+
+#: Name-commonness bands: how many registered residents share the full name.
+COMMONNESS_BANDS: tuple[tuple[str, int, int | None], ...] = (
+    ("unique", 1, 1),
+    ("2-9", 2, 9),
+    ("10-99", 10, 99),
+    ("100-999", 100, 999),
+    ("1000+", 1000, None),
+)
+
+#: Thresholds of the precision/recall sweep reported for the probabilistic stage.
+SWEEP_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9,
+                                       0.95, 0.99)
+
+
+def truth_table(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """(department, record_id, true subject) of every record; empty if absent."""
+    parts = [df.select("department", "record_id", TRUTH_COLUMN)
+             for df in records.values() if TRUTH_COLUMN in df.columns]
+    if not parts:
+        return pl.DataFrame(schema={"department": PLATFORM_LINKS_SCHEMA["department"],
+                                    "record_id": pl.Int64, TRUTH_COLUMN: pl.Int32})
+    return pl.concat([p.cast({"department": PLATFORM_LINKS_SCHEMA["department"],
+                              "record_id": pl.Int64, TRUTH_COLUMN: pl.Int32}) for p in parts])
+
+
+def attach_truth(platform_links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
+    """The ``links`` table: the platform's links plus each record's true subject."""
+    out = platform_links.join(truth.select("record_id", TRUTH_COLUMN), on="record_id",
+                              how="left", maintain_order="left")
+    return out.select(list(LINKS_SCHEMA)).cast(LINKS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return a / b if b else None
+
+
+def _scores(records: int, links: int, correct: int) -> dict[str, Any]:
+    p, r = _ratio(correct, links), _ratio(correct, records)
+    f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
+    return {"records": records, "links": links, "correct": correct,
+            "wrong": links - correct, "unlinked": records - links,
+            "precision": p, "recall": r, "f1": f1}
+
+
+def _flags(links: pl.DataFrame) -> pl.DataFrame:
+    return links.with_columns(
+        pl.col("resident_id").is_not_null().alias("_linked"),
+        (pl.col("resident_id") == pl.col(TRUTH_COLUMN)).fill_null(False).alias("_correct"),
+    )
+
+
+def _by(df: pl.DataFrame, key: str) -> dict[str, dict[str, Any]]:
+    g = df.group_by(key).agg(pl.len().alias("n"), pl.col("_linked").sum().alias("l"),
+                             pl.col("_correct").sum().alias("c")).sort(key)
+    return {str(row[key]): _scores(int(row["n"]), int(row["l"]), int(row["c"]))
+            for row in g.iter_rows(named=True)}
+
+
+def name_commonness(register: pl.DataFrame) -> pl.DataFrame:
+    """(resident_id, name_count, band) — how many residents share each one's name."""
+    df = register.select("resident_id", pl.len().over("name").cast(pl.Int64).alias("name_count"))
+    band = pl.lit(None, dtype=pl.String)
+    for label, lo, hi in reversed(COMMONNESS_BANDS):
+        cond = pl.col("name_count") >= lo
+        if hi is not None:
+            cond = cond & (pl.col("name_count") <= hi)
+        band = pl.when(cond).then(pl.lit(label)).otherwise(band)
+    order = [b[0] for b in COMMONNESS_BANDS]
+    return df.with_columns(band.cast(pl.Enum(order)).alias("name_commonness"))
+
+
+def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str, n_residents: pl.DataFrame
+                   ) -> dict[str, dict[str, Any]]:
+    a = attrs.select("resident_id", col)
+    true_side = fl.join(a.rename({"resident_id": TRUTH_COLUMN, col: "_g"}), on=TRUTH_COLUMN,
+                        how="left").group_by("_g").agg(
+        pl.len().alias("records"), pl.col("_correct").sum().alias("correct"))
+    linked = fl.filter(pl.col("_linked"))
+    assigned = linked.join(a.rename({col: "_g"}), on="resident_id", how="left")
+    asg = assigned.group_by("_g").agg(
+        pl.len().alias("links"),
+        (~pl.col("_correct")).sum().alias("wrong"),
+        pl.col("resident_id").filter(~pl.col("_correct")).n_unique().alias("victims"))
+    sizes = n_residents.rename({col: "_g"})
+    out: dict[str, dict[str, Any]] = {}
+    t = true_side.join(asg, on="_g", how="full", coalesce=True).join(
+        sizes, on="_g", how="full", coalesce=True).sort("_g")
+    for row in t.iter_rows(named=True):
+        if row["_g"] is None:
+            continue
+        records, correct = int(row["records"] or 0), int(row["correct"] or 0)
+        links, wrong = int(row["links"] or 0), int(row["wrong"] or 0)
+        p, r = _ratio(links - wrong, links), _ratio(correct, records)
+        f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
+        res = int(row["residents"] or 0)
+        victims = int(row["victims"] or 0)
+        out[str(row["_g"])] = {
+            "residents": res, "records": records, "correct": correct, "recall": r,
+            "links_assigned": links, "wrong_links_assigned": wrong, "precision": p, "f1": f1,
+            "residents_given_wrong_records": victims,
+            "residents_given_wrong_records_per_100k": (1e5 * victims / res) if res else None,
+        }
+    return out
+
+
+def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None) -> dict[str, Any]:
+    """Pairwise precision, recall and F1 of a ``links`` table.
+
+    Overall, per stage (``id``: records linked by ID; ``probabilistic``: the rest,
+    whether linked or not), per method, per department, and — when the register
+    (resident_id, name, district, hukou) is given — per group of residents.
+    """
+    fl = _flags(links.with_columns(
+        pl.when(pl.col("method") == "id").then(pl.lit("id")).otherwise(pl.lit("probabilistic"))
+        .alias("_stage")))
+    n, nl, nc = fl.height, int(fl["_linked"].sum()), int(fl["_correct"].sum())
+    out: dict[str, Any] = {
+        "definition": "pairwise over (record, resident) links: precision = correct/links, "
+                      "recall = correct/records",
+        "overall": _scores(n, nl, nc),
+        "by_stage": _by(fl, "_stage"),
+        "by_method": {m: {"records": int(c)} for m, c in
+                      fl.group_by("method").len().sort("method").iter_rows()},
+        "by_department": _by(fl, "department"),
+    }
+    if register is not None:
+        groups: dict[str, Any] = {}
+        attrs = register.select("resident_id").join(
+            name_commonness(register), on="resident_id", how="left")
+        for col in ("district", "hukou"):
+            if col in register.columns:
+                attrs = attrs.with_columns(register[col].cast(pl.String).alias(col))
+        for col in ("district", "hukou", "name_commonness"):
+            if col not in attrs.columns:
+                continue
+            sizes = attrs.group_by(col).agg(pl.len().alias("residents"))
+            groups[col] = _group_metrics(fl, attrs, col, sizes)
+        out["by_group"] = groups
+        out["name_commonness_bands"] = {
+            label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
+            for label, lo, hi in COMMONNESS_BANDS}
+    return out
+
+
+def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
+                    thresholds: Sequence[float] = SWEEP_THRESHOLDS) -> list[dict[str, Any]]:
+    """Precision/recall of the probabilistic stage had the threshold been each value.
+
+    ``best`` has one row per record of the probabilistic stage: record_id,
+    resident_id (best candidate, null if none) and posterior.
+    """
+    df = best.join(truth.select("record_id", TRUTH_COLUMN), on="record_id", how="left")
+    df = df.with_columns((pl.col("resident_id") == pl.col(TRUTH_COLUMN)).fill_null(False)
+                         .alias("_ok"))
+    rows = []
+    for t in thresholds:
+        take = (pl.col("posterior") >= t).fill_null(False)
+        s = df.select(take.sum().alias("l"), (take & pl.col("_ok")).sum().alias("c"))
+        sc = _scores(df.height, int(s["l"][0]), int(s["c"][0]))
+        rows.append({"threshold": t, **{k: sc[k] for k in ("links", "correct", "precision",
+                                                             "recall", "f1")}})
+    return rows

@@ -1,0 +1,199 @@
+"""The Fellegi–Sunter model, authored as plain Splink settings data.
+
+Comparisons (each ends in an explicit "else"; null levels where a field is missing):
+
+* **name** — exact characters (term-frequency adjusted: sharing a rare name is
+  stronger evidence than sharing 王伟); same toneless pinyin (a homophone slip,
+  the commonest typing error with pinyin input methods); one character changed or
+  dropped (Levenshtein ≤ 3 on the UTF-8 bytes: a CJK character is 3 bytes); else.
+* **birth_date** — exact; one keying slip (a day off, the year off by one, day and
+  month swapped); else.
+* **sex**, **district** — exact; else.
+* **id_number** — only records whose ID failed the check reach this model, so the
+  levels are: one digit changed (Hamming distance 1 — IDs are fixed-width, malformed
+  ones are treated as missing); two digits changed or two adjacent swapped
+  (Hamming 2); else. (Damerau–Levenshtein would say the same ten times slower.)
+
+Blocking rules (OR-ed; Splink removes the pairs an earlier rule produced):
+
+1. name + district (+ sex where the record has it), skipping crowded blocks;
+2. pinyin + district, skipping crowded blocks (homophone typos);
+3. pinyin + birth date (typos of people who moved, or whose block was crowded);
+4. the ID's birth-date digits + district (mistyped IDs whatever the name).
+
+"Crowded" blocks (more than :data:`CROWD_CAP` registered residents share the key)
+are purged: a record in one could at best reach a posterior of about 1/CROWD_CAP
+from name, district and sex alone, because nothing tells the candidates apart;
+records in crowded blocks that carry a birth date or an ID are still reached by
+rules 3 and 4. See docs/linkage.md for the measured block sizes.
+"""
+
+from __future__ import annotations
+
+import json
+from copy import deepcopy
+from importlib import resources
+from typing import Any
+
+from creditsim.errors import ConfigError
+
+#: Maximum registered residents sharing a name block for the block to be compared.
+CROWD_CAP = 100
+
+#: Prior probability that a record's true subject is outside every block
+#: (measured when the shipped model was trained; docs/linkage.md).
+OUTSIDE_BLOCKS = 0.02
+
+#: Columns the Splink input tables carry (records and register alike).
+INPUT_COLUMNS: tuple[str, ...] = (
+    "uid", "name", "name_py", "id_number", "id_birth", "birth_date", "sex", "district",
+    "crowd_s", "crowd_n", "crowd_py",
+)
+
+
+_BIRTH_SLIP = (
+    'abs("birth_date_l" - "birth_date_r") <= 1 OR '
+    '(month("birth_date_l") = month("birth_date_r") AND day("birth_date_l") = day("birth_date_r") '
+    'AND abs(year("birth_date_l") - year("birth_date_r")) = 1) OR '
+    '(year("birth_date_l") = year("birth_date_r") AND month("birth_date_l") = day("birth_date_r") '
+    'AND day("birth_date_l") = month("birth_date_r"))'
+)
+
+
+def _level(sql: str, label: str, **extra: Any) -> dict[str, Any]:
+    return {"sql_condition": sql, "label_for_charts": label, **extra}
+
+
+def _null(col: str) -> dict[str, Any]:
+    return _level(f'"{col}_l" IS NULL OR "{col}_r" IS NULL', f"{col} missing",
+                  is_null_level=True)
+
+
+def _else() -> dict[str, Any]:
+    return _level("ELSE", "All other comparisons")
+
+
+def comparisons() -> list[dict[str, Any]]:
+    """The comparisons, as Splink settings dictionaries (without m and u)."""
+    return [
+        {
+            "output_column_name": "name",
+            "comparison_description": "name: exact, homophone, one character, else",
+            "comparison_levels": [
+                _null("name"),
+                _level('"name_l" = "name_r"', "exact name",
+                       tf_adjustment_column="name", tf_adjustment_weight=1.0),
+                _level('"name_py_l" = "name_py_r"', "same pinyin (homophone)",
+                       tf_adjustment_column="name_py", tf_adjustment_weight=1.0),
+                _level('levenshtein("name_l", "name_r") <= 3',
+                       "one character changed or dropped"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "birth_date",
+            "comparison_description": "birth date: exact, one slip, else",
+            "comparison_levels": [
+                _null("birth_date"),
+                _level('"birth_date_l" = "birth_date_r"', "exact birth date"),
+                _level(_BIRTH_SLIP, "one keying slip (day or year off, day and month swapped)"),
+                _else(),
+            ],
+        },
+        {
+            "output_column_name": "sex",
+            "comparison_description": "sex: exact, else",
+            "comparison_levels": [_null("sex"), _level('"sex_l" = "sex_r"', "same sex"),
+                                  _else()],
+        },
+        {
+            "output_column_name": "district",
+            "comparison_description": "district of residence: exact, else",
+            "comparison_levels": [_null("district"),
+                                  _level('"district_l" = "district_r"', "same district"),
+                                  _else()],
+        },
+        {
+            "output_column_name": "id_number",
+            "comparison_description": "ID number that failed its check: one slip, two, else",
+            "comparison_levels": [
+                _null("id_number"),
+                _level('hamming("id_number_l", "id_number_r") <= 1', "one digit changed"),
+                _level('hamming("id_number_l", "id_number_r") <= 2',
+                       "two digits changed or swapped"),
+                _else(),
+            ],
+        },
+    ]
+
+
+def blocking_rules(cap: int = CROWD_CAP) -> list[str]:
+    """Blocking rules as SQL join conditions (see the module docstring)."""
+    return [
+        f'l."name" = r."name" AND l."district" = r."district" AND l."sex" = r."sex" '
+        f'AND l."crowd_s" <= {cap} AND r."crowd_s" <= {cap}',
+        f'l."name" = r."name" AND l."district" = r."district" '
+        f'AND (l."sex" IS NULL OR r."sex" IS NULL) '
+        f'AND l."crowd_n" <= {cap} AND r."crowd_n" <= {cap}',
+        f'l."name_py" = r."name_py" AND l."district" = r."district" '
+        f'AND l."crowd_py" <= {cap} AND r."crowd_py" <= {cap}',
+        'l."name_py" = r."name_py" AND l."birth_date" = r."birth_date"',
+        'l."id_birth" = r."id_birth" AND l."district" = r."district"',
+    ]
+
+
+def base_settings(link_type: str = "link_only", probability_two_random_records_match: float
+                  = 1e-7, cap: int = CROWD_CAP) -> dict[str, Any]:
+    """A complete, untrained Splink settings dictionary."""
+    return {
+        "link_type": link_type,
+        "unique_id_column_name": "uid",
+        "source_dataset_column_name": "source_dataset",
+        "probability_two_random_records_match": probability_two_random_records_match,
+        "blocking_rules_to_generate_predictions": [
+            {"blocking_rule": br, "sql_dialect": "duckdb"} for br in blocking_rules(cap)
+        ],
+        "comparisons": comparisons(),
+        "retain_matching_columns": False,
+        "retain_intermediate_calculation_columns": False,
+        "sql_dialect": "duckdb",
+    }
+
+
+def load_model(preset: str = "beijing") -> dict[str, Any]:
+    """The trained settings shipped for ``preset`` (m probabilities from EM)."""
+    try:
+        text = resources.files("creditsim.linkage.models").joinpath(f"{preset}.json") \
+            .read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"no trained linkage model for preset {preset!r}") from None
+    return json.loads(text)
+
+
+def m_probabilities(settings: dict[str, Any]) -> dict[tuple[str, str], float | None]:
+    """{(comparison, level label): m} of a settings dictionary."""
+    out = {}
+    for c in settings["comparisons"]:
+        for lv in c["comparison_levels"]:
+            if not lv.get("is_null_level"):
+                out[(c["output_column_name"], lv["label_for_charts"])] = lv.get("m_probability")
+    return out
+
+
+def with_parameters(settings: dict[str, Any], *, m: dict[tuple[str, str], float | None],
+                    u: dict[tuple[str, str], float | None], lam: float,
+                    link_type: str) -> dict[str, Any]:
+    """A copy of ``settings`` with the given m, u, prior and link type."""
+    s = deepcopy(settings)
+    s["link_type"] = link_type
+    s["probability_two_random_records_match"] = lam
+    for c in s["comparisons"]:
+        for lv in c["comparison_levels"]:
+            key = (c["output_column_name"], lv["label_for_charts"])
+            if lv.get("is_null_level"):
+                continue
+            if m.get(key) is not None:
+                lv["m_probability"] = m[key]
+            if u.get(key) is not None:
+                lv["u_probability"] = u[key]
+    return s

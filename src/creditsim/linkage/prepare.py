@@ -1,0 +1,91 @@
+"""What the platform sees: identity columns of records and register, and keys.
+
+The platform reads only :data:`~creditsim.linkage.schema.RECORD_IDENTITY` from the
+departments' tables and :data:`~creditsim.linkage.schema.REGISTER_IDENTITY` from the
+resident register, selected by name, so nothing else (in particular no column of
+the simulation's ground truth) ever reaches the linkage code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import polars as pl
+
+from creditsim import catalogue as cat
+from creditsim.errors import ConfigError, Problem
+from creditsim.population import names
+from creditsim.linkage.schema import RECORD_IDENTITY, REGISTER_IDENTITY
+
+_RECORD_TYPES: dict[str, pl.DataType] = {
+    "record_id": pl.Int64(), "department": cat.DepartmentT, "name": pl.String(),
+    "id_number": pl.String(), "birth_date": pl.Date(), "sex": cat.SexT,
+    "district": cat.DistrictT,
+}
+_REGISTER_TYPES: dict[str, pl.DataType] = {
+    "resident_id": pl.Int32(), "name": pl.String(), "id_number": pl.String(),
+    "birth_date": pl.Date(), "sex": cat.SexT, "district": cat.DistrictT,
+}
+
+
+def _check_columns(df: pl.DataFrame, wanted: dict[str, pl.DataType], where: str) -> list[Problem]:
+    problems = []
+    for col, dtype in wanted.items():
+        if col not in df.columns:
+            problems.append(Problem(f"missing column {col!r}", where))
+        elif df.schema[col] != dtype and df.schema[col] != pl.Null:
+            problems.append(Problem(f"column {col!r} is {df.schema[col]}, expected {dtype}", where))
+    return problems
+
+
+def record_view(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+    """The identity columns of every department's records, in one frame.
+
+    Departments are concatenated in the catalogue's order, rows in record_id order,
+    so the result does not depend on the order of the mapping.
+    """
+    problems: list[Problem] = []
+    parts = []
+    for dept in sorted(records, key=lambda d: cat.DEPARTMENTS.index(d)
+                       if d in cat.DEPARTMENTS else len(cat.DEPARTMENTS)):
+        df = records[dept]
+        where = f"records[{dept!r}]"
+        if dept not in cat.DEPARTMENTS:
+            problems.append(Problem(f"unknown department {dept!r}", where))
+            continue
+        found = _check_columns(df, _RECORD_TYPES, where)
+        problems += found
+        if not found:
+            parts.append(df.select(RECORD_IDENTITY).cast(_RECORD_TYPES))  # type: ignore[arg-type]
+    if problems:
+        raise ConfigError(problems)
+    if not parts:
+        return pl.DataFrame(schema=_RECORD_TYPES)
+    out = pl.concat(parts, how="vertical")
+    if out["record_id"].n_unique() != out.height:
+        raise ConfigError("record_id values are not unique across departments")
+    return out
+
+
+def register_view(register: pl.DataFrame) -> pl.DataFrame:
+    """The identity columns of the resident register, sorted by resident_id."""
+    problems = _check_columns(register, _REGISTER_TYPES, "register")
+    if problems:
+        raise ConfigError(problems)
+    if register.height == 0:
+        raise ConfigError("the resident register is empty")
+    reg = register.select(REGISTER_IDENTITY).cast(_REGISTER_TYPES)  # type: ignore[arg-type]
+    if not reg["resident_id"].is_sorted():
+        reg = reg.sort("resident_id")
+    if reg["resident_id"].n_unique() != reg.height:
+        raise ConfigError("resident_id values in the register are not unique")
+    return reg
+
+
+def pinyin_of(name: pl.Series) -> pl.Series:
+    """Toneless pinyin of each name, computed once per distinct name."""
+    uniq = name.drop_nulls().unique().sort()
+    py = names.to_pinyin(uniq) if len(uniq) else pl.Series([], dtype=pl.String)
+    lut = pl.DataFrame({"name": uniq, "name_py": py})
+    return (pl.DataFrame({"name": name}).join(lut, on="name", how="left", maintain_order="left")
+            ["name_py"])

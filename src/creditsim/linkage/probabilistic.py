@@ -1,0 +1,236 @@
+"""Stage 2 of linkage: a Fellegi–Sunter model with Splink on DuckDB.
+
+For the records whose ID did not lead to a registered resident:
+
+1. distinct identity tuples ("keys") are scored once (:func:`features.record_keys`);
+2. the register is pre-filtered to residents some blocking rule can reach;
+3. u probabilities are estimated by random sampling of register pairs, from a
+   sample drawn with the run's seed (so they do not depend on the records);
+   m probabilities come from the trained model shipped with the package;
+   the prior is 1 / register size (every record has exactly one subject);
+4. Splink scores the blocked pairs; pairs with odds below 2^-20 are dropped;
+5. for each key, the posterior of each candidate j is
+   ``odds_j / (sum of candidates' odds + OUTSIDE_BLOCKS)`` — the probability
+   that j, and no other resident, is the subject; the best candidate is linked
+   when its posterior reaches the threshold. Exact ties are broken by a hash of
+   the key's content, the resident and the seed.
+
+Every result is a function of (record, register, model, seed) alone: the same
+for any chunking of the records or of Splink's prediction.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from creditsim.linkage import features
+from creditsim.linkage import model as mdl
+from creditsim.rng import stream
+
+#: Pairs with match weight below this are not kept (odds < 2^-20).
+MIN_MATCH_WEIGHT = -20.0
+#: Random register pairs compared to estimate u.
+U_PAIRS = 4_000_000
+
+
+@dataclass(frozen=True)
+class SplinkOptions:
+    """Resources for the DuckDB session (not part of the result)."""
+
+    memory_limit: str = "4GB"
+    threads: int = 2
+    predict_chunks: int = 1
+
+
+@dataclass
+class ProbabilisticResult:
+    """Best candidate per key, plus what the model was and what it cost."""
+
+    best: pl.DataFrame  # uid, resident_id, posterior, n_candidates
+    settings: dict[str, Any]
+    stats: dict[str, int] = field(default_factory=dict)
+    charts: dict[str, str] = field(default_factory=dict)  # name -> HTML
+
+
+def _silence_splink() -> None:
+    logging.getLogger("splink").setLevel(logging.ERROR)
+
+
+def _connect(workdir: Path, opts: SplinkOptions):  # -> duckdb.DuckDBPyConnection
+    import duckdb
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    tmp = workdir / "duckdb_tmp"
+    tmp.mkdir(exist_ok=True)
+    con = duckdb.connect(str(workdir / "splink.duckdb"))
+    con.execute(f"SET memory_limit = '{opts.memory_limit}'")
+    con.execute(f"SET threads = {int(opts.threads)}")
+    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
+    con.execute("SET preserve_insertion_order = false")
+    return con
+
+
+def _splink_input(df: pl.DataFrame) -> pl.DataFrame:
+    return df.select(
+        pl.col("uid").cast(pl.Int64),
+        "name", "name_py", "id_number", "id_birth", "birth_date",
+        pl.col("sex").cast(pl.String), pl.col("district").cast(pl.String),
+        "crowd_s", "crowd_n", "crowd_py",
+    )
+
+
+def gamma_sql(settings: dict[str, Any]) -> list[str]:
+    """``CASE`` expressions giving each comparison's level, numbered as Splink does
+    (null level -1, then the last level 0 up to the first level n-1)."""
+    out = []
+    for c in settings["comparisons"]:
+        levels = c["comparison_levels"]
+        nonnull = [lv for lv in levels if not lv.get("is_null_level")]
+        parts = [f"WHEN {lv['sql_condition']} THEN -1" for lv in levels
+                 if lv.get("is_null_level")]
+        for k, lv in enumerate(nonnull):
+            val = len(nonnull) - 1 - k
+            parts.append(f"ELSE {val}" if lv["sql_condition"].strip().upper() == "ELSE"
+                         else f"WHEN {lv['sql_condition']} THEN {val}")
+        out.append(f"CASE {' '.join(parts)} END AS \"g_{c['output_column_name']}\"")
+    return out
+
+
+def estimate_u(con, settings: dict[str, Any], reg: pl.DataFrame, seed: int,
+               pairs: int = U_PAIRS) -> dict[tuple[str, str], float]:
+    """u probabilities from ``pairs`` random pairs of distinct registered residents.
+
+    The pairs are drawn from the stream ``linkage.u_pairs`` of the run's seed, so u
+    depends on the register and the seed only. Each pair's comparison levels are
+    evaluated in DuckDB from the same SQL conditions the model uses. A level never
+    observed gets the pseudo-count ½ (u = ½ / pairs).
+    """
+    n = reg.height
+    if n < 2:
+        return {}
+    rng = stream(seed, "linkage.u_pairs")
+    i = rng.integers(0, n, size=pairs)
+    j = (i + rng.integers(1, n, size=pairs)) % n  # j != i
+    cols = ["name", "name_py", "id_number", "birth_date", "sex", "district"]
+    side = _splink_input(reg.rename({"resident_id": "uid"})).select(cols)
+    both = pl.concat([side[i].rename({c: f"{c}_l" for c in cols}),
+                      side[j].rename({c: f"{c}_r" for c in cols})], how="horizontal")
+    con.register("u_pairs", both.to_arrow())
+    try:
+        gammas = gamma_sql(settings)
+        con.execute(f"CREATE TEMP TABLE u_gamma AS SELECT {', '.join(gammas)} FROM u_pairs")
+        out: dict[tuple[str, str], float] = {}
+        for c in settings["comparisons"]:
+            name = c["output_column_name"]
+            rows = dict(con.execute(
+                f'SELECT "g_{name}", count(*) FROM u_gamma WHERE "g_{name}" >= 0 GROUP BY 1'
+            ).fetchall())
+            total = sum(rows.values())
+            nonnull = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
+            for k, lv in enumerate(nonnull):
+                cnt = rows.get(len(nonnull) - 1 - k, 0)
+                out[(name, lv["label_for_charts"])] = (cnt if cnt else 0.5) / max(total, 1)
+    finally:
+        con.execute("DROP TABLE IF EXISTS u_gamma")
+        con.unregister("u_pairs")
+    return out
+
+
+def link_probabilistic(
+    recs: pl.DataFrame,
+    reg_feat: pl.DataFrame,
+    *,
+    trained: dict[str, Any],
+    seed: int,
+    workdir: Path,
+    opts: SplinkOptions,
+    cap: int = mdl.CROWD_CAP,
+    charts: bool = False,
+) -> tuple[pl.DataFrame, ProbabilisticResult]:
+    """Score ``recs`` against the register; returns (record→key map, result)."""
+    _silence_splink()
+    keys, rec_key = features.record_keys(recs)
+    kf = features.key_features(keys, reg_feat)
+    cand = features.candidate_register(reg_feat, kf, cap)
+    n_reg = reg_feat.height
+    stats = {"records": recs.height, "keys": keys.height, "candidate_residents": cand.height}
+    con = _connect(workdir, opts)
+    try:
+        best, settings, n_pairs, html = _run(con, kf, cand, reg_feat, trained=trained,
+                                             seed=seed, n_reg=n_reg, opts=opts, charts=charts)
+    finally:
+        con.close()
+        shutil.rmtree(workdir, ignore_errors=True)
+    stats["scored_pairs"] = n_pairs
+    return rec_key, ProbabilisticResult(best=best, settings=settings, stats=stats, charts=html)
+
+
+def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: pl.DataFrame, *,
+         trained: dict[str, Any], seed: int, n_reg: int, opts: SplinkOptions, charts: bool
+         ) -> tuple[pl.DataFrame, dict[str, Any], int, dict[str, str]]:
+    from splink import DuckDBAPI, Linker
+
+    u = estimate_u(con, trained, reg_feat, seed)
+    settings = mdl.with_parameters(trained, m=mdl.m_probabilities(trained), u=u,
+                                   lam=1.0 / n_reg, link_type="link_only")
+    db = DuckDBAPI(con)
+    left = db.register(_splink_input(kf).to_arrow(), dataset_display_name="records",
+                       table_name="records")
+    right = db.register(_splink_input(cand.rename({"resident_id": "uid"})).to_arrow(),
+                        dataset_display_name="register", table_name="register")
+    linker = Linker([left, right], settings, log_level=None)
+    for col in ("name", "name_py"):
+        wanted = pl.concat([kf[col], cand[col]])
+        tf = features.tf_table(reg_feat, col, wanted)
+        tf_sdf = db.register(tf.to_arrow(), table_name=f"tf_lookup_{col}")
+        linker.table_management.register_term_frequency_lookup(tf_sdf, col)
+    pred = linker.inference.predict(
+        threshold_match_weight=MIN_MATCH_WEIGHT,
+        num_chunks_left=opts.predict_chunks, num_chunks_right=1, warning_mode="never")
+    n_pairs = con.execute(f"SELECT count(*) FROM {pred.physical_name}").fetchall()[0][0]
+    best = _best_candidates(con, pred.physical_name, seed)
+    html = {}
+    if charts:
+        html = {
+            "match_weights": linker.visualisations.match_weights_chart().to_html(inline=True),
+            "m_u_parameters": linker.visualisations.m_u_parameters_chart().to_html(inline=True),
+        }
+    pred.drop_table_from_database_and_remove_from_cache()
+    return best, linker.misc.save_model_to_json(), int(n_pairs), html
+
+
+def _best_candidates(con, pred_table: str, seed: int) -> pl.DataFrame:
+    """Per key: best candidate, its posterior among all candidates, candidate count."""
+    s = int(seed)
+    sql = f"""
+    WITH p AS (
+        SELECT
+            CASE WHEN source_dataset_l = 'records' THEN uid_l ELSE uid_r END AS uid,
+            CASE WHEN source_dataset_l = 'records' THEN uid_r ELSE uid_l END AS resident_id,
+            match_weight
+        FROM {pred_table}
+    ), o AS (
+        SELECT p.uid, p.resident_id, pow(2.0, p.match_weight) AS odds,
+               hash(k.name, k.id_number, k.birth_date, k.sex, k.district,
+                    p.resident_id, {s}) AS tie
+        FROM p JOIN records k ON k.uid = p.uid
+    ), r AS (
+        SELECT uid, resident_id,
+               round(odds / (sum(odds) OVER (PARTITION BY uid) + {mdl.OUTSIDE_BLOCKS}), 12)
+                   AS posterior,
+               count(*) OVER (PARTITION BY uid) AS n_candidates,
+               row_number() OVER (PARTITION BY uid ORDER BY odds DESC, tie) AS rk
+        FROM o
+    )
+    SELECT uid, CAST(resident_id AS INTEGER) AS resident_id, posterior,
+           CAST(n_candidates AS INTEGER) AS n_candidates
+    FROM r WHERE rk = 1 ORDER BY uid
+    """
+    tbl = con.sql(sql).to_arrow_table()
+    return pl.from_arrow(tbl)  # type: ignore[return-value]

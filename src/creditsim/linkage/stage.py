@@ -1,0 +1,175 @@
+"""The linkage stage: departmental records → one resident per record.
+
+Order of work (each step a function of typed tables):
+
+1. :func:`evaluate.truth_table` sets the true subjects aside for the audit;
+2. :func:`prepare.record_view` / :func:`prepare.register_view` select the identity
+   columns the platform may read;
+3. :func:`deterministic.link_by_id` links records whose ID passes the check digit;
+4. :func:`probabilistic.link_probabilistic` scores the rest with Splink;
+5. :func:`evaluate.attach_truth` and :func:`evaluate.evaluate_links` measure the
+   result against the truth (``linkage.json``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from creditsim import catalogue as cat
+from creditsim.errors import ConfigError
+from creditsim.linkage import evaluate, model, prepare
+from creditsim.linkage.deterministic import RegisterIndex, link_by_id
+from creditsim.linkage.probabilistic import SplinkOptions, link_probabilistic
+from creditsim.linkage.schema import DEFAULT_THRESHOLD, PLATFORM_LINKS_SCHEMA, MethodT
+
+#: File names of the exported Splink charts (in ``charts_dir``).
+CHART_FILES = {"match_weights": "linkage_match_weights.html",
+               "m_u_parameters": "linkage_m_u_parameters.html"}
+
+
+@dataclass
+class LinkageResult:
+    """Output of :func:`link_records`."""
+
+    links: pl.DataFrame  #: the ``links`` table (see evaluate.LINKS_SCHEMA)
+    metrics: dict[str, Any]  #: the ``linkage.json`` document (deterministic given the seed)
+    timings: dict[str, float] = field(default_factory=dict)  #: seconds per step
+    charts: dict[str, Path] = field(default_factory=dict)  #: chart name → written file
+
+
+def _check_options(threshold: float, seed: int) -> None:
+    problems = []
+    if not isinstance(threshold, (int, float)) or not (0.0 < float(threshold) <= 1.0):
+        problems.append(f"linkage threshold must be in (0, 1], got {threshold!r}")
+    if not isinstance(seed, int) or seed < 0:
+        problems.append(f"seed must be a non-negative integer, got {seed!r}")
+    if problems:
+        raise ConfigError(problems)
+
+
+def link_records(
+    records: Mapping[str, pl.DataFrame],
+    register: pl.DataFrame,
+    *,
+    seed: int,
+    threshold: float = DEFAULT_THRESHOLD,
+    workdir: Path,
+    charts_dir: Path | None = None,
+    preset: str = "beijing",
+    memory_limit: str = "4GB",
+    threads: int = 2,
+    chunk_rows: int = 4_000_000,
+    predict_chunks: int = 1,
+) -> LinkageResult:
+    """Link every departmental record to at most one registered resident.
+
+    Args:
+        records: department name → records table (the records stage's output).
+        register: the resident register (residents table; only resident_id, name,
+            id_number, birth_date, sex, district are read for linking; hukou is
+            used for the audit's group metrics).
+        seed: the run's seed (u sampling and tie-breaks).
+        threshold: minimum posterior to accept a probabilistic link, in (0, 1].
+        workdir: scratch directory for Splink's DuckDB database; removed afterwards.
+        charts_dir: where to write Splink's charts as self-contained HTML, or None.
+        preset: which trained model (``models/<preset>.json``) to load.
+        memory_limit, threads: DuckDB resources; chunk_rows, predict_chunks: work
+            sizes. None of these changes the result.
+    """
+    _check_options(threshold, seed)
+    t: dict[str, float] = {}
+    t0 = time.perf_counter()
+    truth = evaluate.truth_table(records)
+    recs = prepare.record_view(records)
+    reg = prepare.register_view(register)
+    trained = model.load_model(preset)
+    t["prepare"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    det = link_by_id(recs, RegisterIndex.build(reg), chunk_rows=chunk_rows)
+    t["deterministic"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    rest_ids = det.filter(pl.col("resident_id").is_null()).select("record_id")
+    rest = recs.join(rest_ids, on="record_id", how="semi", maintain_order="left")
+    prob_stats: dict[str, Any] = {"records": rest.height}
+    best = pl.DataFrame(schema={"record_id": pl.Int64, "resident_id": pl.Int32,
+                                "posterior": pl.Float64, "n_candidates": pl.Int32})
+    written: dict[str, Path] = {}
+    if rest.height:
+        from creditsim.linkage import features
+
+        reg_feat = features.register_features(reg)
+        rec_key, res = link_probabilistic(
+            rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
+            opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
+                               predict_chunks=predict_chunks),
+            charts=charts_dir is not None)
+        best = rec_key.join(res.best, on="uid", how="left").select(
+            "record_id", "resident_id", "posterior",
+            pl.col("n_candidates").fill_null(0))
+        prob_stats.update(res.stats)
+        if charts_dir is not None:
+            Path(charts_dir).mkdir(parents=True, exist_ok=True)
+            for name, html in res.charts.items():
+                path = Path(charts_dir) / CHART_FILES[name]
+                path.write_text(html, encoding="utf-8")
+                written[name] = path
+    t["probabilistic"] = time.perf_counter() - t0
+
+    t0 = time.perf_counter()
+    platform = _assemble(det, best, threshold)
+    links = evaluate.attach_truth(platform, truth)
+    metrics = _metrics(links, register, det, best, truth, threshold, seed, preset, prob_stats)
+    t["evaluate"] = time.perf_counter() - t0
+    return LinkageResult(links=links, metrics=metrics, timings=t, charts=written)
+
+
+def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
+    """The platform's links table, one row per record, in department/record order."""
+    j = det.join(best.rename({"resident_id": "_cand"}), on="record_id", how="left",
+                 maintain_order="left")
+    by_id = pl.col("resident_id").is_not_null()
+    accept = (pl.col("posterior") >= threshold).fill_null(False)
+    out = j.select(
+        "department", "record_id",
+        pl.when(by_id).then(pl.col("resident_id"))
+        .when(accept).then(pl.col("_cand")).otherwise(None).alias("resident_id"),
+        pl.when(by_id).then(pl.lit("id")).when(accept).then(pl.lit("probabilistic"))
+        .otherwise(pl.lit("unlinked")).cast(MethodT).alias("method"),
+        pl.when(by_id).then(None).otherwise(pl.col("posterior")).alias("match_probability"),
+    )
+    out = out.with_columns(pl.col("department").cast(cat.DepartmentT))
+    return out.sort("department", "record_id").cast(PLATFORM_LINKS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _metrics(links: pl.DataFrame, register: pl.DataFrame, det: pl.DataFrame,
+             best: pl.DataFrame, truth: pl.DataFrame, threshold: float, seed: int,
+             preset: str, prob_stats: dict[str, Any]) -> dict[str, Any]:
+    reg_cols = [c for c in ("resident_id", "name", "district", "hukou") if c in register.columns]
+    m = evaluate.evaluate_links(links, register.select(reg_cols))
+    status = {str(k): int(v) for k, v in det.group_by("id_status").len().sort("id_status")
+              .iter_rows()}
+    unl = links.filter(pl.col("method") == "unlinked")
+    m.update({
+        "threshold": threshold,
+        "seed": seed,
+        "model": preset,
+        "blocking_crowd_cap": model.CROWD_CAP,
+        "id_check": status,
+        "unlinked": {
+            "total": unl.height,
+            "no_candidate": int(best.filter(pl.col("resident_id").is_null()).height),
+            "by_department": {str(k): int(v) for k, v in
+                              unl.group_by("department").len().sort("department").iter_rows()},
+        },
+        "probabilistic_pass": prob_stats,
+        "threshold_sweep": evaluate.threshold_sweep(best, truth) if best.height else [],
+    })
+    return m
