@@ -70,7 +70,7 @@ class RunWriter:
     def write_table(self, rel: str, df: pl.DataFrame) -> None:
         path = self.tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        df.write_parquet(path, compression="zstd", compression_level=3, statistics=True,
+        df.write_parquet(path, compression="zstd", compression_level=1, statistics=True,
                          row_group_size=1 << 20)
         self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
                             "columns": {c: str(t) for c, t in df.schema.items()}}

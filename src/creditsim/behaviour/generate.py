@@ -288,11 +288,13 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
     base = 0
     # Kinds are independent (own streams), so two threads can draw them at once;
     # numpy releases the GIL in the heavy loops. Results are collected in kind order.
+    kinds = model.kinds
+    by_rate = sorted(range(len(kinds)), key=lambda i: -kinds[i].base.value)
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        results = list(pool.map(
-            lambda k: _kind_events(k, f, seed, blocks, day0, day1, period,
-                                   multipliers.get(k.kind) if multipliers else None),
-            model.kinds))
+        futures = {i: pool.submit(_kind_events, kinds[i], f, seed, blocks, day0, day1, period,
+                                  multipliers.get(kinds[i].kind) if multipliers else None)
+                   for i in by_rate}
+        results = [futures[i].result() for i in range(len(kinds))]
     for k, ev in zip(model.kinds, results, strict=True):
         parts.append((KIND_INDEX[k.kind], ev["rid"], ev["day"], ev["amount"],
                       np.full(len(ev["rid"]), -1, dtype=np.int64)))

@@ -170,7 +170,7 @@ def synthesize(
     t_mdays = (span_days - span_days.astype("datetime64[M]")).astype(np.int64) + 1
     bidx = birth_days - lo
     years = t_years[bidx]
-    yyyymmdd = (t_years * 10000 + t_months * 100 + t_mdays)[bidx]
+    day_ymd = t_years * 10000 + t_months * 100 + t_mdays
     age_int = np.floor(age).astype(np.int64)
 
     # 4. Education by age and hukou.
@@ -273,9 +273,13 @@ def synthesize(
     ow = np.asarray(city.origin_weights.value, dtype=np.float64)
     ocdf = np.cumsum(ow / ow.sum())
     ocdf[-1] = 1.0
-    origin = ocodes[np.searchsorted(ocdf, uni("origin")[head], side="right")]
-    region = np.where(migrant, origin, np.asarray(city.district_codes.value)[district])
-    ids = _id_bodies(region, yyyymmdd, male)
+    # Region codes as indices into a small table: districts first, then origins.
+    region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64), ocodes])
+    origin_i = np.searchsorted(ocdf, uni("origin")[head], side="right")
+    region_idx = np.where(migrant, len(city.district_codes.value) + origin_i, district)
+    seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
+    id_numbers = idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
+    del seq, origin_i
     tick("ids", 0.9)
 
     df = pl.DataFrame({
@@ -296,7 +300,7 @@ def synthesize(
         "surname": sur_s,
         "given_name": given_s,
         "name": name_s,
-        "id_number": idnumber.format_ids(ids),
+        "id_number": id_numbers,
         "truth_propensity": pl.Series(propensity.astype(np.float32)),
         "truth_civic": pl.Series(civic.astype(np.float32)),
     })
@@ -308,19 +312,26 @@ def synthesize(
     return df
 
 
-def _id_bodies(region: np.ndarray, yyyymmdd: np.ndarray, male: np.ndarray) -> np.ndarray:
-    """17-digit bodies with sequence numbers unique per (region, birth date)."""
-    key = (region.astype(np.int64) * 10**8 + yyyymmdd) * 2 + (~male).astype(np.int64)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    new = np.r_[True, ks[1:] != ks[:-1]]
-    grp_start = np.maximum.accumulate(np.where(new, np.arange(len(ks)), 0))
-    rank = np.empty(len(ks), dtype=np.int64)
-    rank[order] = np.arange(len(ks)) - grp_start
-    if len(rank) and rank.max() >= 500:
+def _sequence_numbers(region_idx: np.ndarray, day_idx: np.ndarray, male: np.ndarray,
+                      n_regions: int) -> np.ndarray:
+    """GB 11643 sequence numbers: unique within (region, birth date), odd for men and
+    even for women, numbered in resident order. One sort of a packed int64 key."""
+    n = len(day_idx)
+    if n == 0:
+        return np.empty(0, dtype=np.int64)
+    if int(day_idx.max()) >= 1 << 20 or n_regions >= 1 << 8 or n >= 1 << 33:
+        raise ConfigError("population too large or too old for sequence numbering")
+    group = (region_idx.astype(np.int64) << 21) | (day_idx.astype(np.int64) << 1) \
+        | (~male).astype(np.int64)
+    packed = np.sort((group << 33) | np.arange(n, dtype=np.int64))
+    g = packed >> 33
+    new = np.r_[True, g[1:] != g[:-1]]
+    start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[packed & ((1 << 33) - 1)] = np.arange(n) - start
+    if rank.max() >= 500:
         raise ConfigError(
             "more than 500 residents of one sex share a birth date and region code; "
             "GB 11643 sequence numbers would overflow"
         )
-    seq = np.where(male, 2 * rank + 1, 2 * rank + 2)
-    return idnumber.body17(region, yyyymmdd, seq)
+    return np.where(male, 2 * rank + 1, 2 * rank + 2)

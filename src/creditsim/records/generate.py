@@ -259,8 +259,12 @@ def build_records(
     def one(dept: DepartmentModel) -> pl.DataFrame:
         return department_records(dept, events, reg, seed, days, 0)
 
+    # Largest departments first, so two threads finish at about the same time.
+    sizes = dict(events.group_by("department").len().iter_rows())
+    by_size = sorted(range(len(departments)), key=lambda i: -sizes.get(departments[i].name, 0))
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        built = list(pool.map(one, departments))
+        futures = {i: pool.submit(one, departments[i]) for i in by_size}
+        built = [futures[i].result() for i in range(len(departments))]
     for i, (dept, df) in enumerate(zip(departments, built, strict=True)):
         df = df.with_columns(pl.col("record_id") + offset)
         offset += df.height
