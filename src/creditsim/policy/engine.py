@@ -189,93 +189,111 @@ def _group_starts(res: np.ndarray, per: np.ndarray) -> np.ndarray:
 def build_ledger(
     policy: Policy, recs: Records, covered_from: np.ndarray, start_date: date, days: int
 ) -> pl.DataFrame:
-    """The ledger table: one row per (record, rule) with non-zero points."""
+    """The ledger table: one row per (record, rule) with non-zero points.
+
+    Rows are grouped by rule (in file order); within a rule, by kind (catalogue
+    order) and then input order.
+    """
     schema = ledger_schema(policy)
     if not policy.rules or policy.scale is None:
         return pl.DataFrame(schema=schema)
-    n_rules = len(policy.rules)
-    lut = np.zeros((n_rules, len(KIND_NAMES)), dtype=bool)
-    for i, r in enumerate(policy.rules):
-        lut[i, [_KIND_CODE[k] for k in r.kinds]] = True
+    n_kinds = len(KIND_NAMES)
+    used = np.zeros(n_kinds, dtype=bool)
+    for r in policy.rules:
+        used[[_KIND_CODE[k] for k in r.kinds]] = True
     res_safe = np.where(recs.valid, recs.res, 0)
-    cand = np.flatnonzero(
-        lut.any(axis=0)[recs.kind] & recs.valid & (covered_from[res_safe] <= recs.day)
-    )
-    c_kind, c_amt = recs.kind[cand], recs.amount[cand]
-    c_res, c_day, c_rid = recs.res[cand], recs.day[cand], recs.record_id[cand]
-    c_exp_base = recs.event[cand] if policy.scale.expiry_from == "event" else c_day
+    elig = np.flatnonzero(used[recs.kind] & recs.valid & (covered_from[res_safe] <= recs.day))
+    del res_safe
+    # group eligible records by kind with one radix sort; each kind is then a slice
+    order = np.argsort(recs.kind[elig], kind="stable")
+    elig = elig[order]
+    del order
+    bounds = np.searchsorted(recs.kind[elig], np.arange(n_kinds + 1))
+    exp_base = recs.event if policy.scale.expiry_from == "event" else recs.day
     periods = {p: period_index(p, start_date, days) for p in ("month", "year", "run")}
 
-    pieces: list[dict[str, np.ndarray]] = []
-    for i, r in enumerate(policy.rules):
-        m = lut[i][c_kind]
-        if r.amount_min is not None:
-            m &= c_amt >= r.amount_min
-        if r.amount_max is not None:
-            m &= c_amt < r.amount_max
-        sel = np.flatnonzero(m)
-        if r.points is not None:
-            raw = np.full(sel.size, r.points, dtype=np.int64)
-        else:
-            amt = c_amt[sel]
+    sels: list[np.ndarray] = []
+    raws: list[np.ndarray | None] = []  # None: constant points
+    for r in policy.rules:
+        codes = sorted(_KIND_CODE[k] for k in r.kinds)
+        sel = np.concatenate([elig[bounds[c] : bounds[c + 1]] for c in codes])
+        if r.amount_min is not None or r.amount_max is not None:
+            amt = recs.amount[sel]
+            m = np.ones(sel.size, dtype=bool)
+            if r.amount_min is not None:
+                m &= amt >= r.amount_min
+            if r.amount_max is not None:
+                m &= amt < r.amount_max
+            sel = sel[m]
+        raw: np.ndarray | None = None
+        if r.per_unit is not None:
+            amt = recs.amount[sel]
             q = np.where(np.isnan(amt), 0.0, np.rint(np.nan_to_num(amt) * 1000)).astype(np.int64)
-            acc = r.per_unit.accumulate  # type: ignore[union-attr]
+            acc = r.per_unit.accumulate
             if acc == "record":
                 raw = _trunc_points(per_unit_value(r, q))
             else:
-                o = _sort_order(c_res[sel], c_day[sel], c_rid[sel])
-                rs, qs = c_res[sel][o], q[o]
-                per = periods[acc][c_day[sel][o]]
-                cum = _segmented_cumsum(qs, _group_starts(rs, per))
+                s_res, s_day = recs.res[sel], recs.day[sel]
+                o = _sort_order(s_res, s_day, recs.record_id[sel])
+                rs, qs = s_res[o], q[o]
+                cum = _segmented_cumsum(qs, _group_starts(rs, periods[acc][s_day[o]]))
                 v = _trunc_points(per_unit_value(r, cum)) - _trunc_points(per_unit_value(r, cum - qs))
                 raw = np.empty_like(v)
                 raw[o] = v
-        pieces.append({"sel": sel, "raw": raw, "rule": np.full(sel.size, i, dtype=np.int64)})
+        sels.append(sel)
+        raws.append(raw)
 
     # caps: shared running totals of |points| per resident, cap and period
     for cap in policy.caps:
         members = [i for i, r in enumerate(policy.rules) if r.cap == cap.id]
         if not members:
             continue
-        sel = np.concatenate([pieces[i]["sel"] for i in members])
-        raw = np.concatenate([pieces[i]["raw"] for i in members])
-        rule = np.concatenate([pieces[i]["rule"] for i in members])
-        o = _sort_order(c_res[sel], c_day[sel], c_rid[sel], rule)
-        rs, a = c_res[sel][o], np.abs(raw[o])
-        per = periods[cap.period][c_day[sel][o]]
-        total = _segmented_cumsum(a, _group_starts(rs, per))
+        sel = np.concatenate([sels[i] for i in members])
+        raw = np.concatenate(
+            [
+                raws[i] if raws[i] is not None else np.full(sels[i].size, policy.rules[i].points, np.int64)  # type: ignore[misc]
+                for i in members
+            ]
+        )
+        rule = np.concatenate([np.full(sels[i].size, i, dtype=np.int64) for i in members])
+        s_res, s_day = recs.res[sel], recs.day[sel]
+        o = _sort_order(s_res, s_day, recs.record_id[sel], rule)
+        rs, a = s_res[o], np.abs(raw[o])
+        total = _segmented_cumsum(a, _group_starts(rs, periods[cap.period][s_day[o]]))
         granted = np.minimum(total, cap.max_points) - np.minimum(total - a, cap.max_points)
-        granted = granted * np.sign(raw[o])
         back = np.empty_like(granted)
-        back[o] = granted
+        back[o] = granted * np.sign(raw[o])
         off = 0
         for i in members:
-            k = pieces[i]["sel"].size
-            pieces[i]["raw"] = back[off : off + k]
+            k = sels[i].size
+            raws[i] = back[off : off + k]
             off += k
 
-    cols: dict[str, list[np.ndarray]] = {k: [] for k in schema}
-    rule_idx: list[np.ndarray] = []
+    pts_parts = []
     for i, r in enumerate(policy.rules):
-        sel, raw = pieces[i]["sel"], pieces[i]["raw"]
-        keep = raw != 0
-        sel, raw = sel[keep], raw[keep]
-        cols["resident_id"].append(c_res[sel])
-        cols["day"].append(c_day[sel].astype(np.int16))
-        rule_idx.append(np.full(sel.size, i, dtype=np.uint32))
-        cols["points"].append(raw.astype(np.int32))
-        cols["expires_day"].append((c_exp_base[sel] + r.expires_days).astype(np.int32))
-        cols["record_id"].append(c_rid[sel])
+        raw = raws[i]
+        if raw is not None:
+            keep = raw != 0
+            sels[i], raws[i] = sels[i][keep], raw[keep]
+            pts_parts.append(raws[i].astype(np.int32))  # type: ignore[union-attr]
+        else:
+            pts_parts.append(np.full(sels[i].size, r.points, dtype=np.int32))
+    counts = np.array([s.size for s in sels], dtype=np.int64)
+    sel = np.concatenate(sels)
+    del sels
+    expires = exp_base[sel] + np.repeat(
+        np.array([r.expires_days for r in policy.rules], dtype=np.int32), counts
+    )
     return pl.DataFrame(
         {
-            "resident_id": np.concatenate(cols["resident_id"]).astype(np.int32),
-            "day": np.concatenate(cols["day"]),
+            "resident_id": recs.res[sel],
+            "day": recs.day[sel].astype(np.int16),
             "rule_id": pl.Series(policy.rule_ids, dtype=schema["rule_id"]).gather(
-                np.concatenate(rule_idx)
+                np.repeat(np.arange(len(policy.rules), dtype=np.uint32), counts)
             ),
-            "points": np.concatenate(cols["points"]),
-            "expires_day": np.concatenate(cols["expires_day"]),
-            "record_id": np.concatenate(cols["record_id"]),
+            "points": np.concatenate(pts_parts),
+            "expires_day": expires.astype(np.int32),
+            "record_id": recs.record_id[sel],
         }
     )
 

@@ -202,6 +202,14 @@ def _message(err: Mapping[str, Any]) -> str:
     return msg
 
 
+def _is_union_tag(part: str | int) -> bool:
+    """Pydantic names union members in error locations (``constrained-int``,
+    ``literal['indefinite']``); those are not keys of the file."""
+    return isinstance(part, str) and (
+        any(c in part for c in "[]-()") or part in {"int", "str", "float", "bool", "list", "dict"}
+    )
+
+
 # ----------------------------------------------------------------------------- checks
 
 
@@ -217,7 +225,18 @@ def _unique(items: list[Any], attr: str, section: str) -> list[tuple[Path_, str]
     return out
 
 
-def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, str]]:
+def _raw_ids(data: dict[str, Any], section: str, attr: str) -> set[str] | None:
+    """Names declared in a section, read from the raw data (so that references can
+    be checked even when the section itself has other problems)."""
+    items = data.get(section)
+    if not isinstance(items, list):
+        return None
+    return {it[attr] for it in items if isinstance(it, dict) and isinstance(it.get(attr), str)}
+
+
+def _cross_checks(
+    sec: dict[str, Any], present: set[str], data: dict[str, Any]
+) -> list[tuple[Path_, str]]:
     """Checks that involve more than one section; ``sec`` holds the sections that validated."""
     out: list[tuple[Path_, str]] = []
     scale: Scale | None = sec.get("scale")
@@ -259,9 +278,9 @@ def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, s
                 out.append(
                     (("tiers", len(tiers) - 1, "min"), f"the worst tier must start at scale.min = {scale.min}")
                 )
-    tier_names = {t.name for t in tiers or []}
-    list_by_id = {li.id: li for li in lists or []}
-    cap_ids = {c.id for c in caps or []}
+    tier_names = _raw_ids(data, "tiers", "name")
+    list_ids = _raw_ids(data, "lists", "id")
+    cap_ids = _raw_ids(data, "caps", "id")
 
     if caps is not None:
         out += _unique(caps, "id", "caps")
@@ -271,7 +290,7 @@ def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, s
         for i, r in enumerate(rules):
             if r.cap is None:
                 continue
-            if caps is not None and r.cap not in cap_ids:
+            if cap_ids is not None and r.cap not in cap_ids:
                 out.append((("rules", i, "cap"), f"unknown cap {r.cap!r}"))
             if r.cap in cap_sign and cap_sign[r.cap][0] != r.sign:
                 out.append(
@@ -282,9 +301,9 @@ def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, s
     if overrides is not None:
         out += _unique(overrides, "id", "overrides")
         for i, o in enumerate(overrides):
-            if o.on_list is not None and lists is not None and o.on_list not in list_by_id:
+            if o.on_list is not None and list_ids is not None and o.on_list not in list_ids:
                 out.append((("overrides", i, "on_list"), f"unknown list {o.on_list!r}"))
-            if o.cap_tier is not None and tiers is not None and o.cap_tier not in tier_names:
+            if o.cap_tier is not None and tier_names is not None and o.cap_tier not in tier_names:
                 out.append((("overrides", i, "cap_tier"), f"unknown tier {o.cap_tier!r}"))
             if o.cap_score is not None and scale is not None and not scale.min <= o.cap_score <= scale.max:
                 out.append(
@@ -306,9 +325,9 @@ def _cross_checks(sec: dict[str, Any], present: set[str]) -> list[tuple[Path_, s
         out += _unique(cons, "id", "consequences")
         for i, c in enumerate(cons):
             for j, t in enumerate(c.tiers or []):
-                if tiers is not None and t not in tier_names:
+                if tier_names is not None and t not in tier_names:
                     out.append((("consequences", i, "tiers", j), f"unknown tier {t!r}"))
-            if c.on_list is not None and lists is not None and c.on_list not in list_by_id:
+            if c.on_list is not None and list_ids is not None and c.on_list not in list_ids:
                 out.append((("consequences", i, "on_list"), f"unknown list {c.on_list!r}"))
             if (c.score_min is not None or c.covered or c.tiers) and not scored:
                 out.append(((("consequences", i)), "score- or tier-based consequence needs [scale]"))
@@ -340,13 +359,19 @@ def policy_from_data(
         try:
             sections[key] = _SECTIONS[key].validate_python(value, strict=True)
         except ValidationError as e:
+            merged: dict[Path_, list[str]] = {}
             for err in e.errors():
-                add((key, *err["loc"]), _message(err))
+                loc = tuple(p for p in err["loc"] if not _is_union_tag(p))
+                msgs = merged.setdefault((key, *loc), [])
+                if _message(err) not in msgs:
+                    msgs.append(_message(err))
+            for path, msgs in merged.items():
+                add(path, "; or ".join(msgs))
         except (TypeError, ValueError, RecursionError) as e:  # defensive: never a traceback
             add((key,), f"invalid value ({type(e).__name__})")
     if "meta" not in data:
         add(("meta",), "required section [meta] is missing")
-    for path, msg in _cross_checks(sections, present):
+    for path, msg in _cross_checks(sections, present, data):
         add(path, msg)
     if problems:
         raise PolicyError(problems)
@@ -367,7 +392,8 @@ def policy_from_text(text: str | bytes, origin: str = "<policy>") -> Policy:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         m = re.search(r"line (\d+)", str(e))
-        loc = f"{origin}:{m.group(1)}" if m else origin
+        line = m.group(1) if m else str(len(text.splitlines()) or 1)  # "at end of document"
+        loc = f"{origin}:{line}"
         raise PolicyError([Problem(f"not valid TOML: {e}", loc)]) from None
     except (RecursionError, ValueError) as e:
         raise PolicyError([Problem(f"not valid TOML: {type(e).__name__}", origin)]) from None
