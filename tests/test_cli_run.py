@@ -36,6 +36,7 @@ def test_run_directory_contract(run_a: Path) -> None:
     assert m["seed"] == 5 and m["config"]["residents"] == 4000 and m["config"]["days"] == 60
     assert {"numpy", "polars", "pyarrow"} <= set(m["packages"])
     assert [s["stage"] for s in m["stages"]][:3] == ["population", "behaviour", "records"]
+    assert m["stages"][-1]["stage"] == "write"
     for rel, meta in m["tables"].items():
         df = pl.read_parquet(run_a / rel)
         assert df.height == meta["rows"]

@@ -136,8 +136,6 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     ctx = RunContext(config=config, workdir=writer.workdir, progress=progress or (lambda s, f: None))
     tables: dict[str, pl.DataFrame] = {}
     timings: list[dict[str, Any]] = []
-    proc = psutil.Process()
-    peak = proc.memory_info().rss
     try:
         for stage in PLAN:
             t0 = time.perf_counter()
@@ -145,11 +143,21 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
             for name, df in produced.items():
                 writer.write_table(f"{name}.parquet", df)
             tables.update(produced)
+            # Free tables no later stage reads (they stay on disk in the run).
+            if not keep_tables:
+                later = {r for st in PLAN[PLAN.index(stage) + 1:] for r in st.reads}
+                for name in [n for n in tables if n not in later
+                             and not (n.startswith("records/") and "records/*" in later)]:
+                    del tables[name]
             secs = time.perf_counter() - t0
-            peak = max(peak, proc.memory_info().rss)
             timings.append({"stage": stage.name, "seconds": round(secs, 3)})
             if on_stage:
                 on_stage(stage.name, secs)
+        t0 = time.perf_counter()
+        writer.flush()
+        timings.append({"stage": "write", "seconds": round(time.perf_counter() - t0, 3),
+                        "note": "Parquet writing left after the last stage (writes overlap "
+                                "the stages in a background thread)"})
         manifest = {
             "creditsim": __version__,
             "config": config.model_dump(mode="json"),
@@ -160,7 +168,7 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
             "packages": package_versions(),
             "machine": {"platform": platform.platform(), "cpus": psutil.cpu_count(),
                         "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
-            "peak_rss_gb": round(peak / 2**30, 3),
+            "peak_rss_gb": round(_peak_rss_bytes() / 2**30, 3),
             "parameters": _parameters(ctx),
         }
         manifest = writer.publish(manifest)
@@ -168,6 +176,14 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         writer.abort()
         raise
     return RunResult(out=writer.out, manifest=manifest, tables=tables if keep_tables else {})
+
+
+def _peak_rss_bytes() -> int:
+    """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
+    import resource
+
+    kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return kb * 1024 if sys.platform != "darwin" else kb
 
 
 def _parameters(ctx: RunContext) -> dict[str, Any]:

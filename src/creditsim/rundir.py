@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import shutil
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,10 @@ class RunWriter:
             raise RunDirError(f"{self.out}: cannot create the run directory ({e.strerror})") \
                 from None
         self.tables: dict[str, dict[str, Any]] = {}
+        # Tables are written by one background thread while the next stage
+        # computes (Parquet encoding releases the GIL); publish() waits for them.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="creditsim-io")
+        self._pending: list[Future[None]] = []
 
     @property
     def workdir(self) -> Path:
@@ -68,12 +73,23 @@ class RunWriter:
         return p
 
     def write_table(self, rel: str, df: pl.DataFrame) -> None:
+        """Queue ``df`` to be written as Parquet at ``rel`` (in the background)."""
         path = self.tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        df.write_parquet(path, compression="zstd", compression_level=1, statistics=True,
-                         row_group_size=1 << 20)
-        self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
-                            "columns": {c: str(t) for c, t in df.schema.items()}}
+
+        def work() -> None:
+            df.write_parquet(path, compression="zstd", compression_level=1, statistics=True,
+                             row_group_size=1 << 20)
+            self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
+                                "columns": {c: str(t) for c, t in df.schema.items()}}
+
+        self._pending.append(self._io.submit(work))
+
+    def flush(self) -> None:
+        """Wait for every queued table; re-raise the first write error."""
+        pending, self._pending = self._pending, []
+        for f in pending:
+            f.result()
 
     def write_json(self, rel: str, obj: Any) -> None:
         path = self.tmp / rel
@@ -85,8 +101,11 @@ class RunWriter:
         """Write the manifest last, then rename the temp directory into place.
 
         Returns the manifest as written."""
+        self.flush()
+        self._io.shutdown()
         shutil.rmtree(self.tmp / "_work", ignore_errors=True)
-        manifest = {**manifest, "tables": self.tables, "status": "complete"}
+        tables = {k: self.tables[k] for k in sorted(self.tables)}
+        manifest = {**manifest, "tables": tables, "status": "complete"}
         self.write_json(MANIFEST, manifest)
         old = None
         if self.out.exists():
@@ -98,6 +117,9 @@ class RunWriter:
         return manifest
 
     def abort(self) -> None:
+        for f in self._pending:
+            f.cancel()
+        self._io.shutdown(wait=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
