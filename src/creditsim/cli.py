@@ -66,6 +66,10 @@ def run(
     chunk_residents: Annotated[int, typer.Option(
         help="Residents per processing chunk (memory bound; outputs do not depend on it).")
     ] = 1 << 21,
+    policy: Annotated[str | None, typer.Option(
+        help="Policy preset name or TOML file (default: the city's own preset).")] = None,
+    linkage_threshold: Annotated[float, typer.Option(
+        help="Minimum match probability for a probabilistic link, in (0, 1].")] = 0.5,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
@@ -75,7 +79,11 @@ def run(
     from creditsim.rundir import check_out_dir
 
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
-                      chunk_residents=chunk_residents)
+                      chunk_residents=chunk_residents, policy=policy,
+                      linkage_threshold=linkage_threshold)
+    from creditsim.policy import load_policy
+
+    load_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before anything is written
     out_dir = out or default_out(cfg)
     check_out_dir(out_dir, overwrite)
     out_console.print(
@@ -111,6 +119,20 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         f"residents {tabs['residents.parquet']['rows']:,} · events "
         f"{tabs['events.parquet']['rows']:,} · records {rec_rows:,} · peak memory "
         f"{manifest['peak_rss_gb']:.2f} GB")
+    lk = out / "linkage.json"
+    if lk.exists():
+        import json
+
+        o = json.loads(lk.read_text(encoding="utf-8"))["overall"]
+        out_console.print(f"linkage: precision {o['precision']:.4f} · recall {o['recall']:.4f} "
+                          f"· unlinked records {o['unlinked']:,}")
+    if "list_spells.parquet" in tabs:
+        import polars as pl
+
+        sp = pl.read_parquet(out / "list_spells.parquet")
+        by_list = sp.group_by("list").agg(pl.col("resident_id").n_unique()).sort("list")
+        listed = ", ".join(f"{r[0]} {r[1]:,}" for r in by_list.iter_rows())
+        out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed})")
     out_console.print(f"[green]complete[/]: {out}")
 
 

@@ -30,7 +30,10 @@ class RunConfig(BaseModel):
     chunk_residents: int = Field(
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
-    policy: str | None = Field(None, description="policy preset name or file (later stages)")
+    policy: str | None = Field(
+        None, description="policy preset name or TOML file; default: the city's own preset")
+    linkage_threshold: float = Field(
+        0.5, description="minimum match probability for a probabilistic link, in (0, 1]")
 
     @field_validator("preset")
     @classmethod
@@ -55,6 +58,13 @@ class RunConfig(BaseModel):
             raise ValueError("must be positive")
         if v > MAX_DAYS:
             raise ValueError(f"must be at most {MAX_DAYS} (the configured horizon)")
+        return v
+
+    @field_validator("linkage_threshold")
+    @classmethod
+    def _threshold(cls, v: float) -> float:
+        if not 0.0 < v <= 1.0:
+            raise ValueError("must be in (0, 1]")
         return v
 
     @field_validator("chunk_residents")

@@ -6,15 +6,21 @@ flows one way; every table is written to the run directory as soon as it exists)
 1. ``population`` — the synthetic city → ``residents``
 2. ``behaviour``  — what residents really do (truth) → ``events``
 3. ``records``    — each department's database → ``records/<department>``
+4. ``linkage``    — the platform links records to residents → ``links``
+   (+ ``linkage.json`` and Splink's charts under ``charts/``)
+5. ``policy``     — the platform scores its linked profiles → ``ledger``,
+   ``scores``, ``list_spells``
 
-Later stages (linkage, policy, services, appeals, audit, report) append to
-:data:`PLAN` in the same form. ``creditsim run`` prints the plan and each stage's
+Stages 4 and 5 are the *platform*: they receive only the register and records
+with every ``truth_*`` column dropped (:func:`platform_view`). Later stages
+(services, appeals, audit, report) append to :data:`PLAN` in the same form. ``creditsim run`` prints the plan and each stage's
 time; the manifest keeps both.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import platform
 import sys
 import time
@@ -48,6 +54,7 @@ class RunContext:
     config: RunConfig
     workdir: Path
     progress: Progress
+    run_dir: Path  # the run's temp directory, for documents besides tables
     household_model: HouseholdModel = field(default_factory=HouseholdModel)
     person_model: PersonModel = field(default_factory=PersonModel)
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
@@ -98,6 +105,54 @@ def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     return {f"records/{d}": df for d, df in recs.items()}
 
 
+def platform_view(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` without its truth columns: what the platform may see."""
+    return df.select([c for c in df.columns if not c.startswith("truth_")])
+
+
+def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+    from creditsim.linkage import link_records
+
+    c = ctx.config
+    records = {k.removeprefix("records/"): v for k, v in t.items() if k.startswith("records/")}
+    res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
+                       workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
+                       preset=c.preset)
+    (ctx.run_dir / "linkage.json").write_text(
+        json.dumps(res.metrics, indent=2, ensure_ascii=False, default=str) + "\n",
+        encoding="utf-8")
+    ctx.progress("linkage", 1.0)
+    return {"links": res.links}
+
+
+def linked_records(records: Mapping[str, pl.DataFrame], links: pl.DataFrame) -> pl.DataFrame:
+    """The platform's consolidated stream: every record with the resident the
+    platform assigned it to (null when unlinked). No truth columns."""
+    cols = ["record_id", "department", "kind", "day_event", "day_recorded", "amount"]
+    parts = []
+    for df in records.values():
+        sel = df.select(*cols, (pl.col("case_number") if "case_number" in df.columns
+                                else pl.lit(None, dtype=pl.String)).alias("case_number"))
+        parts.append(sel)
+    stream = pl.concat(parts)
+    assigned = links.select("record_id", "resident_id")
+    return stream.join(assigned, on="record_id", how="left", maintain_order="left")
+
+
+def _policy(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+    from creditsim.policy import apply_policy, load_policy
+
+    c = ctx.config
+    policy = load_policy(c.policy or c.preset)
+    records = {k.removeprefix("records/"): platform_view(v) for k, v in t.items()
+               if k.startswith("records/")}
+    linked = linked_records(records, platform_view(t["links"]))
+    res = apply_policy(policy, platform_view(t["residents"]), linked, days=c.days,
+                       start_date=ctx.start_date)
+    ctx.progress("policy", 1.0)
+    return {"ledger": res.ledger, "scores": res.scores, "list_spells": res.list_spells}
+
+
 #: The plan: stages in the order they run.
 PLAN: list[Stage] = [
     Stage("population", (), ("residents",), _population,
@@ -106,6 +161,10 @@ PLAN: list[Stage] = [
           "ground-truth events of every kind (truth)"),
     Stage("records", ("residents", "events"), ("records/*",), _records,
           "each department's database with its reporting lag and faults"),
+    Stage("linkage", ("residents", "records/*"), ("links",), _linkage,
+          "the platform links each record to a resident: by valid ID, else Splink"),
+    Stage("policy", ("residents", "records/*", "links"), ("ledger", "scores", "list_spells"),
+          _policy, "the platform applies the policy: points, tiers, list spells"),
 ]
 
 
@@ -133,7 +192,8 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         keep_tables: bool = False) -> RunResult:
     """Run the plan and publish the run directory ``out`` atomically."""
     writer = RunWriter(out, overwrite=overwrite)
-    ctx = RunContext(config=config, workdir=writer.workdir, progress=progress or (lambda s, f: None))
+    ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
+                     progress=progress or (lambda s, f: None))
     tables: dict[str, pl.DataFrame] = {}
     timings: list[dict[str, Any]] = []
     try:
