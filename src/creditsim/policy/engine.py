@@ -93,6 +93,21 @@ class Records:
 # ----------------------------------------------------------------------------- coverage
 
 
+def _age_day_table(start_date: date, lo: int, hi: int, years: int) -> np.ndarray:
+    """For birth dates lo..hi (days since 1970-01-01): the day (relative to
+    ``start_date``) on which one turns ``years``; 29 February -> 28 February in common years."""
+    epoch = date(1970, 1, 1).toordinal()
+    out = np.empty(hi - lo + 1, dtype=np.int64)
+    s0 = start_date.toordinal()
+    for i in range(hi - lo + 1):
+        b = date.fromordinal(epoch + lo + i)
+        y = b.year + years
+        leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+        d = 28 if (b.month == 2 and b.day == 29 and not leap) else b.day
+        out[i] = date(y, b.month, d).toordinal() - s0
+    return out
+
+
 def coverage_days(
     policy: Policy, register: pl.DataFrame, start_date: date, days: int
 ) -> np.ndarray:
@@ -102,36 +117,35 @@ def coverage_days(
     if policy.scale is None:
         return out
     cov = policy.coverage or Coverage(source="default: everyone", status="assumption")
-    first = pl.lit(0.0)
-    ok = pl.lit(True)
+    first = np.zeros(n, dtype=np.float64)
+    ok = np.ones(n, dtype=bool)
     if cov.min_age > 0:
-        b = pl.col("birth_date")
-        y = b.dt.year().cast(pl.Int32) + cov.min_age
-        leap = ((y % 4 == 0) & (y % 100 != 0)) | (y % 400 == 0)
-        d = pl.when((b.dt.month() == 2) & (b.dt.day() == 29) & ~leap).then(28).otherwise(b.dt.day())
-        birthday = pl.date(y, b.dt.month(), d)
-        first = pl.max_horizontal(first, (birthday - pl.lit(start_date)).dt.total_days().cast(pl.Float64))
-        ok = ok & b.is_not_null()
-    migrant = (
-        pl.col("hukou").cast(pl.String) == "migrant" if "hukou" in register.columns else pl.lit(False)
-    )
+        birth = register["birth_date"].to_physical()
+        ok &= birth.is_not_null().to_numpy()
+        bd = birth.fill_null(0).to_numpy().astype(np.int64)
+        if n:
+            lo, hi = int(bd.min()), int(bd.max())
+            table = _age_day_table(start_date, lo, hi, cov.min_age)
+            first = np.maximum(first, table[bd - lo].astype(np.float64))
+    if "hukou" in register.columns:
+        hk = register["hukou"]
+        migrant = (hk.cast(pl.String) == "migrant").fill_null(False).to_numpy()
+        if set(cov.hukou) != {"local", "migrant"}:
+            ok &= hk.cast(pl.String).is_in(list(cov.hukou)).fill_null(False).to_numpy()
+    else:
+        migrant = np.zeros(n, dtype=bool)
     need_local = cov.min_years_in_city
     need_migrant = (
         cov.min_years_in_city_migrant if cov.min_years_in_city_migrant is not None else need_local
     )
     if need_local > 0 or need_migrant > 0:
-        need = pl.when(migrant).then(pl.lit(need_migrant)).otherwise(pl.lit(need_local))
-        yic = pl.col("years_in_city").cast(pl.Float64).fill_null(0.0)
-        first = pl.max_horizontal(first, ((need - yic) * 365.25).ceil())
-    if "hukou" in register.columns and set(cov.hukou) != {"local", "migrant"}:
-        ok = ok & pl.col("hukou").cast(pl.String).is_in(list(cov.hukou)).fill_null(False)
+        yic = register["years_in_city"].cast(pl.Float64).fill_null(0.0).to_numpy()
+        need = np.where(migrant, need_migrant, need_local)
+        first = np.maximum(first, np.ceil((need - yic) * 365.25))
     if cov.consent_required and "consent" in register.columns:
-        ok = ok & pl.col("consent").fill_null(False)
-    frame = register.lazy().select(
-        "resident_id",
-        pl.when(ok).then(first.clip(0, NEVER)).otherwise(NEVER).cast(pl.Int32).alias("first"),
-    ).collect()
-    out[frame["resident_id"].to_numpy()] = frame["first"].to_numpy()
+        ok &= register["consent"].fill_null(False).to_numpy().astype(bool)
+    first = np.clip(first, 0, NEVER)
+    out[register["resident_id"].to_numpy()] = np.where(ok, first, NEVER).astype(np.int32)
     return out
 
 
@@ -372,8 +386,11 @@ def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFram
     led = result.ledger
     res = led["resident_id"].to_numpy()
     pts = led["points"].to_numpy().astype(np.int64)
-    lo = np.searchsorted(q, led["day"].to_numpy().astype(np.int64), side="left")
-    hi = np.searchsorted(q, led["expires_day"].to_numpy().astype(np.int64), side="left")
+    # index of the first query day on or after a day, via a small lookup table
+    top = int(q[-1]) + 1 if q.size else 0
+    lut = np.searchsorted(q, np.arange(top + 1), side="left").astype(np.int16)
+    lo = lut[np.clip(led["day"].to_numpy(), 0, top)]
+    hi = lut[np.clip(led["expires_day"].to_numpy(), 0, top)]
     live = lo < hi
     if not live.all():
         res, pts, lo, hi = res[live], pts[live], lo[live], hi[live]
