@@ -1,0 +1,81 @@
+"""The platform stages run on truth-free tables, and bad policy options fail early."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from creditsim import pipeline
+from creditsim.cli import app
+from creditsim.config import make_config
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("p") / "run"
+    res = runner.invoke(app, ["run", "--residents", "6000", "--days", "120", "--seed", "3",
+                              "--quiet", "--out", str(out)])
+    assert res.exit_code == 0, res.output
+    return out
+
+
+def test_policy_stage_needs_no_truth(run_dir: Path, tmp_path: Path) -> None:
+    """Re-run the policy stage on tables with every truth column removed: same output."""
+    residents = pl.read_parquet(run_dir / "residents.parquet")
+    tables: dict[str, pl.DataFrame] = {"residents": pipeline.platform_view(residents)}
+    for f in sorted((run_dir / "records").glob("*.parquet")):
+        tables[f"records/{f.stem}"] = pipeline.platform_view(pl.read_parquet(f))
+    tables["links"] = pipeline.platform_view(pl.read_parquet(run_dir / "links.parquet"))
+    assert not any(c.startswith("truth_") for t in tables.values() for c in t.columns)
+    cfg = make_config(residents=6000, days=120, seed=3)
+    ctx = pipeline.RunContext(config=cfg, workdir=tmp_path, run_dir=tmp_path,
+                              progress=lambda s, f: None)
+    out = pipeline._policy(ctx, tables)
+    for name in ("ledger", "scores", "list_spells"):
+        assert out[name].equals(pl.read_parquet(run_dir / f"{name}.parquet")), name
+
+
+def test_linked_stream_has_no_truth(run_dir: Path) -> None:
+    recs = {f.stem: pl.read_parquet(f) for f in (run_dir / "records").glob("*.parquet")}
+    links = pl.read_parquet(run_dir / "links.parquet")
+    stream = pipeline.linked_records({k: pipeline.platform_view(v) for k, v in recs.items()},
+                                     pipeline.platform_view(links))
+    assert stream.height == sum(v.height for v in recs.values())
+    assert not [c for c in stream.columns if c.startswith("truth_")]
+    assert stream["resident_id"].null_count() == links["resident_id"].null_count()
+
+
+def test_run_outputs_present(run_dir: Path) -> None:
+    for f in ("links.parquet", "linkage.json", "ledger.parquet", "scores.parquet",
+              "list_spells.parquet"):
+        assert (run_dir / f).exists(), f
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--policy", "no-such-policy"], "no-such-policy"),
+    (["--linkage-threshold", "0"], "--linkage-threshold"),
+    (["--linkage-threshold", "1.5"], "--linkage-threshold"),
+])
+def test_bad_platform_options(tmp_path: Path, args: list[str], message: str) -> None:
+    out = tmp_path / "x"
+    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--quiet",
+                              "--out", str(out), *args])
+    assert res.exit_code == 2, res.output
+    assert message in res.output and "Traceback" not in res.output
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_invalid_policy_file(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[meta]\nname = 3\n[scale]\nbaseline = "high"\n', encoding="utf-8")
+    out = tmp_path / "x"
+    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--quiet",
+                              "--out", str(out), "--policy", str(bad)])
+    assert res.exit_code == 2, res.output
+    assert "bad.toml" in res.output and "Traceback" not in res.output
+    assert not out.exists()
