@@ -27,16 +27,39 @@ from creditsim.policy import apply_policy, load_policy
 
 # share of records per kind (court kinds rare, as in real caseloads)
 MIX = {
-    "traffic_violation": 0.30, "loan_arrears": 0.10, "card_arrears": 0.10, "utility_late_fee": 0.14,
-    "fare_evasion": 0.08, "volunteer_hours": 0.15, "tax_arrears": 0.02, "honour": 0.01,
-    "blood_donation": 0.02, "heroic_act": 0.002, "drunk_driving": 0.005, "lawsuit_lost": 0.01,
-    "enforcement_opened": 0.01, "refuse_to_perform": 0.004, "obstruct_enforcement": 0.001,
-    "evade_enforcement": 0.001, "judgment_performed": 0.006, "commercial_fraud": 0.002,
-    "counterfeit_goods": 0.002, "utility_theft": 0.002, "heating_tamper": 0.001,
-    "tax_evasion": 0.001, "rail_misconduct": 0.001, "air_misconduct": 0.001,
+    "traffic_violation": 0.30,
+    "loan_arrears": 0.10,
+    "card_arrears": 0.10,
+    "utility_late_fee": 0.14,
+    "fare_evasion": 0.08,
+    "volunteer_hours": 0.15,
+    "tax_arrears": 0.02,
+    "honour": 0.01,
+    "blood_donation": 0.02,
+    "heroic_act": 0.002,
+    "drunk_driving": 0.005,
+    "lawsuit_lost": 0.01,
+    "enforcement_opened": 0.01,
+    "refuse_to_perform": 0.004,
+    "obstruct_enforcement": 0.001,
+    "evade_enforcement": 0.001,
+    "judgment_performed": 0.006,
+    "commercial_fraud": 0.002,
+    "counterfeit_goods": 0.002,
+    "utility_theft": 0.002,
+    "heating_tamper": 0.001,
+    "tax_evasion": 0.001,
+    "rail_misconduct": 0.001,
+    "air_misconduct": 0.001,
 }
-COURT = {"lawsuit_lost", "enforcement_opened", "refuse_to_perform", "obstruct_enforcement",
-         "evade_enforcement", "judgment_performed"}
+COURT = {
+    "lawsuit_lost",
+    "enforcement_opened",
+    "refuse_to_perform",
+    "obstruct_enforcement",
+    "evade_enforcement",
+    "judgment_performed",
+}
 
 
 def make_register(n: int, rng: np.random.Generator) -> pl.DataFrame:
@@ -55,7 +78,9 @@ def make_records(m: int, n: int, days: int, rng: np.random.Generator) -> pl.Data
     kinds = list(MIX)
     p = np.array(list(MIX.values()))
     code_of = {k: i for i, k in enumerate(KIND_NAMES)}
-    kind = np.array([code_of[k] for k in kinds], dtype=np.uint8)[rng.choice(len(kinds), m, p=p / p.sum())]
+    kind = np.array([code_of[k] for k in kinds], dtype=np.uint8)[
+        rng.choice(len(kinds), m, p=p / p.sum())
+    ]
     # residents: heavy-tailed activity (a few residents have many records)
     res = (n * rng.random(m) ** 1.6).astype(np.int32)
     rec = rng.integers(0, days, m).astype(np.int16)
@@ -79,7 +104,10 @@ def make_records(m: int, n: int, days: int, rng: np.random.Generator) -> pl.Data
         }
     ).select(
         "record_id",
-        pl.when(pl.col("resident_id") >= 0).then(pl.col("resident_id")).cast(pl.Int32).alias("resident_id"),
+        pl.when(pl.col("resident_id") >= 0)
+        .then(pl.col("resident_id"))
+        .cast(pl.Int32)
+        .alias("resident_id"),
         "kind",
         "day_event",
         "day_recorded",
@@ -118,12 +146,16 @@ class PeakRSS:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--residents", type=float, default=21.9e6)
     ap.add_argument("--records", type=float, default=50e6)
     ap.add_argument("--days", type=int, default=365)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--preset", action="append", help="preset(s) to time (default: rongcheng fuzhou beijing)")
+    ap.add_argument(
+        "--preset", action="append", help="preset(s) to time (default: rongcheng fuzhou beijing)"
+    )
     a = ap.parse_args()
     n, m = int(a.residents), int(a.records)
     rng = np.random.default_rng(a.seed)
@@ -140,7 +172,8 @@ def main() -> None:
         parts = " ".join(f"{k}={v:.1f}s" for k, v in r.timings.items())
         print(
             f"{name:10s} wall {wall:6.1f} s  extra RSS {mem.extra_gb:5.2f} GB  "
-            f"ledger {r.ledger.height:,}  scores {r.scores.height:,}  spells {r.list_spells.height:,}  [{parts}]",
+            f"ledger {r.ledger.height:,}  scores {r.scores.height:,}  "
+            f"spells {r.list_spells.height:,}  [{parts}]",
             flush=True,
         )
         del r

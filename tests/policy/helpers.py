@@ -8,7 +8,15 @@ import polars as pl
 
 from creditsim.catalogue import HukouT, KindT, RelationT
 
-RECORD_COLUMNS = ["record_id", "resident_id", "kind", "day_event", "day_recorded", "amount", "case_number"]
+RECORD_COLUMNS = [
+    "record_id",
+    "resident_id",
+    "kind",
+    "day_event",
+    "day_recorded",
+    "amount",
+    "case_number",
+]
 
 
 def register(rows: list[dict]) -> pl.DataFrame:
@@ -17,11 +25,15 @@ def register(rows: list[dict]) -> pl.DataFrame:
     n = len(rows)
     data = {
         "resident_id": pl.Series([r["resident_id"] for r in rows], dtype=pl.Int32),
-        "household_id": pl.Series([r.get("household_id", r["resident_id"]) for r in rows], dtype=pl.Int32),
+        "household_id": pl.Series(
+            [r.get("household_id", r["resident_id"]) for r in rows], dtype=pl.Int32
+        ),
         "relation": pl.Series([r.get("relation", "head") for r in rows], dtype=RelationT),
         "father_id": pl.Series([r.get("father_id") for r in rows], dtype=pl.Int32),
         "mother_id": pl.Series([r.get("mother_id") for r in rows], dtype=pl.Int32),
-        "birth_date": pl.Series([r.get("birth_date", date(1980, 1, 1)) for r in rows], dtype=pl.Date),
+        "birth_date": pl.Series(
+            [r.get("birth_date", date(1980, 1, 1)) for r in rows], dtype=pl.Date
+        ),
         "hukou": pl.Series([r.get("hukou", "local") for r in rows], dtype=HukouT),
         "years_in_city": pl.Series([r.get("years_in_city", 10.0) for r in rows], dtype=pl.Float32),
     }
@@ -42,7 +54,9 @@ def linked(records: list[tuple]) -> pl.DataFrame:
             "day_event": pl.Series([r[3] for r in records], dtype=pl.Int16),
             "day_recorded": pl.Series([r[4] for r in records], dtype=pl.Int16),
             "amount": pl.Series([r[5] for r in records], dtype=pl.Float64),
-            "case_number": pl.Series([r[6] if len(r) > 6 else None for r in records], dtype=pl.String),
+            "case_number": pl.Series(
+                [r[6] if len(r) > 6 else None for r in records], dtype=pl.String
+            ),
         }
     )
 

@@ -114,7 +114,9 @@ def _ledger_for(policy: Policy, recs: list[dict], cov: int | None, start: date) 
                     key = (i, _period(pu.accumulate, start, r["day_recorded"]))  # type: ignore[union-attr]
                     prev = acc[key]
                     acc[key] = prev + q
-                    raw = _trunc(_per_unit_value(rule, prev + q)) - _trunc(_per_unit_value(rule, prev))
+                    raw = _trunc(_per_unit_value(rule, prev + q)) - _trunc(
+                        _per_unit_value(rule, prev)
+                    )
             pts = raw
             if rule.cap is not None:
                 cap = caps[rule.cap]
@@ -152,7 +154,9 @@ def _trigger_term(li, r):  # noqa: ANN001, ANN202
 
 def _kind_spells(li, recs: list[dict], start: date, days: int) -> list[dict]:  # noqa: ANN001
     by_key: dict = defaultdict(list)
-    relevant = {k for t in li.triggers for k in t.kinds} | set(li.exit_kinds) | set(li.aggravating_kinds)
+    relevant = (
+        {k for t in li.triggers for k in t.kinds} | set(li.exit_kinds) | set(li.aggravating_kinds)
+    )
     for r in recs:
         if r["kind"] in relevant:
             by_key[r["case_number"] if li.per_case else None].append(r)
@@ -170,9 +174,16 @@ def _kind_spells(li, recs: list[dict], start: date, days: int) -> list[dict]:  #
                 if term is not None:
                     s = d + li.grace_days
                     fixed = None if term == "indefinite" else term
-                    cur = {"start": s, "term": fixed, "ext": 0, "closing": False,
-                           "end": None if fixed is None else s + fixed, "reason": "term_expired",
-                           "record_id": r["record_id"], "case_number": r["case_number"] if li.per_case else None}
+                    cur = {
+                        "start": s,
+                        "term": fixed,
+                        "ext": 0,
+                        "closing": False,
+                        "end": None if fixed is None else s + fixed,
+                        "reason": "term_expired",
+                        "record_id": r["record_id"],
+                        "case_number": r["case_number"] if li.per_case else None,
+                    }
                 continue
             if cur["closing"]:
                 continue
@@ -196,8 +207,16 @@ def _kind_spells(li, recs: list[dict], start: date, days: int) -> list[dict]:  #
             end, reason = sp["end"], sp["reason"]
             if end is None or end >= days:
                 end, reason = None, None
-            out.append({"list": li.id, "start_day": sp["start"], "end_day": end, "exit_reason": reason,
-                        "record_id": sp["record_id"], "case_number": sp["case_number"]})
+            out.append(
+                {
+                    "list": li.id,
+                    "start_day": sp["start"],
+                    "end_day": end,
+                    "exit_reason": reason,
+                    "record_id": sp["record_id"],
+                    "case_number": sp["case_number"],
+                }
+            )
     return out
 
 
@@ -223,9 +242,16 @@ def _score_spells(li, policy: Policy, ledger: list[dict], cov: int | None, days:
     rows = []
     for s, e in out:
         ids = [x["record_id"] for x in ledger if x["day"] == s]
-        rows.append({"list": li.id, "start_day": s, "end_day": e,
-                     "exit_reason": None if e is None else "score_recovered",
-                     "record_id": max(ids) if ids else None, "case_number": None})
+        rows.append(
+            {
+                "list": li.id,
+                "start_day": s,
+                "end_day": e,
+                "exit_reason": None if e is None else "score_recovered",
+                "record_id": max(ids) if ids else None,
+                "case_number": None,
+            }
+        )
     return rows
 
 
@@ -242,13 +268,15 @@ def _state(policy: Policy, ledger, recs, spells, cov, day):  # noqa: ANN001, ANN
     for o in policy.overrides:
         if o.kinds is not None:
             active = any(
-                r["kind"] in o.kinds and r["day_recorded"] >= cov
+                r["kind"] in o.kinds
+                and r["day_recorded"] >= cov
                 and r["day_recorded"] <= day < r["day_recorded"] + o.duration_days
                 for r in recs
             )
         else:
             active = any(
-                sp["list"] == o.on_list and sp["start_day"] <= day
+                sp["list"] == o.on_list
+                and sp["start_day"] <= day
                 and (sp["end_day"] is None or day < sp["end_day"])
                 for sp in spells
             )
@@ -303,14 +331,24 @@ def reference_apply(
                 continue
             state = _state(policy, ledger, recs, spells, cov, snap)
             if state != prev:
-                score_rows.append({"resident_id": rid, "month": first, "day": snap, "score": state[0],
-                                   "tier": policy.tier_names[state[1]]})
+                score_rows.append(
+                    {
+                        "resident_id": rid,
+                        "month": first,
+                        "day": snap,
+                        "score": state[0],
+                        "tier": policy.tier_names[state[1]],
+                    }
+                )
                 prev = state
     return {
         "ledger": pl.DataFrame(ledger_rows, schema=ledger_schema(policy), orient="row")
-        if ledger_rows else pl.DataFrame(schema=ledger_schema(policy)),
+        if ledger_rows
+        else pl.DataFrame(schema=ledger_schema(policy)),
         "scores": pl.DataFrame(score_rows, schema=scores_schema(policy), orient="row")
-        if score_rows else pl.DataFrame(schema=scores_schema(policy)),
+        if score_rows
+        else pl.DataFrame(schema=scores_schema(policy)),
         "list_spells": pl.DataFrame(spell_rows, schema=spells_schema(policy), orient="row")
-        if spell_rows else pl.DataFrame(schema=spells_schema(policy)),
+        if spell_rows
+        else pl.DataFrame(schema=spells_schema(policy)),
     }

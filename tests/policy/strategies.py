@@ -10,8 +10,14 @@ from creditsim.policy import policy_from_data
 
 # A small pool of kinds so that rules, overrides and lists collide often.
 KIND_POOL = [
-    "traffic_violation", "volunteer_hours", "drunk_driving", "refuse_to_perform",
-    "obstruct_enforcement", "judgment_performed", "loan_arrears", "honour",
+    "traffic_violation",
+    "volunteer_hours",
+    "drunk_driving",
+    "refuse_to_perform",
+    "obstruct_enforcement",
+    "judgment_performed",
+    "loan_arrears",
+    "honour",
 ]
 CITE = {"source": "test", "status": "assumption"}
 
@@ -19,31 +25,56 @@ CITE = {"source": "test", "status": "assumption"}
 @st.composite
 def tiers_for(draw, lo: int, hi: int) -> list[dict]:
     n = draw(st.integers(1, 4))
-    cuts = sorted(draw(st.sets(st.integers(lo + 1, hi), min_size=n - 1, max_size=n - 1))) if hi > lo else []
+    cuts = (
+        sorted(draw(st.sets(st.integers(lo + 1, hi), min_size=n - 1, max_size=n - 1)))
+        if hi > lo
+        else []
+    )
     bounds = [lo, *cuts, hi + 1]
-    tiers = [{"name": f"T{i}", "min": bounds[i], "max": bounds[i + 1] - 1, **CITE} for i in range(len(bounds) - 1)]
+    tiers = [
+        {"name": f"T{i}", "min": bounds[i], "max": bounds[i + 1] - 1, **CITE}
+        for i in range(len(bounds) - 1)
+    ]
     return list(reversed(tiers))
 
 
 @st.composite
 def rule(draw, i: int, cap_ids: list[str]) -> dict:
-    r: dict = {"id": f"r{i}", "kinds": draw(st.lists(st.sampled_from(KIND_POOL), min_size=1, max_size=3, unique=True)),
-               "expires_days": draw(st.integers(1, 400)), **CITE}
+    r: dict = {
+        "id": f"r{i}",
+        "kinds": draw(st.lists(st.sampled_from(KIND_POOL), min_size=1, max_size=3, unique=True)),
+        "expires_days": draw(st.integers(1, 400)),
+        **CITE,
+    }
     sign = draw(st.sampled_from([1, -1]))
     if draw(st.booleans()):
         r["points"] = sign * draw(st.integers(1, 60))
     else:
         n = draw(st.integers(1, 3))
-        bounds = sorted(draw(st.sets(st.sampled_from([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 33.3, 80.0]), min_size=n - 1, max_size=n - 1)))
+        bounds = sorted(
+            draw(
+                st.sets(
+                    st.sampled_from([0.5, 1.0, 2.0, 5.0, 10.0, 20.0, 33.3, 80.0]),
+                    min_size=n - 1,
+                    max_size=n - 1,
+                )
+            )
+        )
         brackets = []
         for j in range(n):
-            b = {"points": sign * draw(st.integers(0, 5)), "per": draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 7.5]))}
+            b = {
+                "points": sign * draw(st.integers(0, 5)),
+                "per": draw(st.sampled_from([0.5, 1.0, 2.0, 3.0, 7.5])),
+            }
             if j < n - 1:
                 b["upto"] = bounds[j]
             brackets.append(b)
         if all(b["points"] == 0 for b in brackets):
             brackets[0]["points"] = sign
-        r["per_unit"] = {"accumulate": draw(st.sampled_from(["record", "month", "year", "run"])), "brackets": brackets}
+        r["per_unit"] = {
+            "accumulate": draw(st.sampled_from(["record", "month", "year", "run"])),
+            "brackets": brackets,
+        }
     if draw(st.booleans()):
         r["amount_min"] = draw(st.sampled_from([0.0, 1.0, 5.0, 50.0]))
     if draw(st.integers(0, 3)) == 0:
@@ -62,18 +93,55 @@ def policies(draw):
     for j in range(draw(st.integers(0, 2))):
         lid = f"l{j}"
         if scored and draw(st.integers(0, 3)) == 0:
-            lists.append({"id": lid, "title": "x", "score_below": draw(st.integers(900, 1010)), **CITE})
+            lists.append(
+                {"id": lid, "title": "x", "score_below": draw(st.integers(900, 1010)), **CITE}
+            )
         else:
-            trig_kinds = draw(st.lists(st.sampled_from(["refuse_to_perform", "obstruct_enforcement", "drunk_driving", "loan_arrears"]), min_size=1, max_size=2, unique=True))
-            li = {"id": lid, "title": "x", **CITE,
-                  "triggers": [{"kinds": trig_kinds, "term_days": draw(st.one_of(st.just("indefinite"), st.integers(1, 120)))}],
-                  "per_case": draw(st.booleans()), "grace_days": draw(st.integers(0, 20)),
-                  "exit_kinds": draw(st.sampled_from([[], ["judgment_performed"]])),
-                  "exit_after_working_days": draw(st.integers(0, 5))}
+            trig_kinds = draw(
+                st.lists(
+                    st.sampled_from(
+                        [
+                            "refuse_to_perform",
+                            "obstruct_enforcement",
+                            "drunk_driving",
+                            "loan_arrears",
+                        ]
+                    ),
+                    min_size=1,
+                    max_size=2,
+                    unique=True,
+                )
+            )
+            li = {
+                "id": lid,
+                "title": "x",
+                **CITE,
+                "triggers": [
+                    {
+                        "kinds": trig_kinds,
+                        "term_days": draw(st.one_of(st.just("indefinite"), st.integers(1, 120))),
+                    }
+                ],
+                "per_case": draw(st.booleans()),
+                "grace_days": draw(st.integers(0, 20)),
+                "exit_kinds": draw(st.sampled_from([[], ["judgment_performed"]])),
+                "exit_after_working_days": draw(st.integers(0, 5)),
+            }
             if draw(st.booleans()):
-                li["triggers"].append({"kinds": ["honour"], "term_days": draw(st.integers(1, 100)), "amount_min": 1.0})
+                li["triggers"].append(
+                    {"kinds": ["honour"], "term_days": draw(st.integers(1, 100)), "amount_min": 1.0}
+                )
             if draw(st.integers(0, 3)) > 0:
-                li["aggravating_kinds"] = draw(st.lists(st.sampled_from(["refuse_to_perform", "obstruct_enforcement", "traffic_violation"]), min_size=1, max_size=2, unique=True))
+                li["aggravating_kinds"] = draw(
+                    st.lists(
+                        st.sampled_from(
+                            ["refuse_to_perform", "obstruct_enforcement", "traffic_violation"]
+                        ),
+                        min_size=1,
+                        max_size=2,
+                        unique=True,
+                    )
+                )
                 li["extend_days"] = draw(st.integers(1, 60))
                 li["max_extension_days"] = li["extend_days"] * draw(st.integers(1, 3))
             lists.append(li)
@@ -84,17 +152,32 @@ def policies(draw):
         lo = draw(st.sampled_from([0, 350, 900]))
         hi = lo + draw(st.sampled_from([100, 200, 600, 1100]))
         base = draw(st.integers(lo, hi))
-        data["scale"] = {"baseline": base, "min": lo, "max": hi,
-                         "expiry_from": draw(st.sampled_from(["event", "recorded"])), **CITE}
+        data["scale"] = {
+            "baseline": base,
+            "min": lo,
+            "max": hi,
+            "expiry_from": draw(st.sampled_from(["event", "recorded"])),
+            **CITE,
+        }
         if draw(st.booleans()):
-            data["coverage"] = {"min_age": draw(st.sampled_from([0, 18])),
-                                "min_years_in_city": draw(st.sampled_from([0.0, 0.5, 1.0])),
-                                "hukou": draw(st.sampled_from([["local"], ["local", "migrant"]])),
-                                "consent_required": draw(st.booleans()), **CITE}
+            data["coverage"] = {
+                "min_age": draw(st.sampled_from([0, 18])),
+                "min_years_in_city": draw(st.sampled_from([0.0, 0.5, 1.0])),
+                "hukou": draw(st.sampled_from([["local"], ["local", "migrant"]])),
+                "consent_required": draw(st.booleans()),
+                **CITE,
+            }
         tiers = draw(tiers_for(lo, hi))
         data["tiers"] = tiers
-        caps = [{"id": f"c{k}", "max_points": draw(st.integers(1, 50)), "period": draw(st.sampled_from(["month", "year", "run"])), **CITE}
-                for k in range(draw(st.integers(0, 2)))]
+        caps = [
+            {
+                "id": f"c{k}",
+                "max_points": draw(st.integers(1, 50)),
+                "period": draw(st.sampled_from(["month", "year", "run"])),
+                **CITE,
+            }
+            for k in range(draw(st.integers(0, 2)))
+        ]
         if caps:
             data["caps"] = caps
         rules = [draw(rule(i, [c["id"] for c in caps])) for i in range(draw(st.integers(1, 5)))]
@@ -102,7 +185,15 @@ def policies(draw):
         sign_of: dict = {}
         for r in rules:
             if "cap" in r:
-                s = 1 if (r.get("points") or sum(b["points"] for b in r.get("per_unit", {}).get("brackets", []))) > 0 else -1
+                s = (
+                    1
+                    if (
+                        r.get("points")
+                        or sum(b["points"] for b in r.get("per_unit", {}).get("brackets", []))
+                    )
+                    > 0
+                    else -1
+                )
                 if sign_of.setdefault(r["cap"], s) != s:
                     del r["cap"]
         data["rules"] = rules
@@ -122,7 +213,14 @@ def policies(draw):
         if ovs:
             data["overrides"] = ovs
     elif not lists:
-        data["lists"] = [{"id": "l0", "title": "x", **CITE, "triggers": [{"kinds": ["drunk_driving"], "term_days": 30}]}]
+        data["lists"] = [
+            {
+                "id": "l0",
+                "title": "x",
+                **CITE,
+                "triggers": [{"kinds": ["drunk_driving"], "term_days": 30}],
+            }
+        ]
     return policy_from_data(data)
 
 
@@ -134,9 +232,23 @@ def populations(draw):
     days = draw(st.integers(10, 420))
     rows = []
     for i in range(n):
-        birth = draw(st.sampled_from([date(1980, 5, 3), date(2000, 2, 29), date(2003, 7, 15), date(2004, 1, 1), date(1999, 12, 31)]))
-        row = {"resident_id": i, "birth_date": birth, "hukou": draw(st.sampled_from(["local", "migrant"])),
-               "years_in_city": draw(st.sampled_from([0.0, 0.3, 0.75, 1.0, 5.0]))}
+        birth = draw(
+            st.sampled_from(
+                [
+                    date(1980, 5, 3),
+                    date(2000, 2, 29),
+                    date(2003, 7, 15),
+                    date(2004, 1, 1),
+                    date(1999, 12, 31),
+                ]
+            )
+        )
+        row = {
+            "resident_id": i,
+            "birth_date": birth,
+            "hukou": draw(st.sampled_from(["local", "migrant"])),
+            "years_in_city": draw(st.sampled_from([0.0, 0.3, 0.75, 1.0, 5.0])),
+        }
         if draw(st.booleans()):
             row["consent"] = draw(st.booleans())
         rows.append(row)
@@ -149,13 +261,26 @@ def populations(draw):
     for k in range(m):
         rec_day = draw(st.integers(-2, days + 2))
         ev_day = max(-30, rec_day - draw(st.integers(0, 40)))
-        recs.append((
-            ids[k],
-            draw(st.one_of(st.none(), st.integers(0, n - 1))) if draw(st.integers(0, 9)) == 0 else draw(st.integers(0, n - 1)),
-            draw(st.sampled_from(KIND_POOL + ["judgment_performed", "refuse_to_perform", "obstruct_enforcement"])),
-            ev_day,
-            rec_day,
-            draw(st.one_of(st.none(), st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0, 33.3, 100.0, 1000.0]))),
-            draw(st.sampled_from([None, "A", "B"])),
-        ))
+        recs.append(
+            (
+                ids[k],
+                draw(st.one_of(st.none(), st.integers(0, n - 1)))
+                if draw(st.integers(0, 9)) == 0
+                else draw(st.integers(0, n - 1)),
+                draw(
+                    st.sampled_from(
+                        KIND_POOL
+                        + ["judgment_performed", "refuse_to_perform", "obstruct_enforcement"]
+                    )
+                ),
+                ev_day,
+                rec_day,
+                draw(
+                    st.one_of(
+                        st.none(), st.sampled_from([0.0, 0.5, 1.0, 2.5, 10.0, 33.3, 100.0, 1000.0])
+                    )
+                ),
+                draw(st.sampled_from([None, "A", "B"])),
+            )
+        )
     return rows, recs, days, start

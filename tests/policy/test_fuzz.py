@@ -12,7 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from creditsim.policy import PolicyError, policy_from_data, policy_from_text, preset_names, preset_text
+from creditsim.policy import (
+    PolicyError,
+    policy_from_data,
+    policy_from_text,
+    preset_names,
+    preset_text,
+)
 
 from .tomlwrite import dumps
 
@@ -56,7 +62,9 @@ def mutated(draw):  # noqa: ANN201
             break
         path = draw(st.sampled_from(paths))
         parent, key = _get(data, path[:-1]), path[-1]
-        op = draw(st.sampled_from(["delete", "retype", "unknown_key", "swap", "negate", "drop_section"]))
+        op = draw(
+            st.sampled_from(["delete", "retype", "unknown_key", "swap", "negate", "drop_section"])
+        )
         if op == "delete":
             del parent[key]
         elif op == "retype":
@@ -65,7 +73,11 @@ def mutated(draw):  # noqa: ANN201
             parent[draw(st.text(min_size=1, max_size=8))] = draw(junk_values)
         elif op == "swap" and isinstance(parent, list) and len(parent) > 1:
             parent.reverse()
-        elif op == "negate" and isinstance(parent[key], (int, float)) and not isinstance(parent[key], bool):
+        elif (
+            op == "negate"
+            and isinstance(parent[key], (int, float))
+            and not isinstance(parent[key], bool)
+        ):
             parent[key] = -parent[key] - 1
         elif op == "drop_section":
             data.pop(path[0], None)

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from creditsim.policy import PolicyError, list_presets, load_policy, policy_from_text, preset_names, preset_text
+from creditsim.policy import (
+    PolicyError,
+    list_presets,
+    load_policy,
+    policy_from_text,
+    preset_names,
+    preset_text,
+)
 from creditsim.policy.loader import key_lines
 from creditsim.policy.model import Policy
 
@@ -149,7 +156,10 @@ def test_garbage_and_missing() -> None:
 
 
 def test_key_lines_inline_and_arrays() -> None:
-    text = 'a = 1\n[[r]]\nid = "x"\n[r.p]\nb = [\n  { u = 1 },\n  { u = 2, v = 3 },\n]\nc = { d = 4 }\n'
+    text = (
+        'a = 1\n[[r]]\nid = "x"\n[r.p]\nb = [\n  { u = 1 },\n  { u = 2, v = 3 },\n]\n'
+        "c = { d = 4 }\n"
+    )
     lines = key_lines(text)
     assert lines[("a",)] == 1
     assert lines[("r", 0, "id")] == 3

@@ -36,13 +36,17 @@ def _scores(result, rid: int) -> list[tuple]:  # noqa: ANN001
 
 def _points(result, rid: int) -> list[tuple]:  # noqa: ANN001
     led = result.ledger.filter(pl.col("resident_id") == rid).sort("day", "record_id")
-    return [(r["day"], r["rule_id"], r["points"], r["expires_day"]) for r in led.iter_rows(named=True)]
+    return [
+        (r["day"], r["rule_id"], r["points"], r["expires_day"]) for r in led.iter_rows(named=True)
+    ]
 
 
 def _spells(result) -> list[tuple]:  # noqa: ANN001
     sp = result.list_spells.sort("resident_id", "list", "start_day")
-    return [(r["resident_id"], r["list"], r["start_day"], r["end_day"], r["exit_reason"])
-            for r in sp.iter_rows(named=True)]
+    return [
+        (r["resident_id"], r["list"], r["start_day"], r["end_day"], r["exit_reason"])
+        for r in sp.iter_rows(named=True)
+    ]
 
 
 def test_rongcheng() -> None:

@@ -24,8 +24,12 @@ def _value(v: Any) -> str:
 
 def dumps(data: dict[str, Any]) -> str:
     """Top-level scalars first, then tables and arrays of tables; nested values inline."""
-    out = [f"{json.dumps(str(k))} = {_value(v)}" for k, v in data.items()
-           if not isinstance(v, dict) and not (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))]
+    out = [
+        f"{json.dumps(str(k))} = {_value(v)}"
+        for k, v in data.items()
+        if not isinstance(v, dict)
+        and not (isinstance(v, list) and v and all(isinstance(x, dict) for x in v))
+    ]
     for k, v in data.items():
         if isinstance(v, dict):
             out.append(f"\n[{json.dumps(str(k))}]")

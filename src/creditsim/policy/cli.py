@@ -28,8 +28,11 @@ def _print_problems(err: PolicyError, console: Console) -> None:
     n = len(err.problems)
     console.print(f"[bold red]{n} problem{'s' if n != 1 else ''}[/bold red]", highlight=False)
     for p in err.problems:
-        console.print(f"  {p.location}: {p.message}" if p.location else f"  {p.message}",
-                      highlight=False, markup=False)
+        console.print(
+            f"  {p.location}: {p.message}" if p.location else f"  {p.message}",
+            highlight=False,
+            markup=False,
+        )
 
 
 @policy_app.command("check")
@@ -52,12 +55,21 @@ def check_command(
     ]
     unconfirmed = sum(
         1
-        for section in (policy.tiers, policy.rules, policy.overrides, policy.lists, policy.consequences)
+        for section in (
+            policy.tiers,
+            policy.rules,
+            policy.overrides,
+            policy.lists,
+            policy.consequences,
+        )
         for item in section
         if item.status != "published"
     )
-    console.print(f"OK {policy.meta.name}: {', '.join(parts)}; "
-                  f"{unconfirmed} entries not confirmed by a published source", highlight=False)
+    console.print(
+        f"OK {policy.meta.name}: {', '.join(parts)}; "
+        f"{unconfirmed} entries not confirmed by a published source",
+        highlight=False,
+    )
 
 
 @policy_app.command("show")

@@ -41,7 +41,9 @@ def _subjects(c: Consequence, result: PolicyResult, day: int, state: pl.DataFram
         return covered
     if c.tiers is not None:
         wanted = set(c.tiers)
-        hit = state.filter(pl.col("tier").cast(pl.String).is_in(list(wanted)))["resident_id"].to_numpy()
+        hit = state.filter(pl.col("tier").cast(pl.String).is_in(list(wanted)))[
+            "resident_id"
+        ].to_numpy()
         base_hit = result.baseline_tier in wanted
     else:
         assert c.score_min is not None and pol.scale is not None
@@ -97,9 +99,13 @@ def effects_on(result: PolicyResult, day: int, register: pl.DataFrame) -> pl.Dat
         subjects = pl.DataFrame({"via_resident_id": subj.astype(np.int32)})
         parts = []
         if c.apply_to_self:
-            parts.append(subjects.select(pl.col("via_resident_id").alias("resident_id"), "via_resident_id"))
+            parts.append(
+                subjects.select(pl.col("via_resident_id").alias("resident_id"), "via_resident_id")
+            )
         parts += [_spill(subjects, register, how) for how in c.spill_to]
-        pairs = pl.concat([p.cast({"resident_id": pl.Int32, "via_resident_id": pl.Int32}) for p in parts])
+        pairs = pl.concat(
+            [p.cast({"resident_id": pl.Int32, "via_resident_id": pl.Int32}) for p in parts]
+        )
         frames.append(
             pairs.unique().with_columns(
                 pl.lit(c.service).cast(ServiceT).alias("service"),
@@ -110,6 +116,11 @@ def effects_on(result: PolicyResult, day: int, register: pl.DataFrame) -> pl.Dat
         )
     if not frames:
         return pl.DataFrame(schema=_SCHEMA)
-    return pl.concat(frames).select(list(_SCHEMA)).cast(_SCHEMA).sort(  # type: ignore[arg-type]
-        "resident_id", "consequence", "via_resident_id"
+    return (
+        pl.concat(frames)
+        .select(list(_SCHEMA))
+        .cast(_SCHEMA)
+        .sort(  # type: ignore[arg-type]
+            "resident_id", "consequence", "via_resident_id"
+        )
     )

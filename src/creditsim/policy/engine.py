@@ -66,11 +66,17 @@ class Records:
         res = linked["resident_id"].fill_null(-1).cast(pl.Int32).to_numpy()
         day = linked["day_recorded"].cast(pl.Int32).fill_null(-1).to_numpy()
         event = (
-            linked["day_event"].cast(pl.Int32).fill_null(linked["day_recorded"].cast(pl.Int32))
-        ).fill_null(-1).to_numpy()
+            (linked["day_event"].cast(pl.Int32).fill_null(linked["day_recorded"].cast(pl.Int32)))
+            .fill_null(-1)
+            .to_numpy()
+        )
         if res.size and int(res.max(initial=-1)) >= n_residents:
             raise PolicyError(
-                [Problem(f"resident_id {int(res.max())} is not in the register", "linked.resident_id")]
+                [
+                    Problem(
+                        f"resident_id {int(res.max())} is not in the register", "linked.resident_id"
+                    )
+                ]
             )
         valid = (res >= 0) & (day >= 0) & (day < days)
         return cls(
@@ -172,16 +178,16 @@ def per_unit_value(rule: Rule, q: np.ndarray) -> np.ndarray:
     return acc
 
 
-def _sort_order(res: np.ndarray, day: np.ndarray, rid: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+def _sort_order(
+    res: np.ndarray, day: np.ndarray, rid: np.ndarray, extra: np.ndarray | None = None
+) -> np.ndarray:
     """Permutation sorting by (resident, day, record_id[, extra])."""
     cols = {"k": (res.astype(np.int64) << 16) | day.astype(np.int64), "r": rid}
     by = ["k", "r"]
     if extra is not None:
         cols["e"] = extra
         by.append("e")
-    return (
-        pl.DataFrame(cols).with_row_index("i").sort(by)["i"].to_numpy().astype(np.int64)
-    )
+    return pl.DataFrame(cols).with_row_index("i").sort(by)["i"].to_numpy().astype(np.int64)
 
 
 def _segmented_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
@@ -251,7 +257,9 @@ def build_ledger(
                 o = _sort_order(s_res, s_day, recs.record_id[sel])
                 rs, qs = s_res[o], q[o]
                 cum = _segmented_cumsum(qs, _group_starts(rs, periods[acc][s_day[o]]))
-                v = _trunc_points(per_unit_value(r, cum)) - _trunc_points(per_unit_value(r, cum - qs))
+                v = _trunc_points(per_unit_value(r, cum)) - _trunc_points(
+                    per_unit_value(r, cum - qs)
+                )
                 raw = np.empty_like(v)
                 raw[o] = v
         sels.append(sel)
@@ -265,7 +273,9 @@ def build_ledger(
         sel = np.concatenate([sels[i] for i in members])
         raw = np.concatenate(
             [
-                raws[i] if raws[i] is not None else np.full(sels[i].size, policy.rules[i].points, np.int64)  # type: ignore[misc]
+                raws[i]
+                if raws[i] is not None
+                else np.full(sels[i].size, policy.rules[i].points, np.int64)  # type: ignore[misc]
                 for i in members
             ]
         )
@@ -353,8 +363,12 @@ def override_spells(
     if not frames:
         return pl.DataFrame(
             schema={
-                "resident_id": pl.Int32, "override": pl.String, "start_day": pl.Int64,
-                "end_day": pl.Int64, "cap_score": pl.Int64, "cap_tier": pl.Int64,
+                "resident_id": pl.Int32,
+                "override": pl.String,
+                "start_day": pl.Int64,
+                "end_day": pl.Int64,
+                "cap_score": pl.Int64,
+                "cap_tier": pl.Int64,
             }
         )
     return pl.concat(frames)

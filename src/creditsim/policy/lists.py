@@ -38,7 +38,9 @@ def _kind_list_rows(li: ListDef, recs, start_date: date, days: int) -> list[tupl
         {
             "i": sel,
             "res": recs.res[sel],
-            "case": pl.Series(recs.case_numbers(sel) if li.per_case else [None] * sel.size, dtype=pl.String),
+            "case": pl.Series(
+                recs.case_numbers(sel) if li.per_case else [None] * sel.size, dtype=pl.String
+            ),
             "day": recs.day[sel],
             "rid": recs.record_id[sel],
         }
@@ -88,8 +90,16 @@ def _kind_list_rows(li: ListDef, recs, start_date: date, days: int) -> list[tupl
                 entry = d + grace
                 t = term_l[j]
                 end = None if t == _INDEFINITE else entry + t
-                sp = [res_l[j], entry, t, 0, end, None if end is None else "term_expired",
-                      rid_l[j], case_l[j]]
+                sp = [
+                    res_l[j],
+                    entry,
+                    t,
+                    0,
+                    end,
+                    None if end is None else "term_expired",
+                    rid_l[j],
+                    case_l[j],
+                ]
                 sp.append(False)  # closing flag
             continue
         if sp[8]:  # deletion pending: nothing changes the spell any more
@@ -173,9 +183,8 @@ def _score_list_frame(
                 ),
             ]
         )
-    causes = (
-        ledger.group_by("resident_id", pl.col("day").cast(pl.Int32).alias("start_day"))
-        .agg(pl.col("record_id").max())
+    causes = ledger.group_by("resident_id", pl.col("day").cast(pl.Int32).alias("start_day")).agg(
+        pl.col("record_id").max()
     )
     return frame.join(causes, on=["resident_id", "start_day"], how="left").with_columns(
         pl.when(pl.col("end_day").is_null())
@@ -204,7 +213,14 @@ def build_spells(
             rows = _kind_list_rows(li, recs, start_date, days)
             f = pl.DataFrame(
                 rows,
-                schema=["resident_id", "start_day", "end_day", "exit_reason", "record_id", "case_number"],
+                schema=[
+                    "resident_id",
+                    "start_day",
+                    "end_day",
+                    "exit_reason",
+                    "record_id",
+                    "case_number",
+                ],
                 orient="row",
             )
         frames.append(

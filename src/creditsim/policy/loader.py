@@ -64,7 +64,9 @@ def format_path(path: Path_) -> str:
 
 _HEADER_AOT = re.compile(r"^\[\[\s*([^\[\]]+?)\s*\]\]\s*(#.*)?$")
 _HEADER_TABLE = re.compile(r"^\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$")
-_KEY = re.compile(r"^((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*=")
+_KEY = re.compile(
+    r"^((?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*')(?:\s*\.\s*(?:[A-Za-z0-9_\-]+|\"[^\"]*\"|'[^']*'))*)\s*="
+)
 _INNER_KEY = re.compile(r"([A-Za-z0-9_\-]+)\s*=")
 
 
@@ -219,7 +221,9 @@ def _unique(items: list[Any], attr: str, section: str) -> list[tuple[Path_, str]
     for i, it in enumerate(items):
         v = getattr(it, attr)
         if v in seen:
-            out.append(((section, i, attr), f"duplicate {attr} {v!r} (first at {section}[{seen[v]}])"))
+            out.append(
+                ((section, i, attr), f"duplicate {attr} {v!r} (first at {section}[{seen[v]}])")
+            )
         else:
             seen[v] = i
     return out
@@ -263,20 +267,33 @@ def _cross_checks(
             hi, lo = tiers[i - 1], tiers[i]
             if lo.min >= hi.min:
                 out.append(
-                    (("tiers", i, "min"), "tiers must be listed best first (each min below the previous)")
+                    (
+                        ("tiers", i, "min"),
+                        "tiers must be listed best first (each min below the previous)",
+                    )
                 )
             elif lo.max >= hi.min:
-                out.append((("tiers", i, "max"), f"overlaps tier {hi.name!r} (which starts at {hi.min})"))
+                out.append(
+                    (("tiers", i, "max"), f"overlaps tier {hi.name!r} (which starts at {hi.min})")
+                )
             elif lo.max + 1 != hi.min:
                 out.append(
-                    (("tiers", i, "max"), f"gap: tier {hi.name!r} starts at {hi.min}, so max must be {hi.min - 1}")
+                    (
+                        ("tiers", i, "max"),
+                        f"gap: tier {hi.name!r} starts at {hi.min}, so max must be {hi.min - 1}",
+                    )
                 )
         if scale is not None and tiers:
             if tiers[0].max != scale.max:
-                out.append((("tiers", 0, "max"), f"the best tier must end at scale.max = {scale.max}"))
+                out.append(
+                    (("tiers", 0, "max"), f"the best tier must end at scale.max = {scale.max}")
+                )
             if tiers[-1].min != scale.min:
                 out.append(
-                    (("tiers", len(tiers) - 1, "min"), f"the worst tier must start at scale.min = {scale.min}")
+                    (
+                        ("tiers", len(tiers) - 1, "min"),
+                        f"the worst tier must start at scale.min = {scale.min}",
+                    )
                 )
     tier_names = _raw_ids(data, "tiers", "name")
     list_ids = _raw_ids(data, "lists", "id")
@@ -294,8 +311,11 @@ def _cross_checks(
                 out.append((("rules", i, "cap"), f"unknown cap {r.cap!r}"))
             if r.cap in cap_sign and cap_sign[r.cap][0] != r.sign:
                 out.append(
-                    (("rules", i, "cap"), f"cap {r.cap!r} mixes rewards and deductions "
-                     f"(rules[{cap_sign[r.cap][1]}] has the other sign)")
+                    (
+                        ("rules", i, "cap"),
+                        f"cap {r.cap!r} mixes rewards and deductions "
+                        f"(rules[{cap_sign[r.cap][1]}] has the other sign)",
+                    )
                 )
             cap_sign.setdefault(r.cap, (r.sign, i))
     if overrides is not None:
@@ -305,7 +325,11 @@ def _cross_checks(
                 out.append((("overrides", i, "on_list"), f"unknown list {o.on_list!r}"))
             if o.cap_tier is not None and tier_names is not None and o.cap_tier not in tier_names:
                 out.append((("overrides", i, "cap_tier"), f"unknown tier {o.cap_tier!r}"))
-            if o.cap_score is not None and scale is not None and not scale.min <= o.cap_score <= scale.max:
+            if (
+                o.cap_score is not None
+                and scale is not None
+                and not scale.min <= o.cap_score <= scale.max
+            ):
                 out.append(
                     (("overrides", i, "cap_score"), f"outside the scale [{scale.min}, {scale.max}]")
                 )
@@ -317,10 +341,14 @@ def _cross_checks(
             trig = {k for t in li.triggers for k in t.kinds}
             both = sorted(trig & set(li.exit_kinds))
             if both:
-                out.append((("lists", i, "exit_kinds"), f"kinds both enter and leave the list: {both}"))
+                out.append(
+                    (("lists", i, "exit_kinds"), f"kinds both enter and leave the list: {both}")
+                )
             both = sorted(set(li.aggravating_kinds) & set(li.exit_kinds))
             if both:
-                out.append((("lists", i, "aggravating_kinds"), f"kinds both aggravate and end: {both}"))
+                out.append(
+                    (("lists", i, "aggravating_kinds"), f"kinds both aggravate and end: {both}")
+                )
     if cons is not None:
         out += _unique(cons, "id", "consequences")
         for i, c in enumerate(cons):
@@ -330,7 +358,9 @@ def _cross_checks(
             if c.on_list is not None and list_ids is not None and c.on_list not in list_ids:
                 out.append((("consequences", i, "on_list"), f"unknown list {c.on_list!r}"))
             if (c.score_min is not None or c.covered or c.tiers) and not scored:
-                out.append(((("consequences", i)), "score- or tier-based consequence needs [scale]"))
+                out.append(
+                    ((("consequences", i)), "score- or tier-based consequence needs [scale]")
+                )
     return out
 
 

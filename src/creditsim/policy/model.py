@@ -67,9 +67,9 @@ class Coverage(_Cited):
     min_age: Annotated[int, Field(ge=0, le=120)] = 0
     min_years_in_city: Annotated[float, Field(ge=0, le=120, allow_inf_nan=False)] = 0.0
     #: Overrides ``min_years_in_city`` for migrants (hukou elsewhere) if given.
-    min_years_in_city_migrant: (
-        Annotated[float, Field(ge=0, le=120, allow_inf_nan=False)] | None
-    ) = None
+    min_years_in_city_migrant: Annotated[float, Field(ge=0, le=120, allow_inf_nan=False)] | None = (
+        None
+    )
     hukou: list[HukouName] = Field(default_factory=lambda: list(HUKOU), min_length=1)
     #: Scoring needs the resident's consent. Read from a Boolean ``consent``
     #: column of the register when present; otherwise everyone is taken to consent.
@@ -257,7 +257,13 @@ class ListDef(_Cited):
         if self.score_below is not None:
             extra = [
                 k
-                for k in ("per_case", "grace_days", "exit_kinds", "aggravating_kinds", "extend_days")
+                for k in (
+                    "per_case",
+                    "grace_days",
+                    "exit_kinds",
+                    "aggravating_kinds",
+                    "extend_days",
+                )
                 if getattr(self, k)
             ]
             if extra:
@@ -299,7 +305,9 @@ class Consequence(_Cited):
             if v is not None
         ]
         if len(given) != 1:
-            raise ValueError("give exactly one of 'tiers', 'on_list', 'score_min' or 'covered = true'")
+            raise ValueError(
+                "give exactly one of 'tiers', 'on_list', 'score_min' or 'covered = true'"
+            )
         if (self.effect == "discount") != (self.rate is not None):
             raise ValueError("'rate' is required with effect 'discount' and only then")
         if not self.apply_to_self and not self.spill_to:
