@@ -78,8 +78,7 @@ class RunWriter:
         path.parent.mkdir(parents=True, exist_ok=True)
 
         def work() -> None:
-            df.write_parquet(path, compression="zstd", compression_level=1, statistics=True,
-                             row_group_size=1 << 20)
+            write_parquet(df, path)
             self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
                                 "columns": {c: str(t) for c, t in df.schema.items()}}
 
@@ -121,6 +120,31 @@ class RunWriter:
             f.cancel()
         self._io.shutdown(wait=True)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Write ``df`` as Parquet with fixed, deterministic settings.
+
+    zstd level 1, row groups of 1 Mi rows; dictionary encoding only for
+    categorical and low-cardinality string columns (dictionary attempts on
+    millions of distinct names or ID numbers cost time and save nothing);
+    min/max statistics only for numeric, date and Boolean columns (what DuckDB
+    can prune row groups with).
+    """
+    import pyarrow.parquet as pq
+
+    dict_cols, stat_cols = [], []
+    for name, dtype in df.schema.items():
+        if isinstance(dtype, (pl.Enum, pl.Categorical)):
+            dict_cols.append(name)
+        elif dtype == pl.String:
+            if df[name].head(100_000).n_unique() <= 4096:
+                dict_cols.append(name)
+        elif dtype.is_numeric() or dtype in (pl.Date, pl.Boolean):
+            stat_cols.append(name)
+    pq.write_table(df.to_arrow(), path, compression="zstd", compression_level=1,
+                   row_group_size=1 << 20, use_dictionary=dict_cols or False,
+                   write_statistics=stat_cols or False)
 
 
 def sha256_file(path: Path) -> str:
