@@ -125,6 +125,10 @@ SERVICES: tuple[str, ...] = (
     "heating_bill",  # heating bill discount (Huantai AAA, §2)
     "insurance",  # high-premium insurance products (§4.2 item 8)
     "travel",  # package tours and holidays (§4.2 item 6)
+    "rental_deposit",  # deposit-free rentals: power banks, umbrellas, scooters (Fuzhou, §3.2)
+    "vehicle_purchase",  # buying a non-essential vehicle (§4.2 item 5)
+    "office_rental",  # renting high-end offices, hotels or apartments for work (§4.2 item 4)
+    "car_plate_lottery",  # Hangzhou's planned link to the car-plate lottery (§3.1)
 )
 ServiceT = pl.Enum(list(SERVICES))
 

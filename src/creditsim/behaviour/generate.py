@@ -323,7 +323,7 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
     tmp = np.arange(len(rid), dtype=np.int64)
     # Sort by (resident, day, kind, pre-sort position) using one packed key.
     key = (rid.astype(np.int64) << 32) | (day.astype(np.int64) << 16) | kind_i.astype(np.int64)
-    order = np.lexsort((tmp, key))
+    order = np.argsort(key, kind="stable")  # ties keep their pre-sort position
     return pl.DataFrame({
         "rid": rid[order], "day": day[order], "kind_i": kind_i[order],
         "amount": amt[order], "tmp": tmp[order],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -128,10 +129,15 @@ def synthesize(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in
                                          ("hh", "role", "slot", "age", "male", "migrant", "district")}
     hh_off = 0
+    # Districts are independent (own streams): draw them on two threads, in order.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        drawn = [pool.submit(_draw_district, seed, d, int(t), float(mig[d]), hm)
+                 if t > 0 else None for d, t in enumerate(targets)]
     for d, target in enumerate(targets):
         if target == 0:
             continue
-        blk = _draw_district(seed, d, int(target), float(mig[d]), hm)
+        blk = drawn[d].result()
+        drawn[d] = None
         cols["hh"].append(blk["hh"] + hh_off)
         hh_off = int(cols["hh"][-1][-1]) + 1
         for k in ("role", "slot", "age", "male", "migrant"):
@@ -205,7 +211,7 @@ def synthesize(
     # Person-weighted deciles of household per-capita income; a household is
     # never split across deciles (ties broken by household id).
     inc_h = income[hh_start]
-    order_h = np.lexsort((np.arange(len(hh_start)), inc_h))
+    order_h = np.argsort(inc_h, kind="stable")
     before = np.empty(len(hh_start), dtype=np.int64)
     before[order_h] = np.concatenate([[0], np.cumsum(hh_size[order_h])[:-1]])
     dec_h = np.minimum((2 * before + hh_size) * 10 // (2 * n) + 1, 10).astype(np.int8)

@@ -81,7 +81,7 @@ class _Register:
         r = residents
         self.n = r.height
         self.name = r["name"]
-        self.id_number = r["id_number"]
+        self.id_bytes = strings.fixed_width_to_u8(r["id_number"], 18)
         self.birth_days = r["birth_date"].cast(pl.Int32).to_numpy()
         self.sex = r["sex"]
         self.district = r["district"]
@@ -152,7 +152,10 @@ def department_records(
     event_id = ev["event_id"].to_numpy()[src]
     key = splitmix64((event_id.astype(np.uint64) * np.uint64(2) + copy.astype(np.uint64))
                      ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
-    order = kept[np.lexsort((key[kept], day_rec[kept]))]
+    # One stable sort of a packed key: day recorded (high bits), then the hash.
+    packed = (day_rec[kept].astype(np.uint64) << np.uint64(47)) | (key[kept] >> np.uint64(17))
+    order = kept[np.argsort(packed, kind="stable")]
+    del packed
     src, copy, u = src[order], copy[order], u[order]
     day_event, day_rec = day_event[order], day_rec[order]
     rid_r = rid[src]
@@ -172,7 +175,7 @@ def department_records(
         ou = _subset_uniforms(seed, f"{dept.name}.other", rid_r[ot], 2)
         id_holder[ot] = _other_person(reg, rid_r[ot], ou[:, 0], ou[:, 1])
     faults |= (miss * ID_MISSING + other * ID_OTHER + mistyped * ID_MISTYPED).astype(np.uint8)
-    ids = reg.id_number.gather(pl.Series(id_holder))
+    ids = strings.u8_to_series(reg.id_bytes[id_holder], "id_number")
     mt = np.flatnonzero(mistyped)
     if mt.size:
         mu = _subset_uniforms(seed, f"{dept.name}.idtypo", rid_r[mt], 5)
@@ -208,12 +211,14 @@ def department_records(
     district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
         pl.Series([None] * m, dtype=cat.DistrictT)
 
-    ev_src = ev.select("kind", "amount", "event_id", "ref_event_id")[src]
+    kind_codes = ev["kind"].to_physical().to_numpy()[src]
+    amount = ev["amount"].to_numpy()[src]
+    ref = ev["ref_event_id"].fill_null(-1).to_numpy()[src]
     return pl.DataFrame({
         "record_id": pl.Series(np.arange(offset, offset + m, dtype=np.int64)),
         "department": pl.Series([dept.name], dtype=cat.DepartmentT).gather(
             pl.Series(np.zeros(m, dtype=np.uint32))),
-        "kind": ev_src["kind"],
+        "kind": cat.enum_from_codes(kind_codes, cat.KindT),
         "day_event": pl.Series(day_event, dtype=pl.Int16),
         "day_recorded": pl.Series(day_rec, dtype=pl.Int16),
         "name": nm.alias("name"),
@@ -221,11 +226,11 @@ def department_records(
         "birth_date": birth.alias("birth_date"),
         "sex": sex.alias("sex"),
         "district": district.alias("district"),
-        "amount": ev_src["amount"],
-        "truth_event_id": ev_src["event_id"],
+        "amount": pl.Series(amount, dtype=pl.Float64, nan_to_null=True),
+        "truth_event_id": pl.Series(event_id[order], dtype=pl.Int64),
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
-        "_ref": ev_src["ref_event_id"],
+        "_ref": pl.Series(ref, dtype=pl.Int64).replace(-1, None),
     })
 
 
