@@ -18,8 +18,11 @@ Blocking rules (OR-ed; Splink removes the pairs an earlier rule produced):
 
 1. name + district (+ sex where the record has it), skipping crowded blocks;
 2. pinyin + district, skipping crowded blocks (homophone typos);
-3. pinyin + birth date (typos of people who moved, or whose block was crowded);
-4. the ID's birth-date digits + district (mistyped IDs whatever the name).
+3. pinyin + birth date (records whose name block was crowded but carry a birth date);
+4. pinyin + the birth-date digits of a mistyped ID;
+5. pinyin + the region and sequence digits of a mistyped ID — a single slip
+   leaves one of the two intact, so 4 and 5 reach every mistyped ID whose name
+   is right or a homophone, however crowded its name.
 
 "Crowded" blocks (more than :data:`CROWD_CAP` registered residents share the key)
 are purged: a record in one could at best reach a posterior of about 1/CROWD_CAP
@@ -46,8 +49,8 @@ OUTSIDE_BLOCKS = 0.02
 
 #: Columns the Splink input tables carry (records and register alike).
 INPUT_COLUMNS: tuple[str, ...] = (
-    "uid", "name", "name_py", "id_number", "id_birth", "birth_date", "sex", "district",
-    "crowd_s", "crowd_n", "crowd_py",
+    "uid", "name", "name_py", "id_number", "id_birth", "id_rs", "birth_date", "sex",
+    "district", "crowd_s", "crowd_n", "crowd_py",
 )
 
 
@@ -138,7 +141,8 @@ def blocking_rules(cap: int = CROWD_CAP) -> list[str]:
         f'l."name_py" = r."name_py" AND l."district" = r."district" '
         f'AND l."crowd_py" <= {cap} AND r."crowd_py" <= {cap}',
         'l."name_py" = r."name_py" AND l."birth_date" = r."birth_date"',
-        'l."id_birth" = r."id_birth" AND l."district" = r."district"',
+        'l."name_py" = r."name_py" AND l."id_birth" = r."id_birth"',
+        'l."name_py" = r."name_py" AND l."id_rs" = r."id_rs"',
     ]
 
 

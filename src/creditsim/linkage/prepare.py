@@ -14,7 +14,6 @@ import polars as pl
 
 from creditsim import catalogue as cat
 from creditsim.errors import ConfigError, Problem
-from creditsim.population import names
 from creditsim.linkage.schema import RECORD_IDENTITY, REGISTER_IDENTITY
 
 _RECORD_TYPES: dict[str, pl.DataType] = {
@@ -80,12 +79,3 @@ def register_view(register: pl.DataFrame) -> pl.DataFrame:
     if reg["resident_id"].n_unique() != reg.height:
         raise ConfigError("resident_id values in the register are not unique")
     return reg
-
-
-def pinyin_of(name: pl.Series) -> pl.Series:
-    """Toneless pinyin of each name, computed once per distinct name."""
-    uniq = name.drop_nulls().unique().sort()
-    py = names.to_pinyin(uniq) if len(uniq) else pl.Series([], dtype=pl.String)
-    lut = pl.DataFrame({"name": uniq, "name_py": py})
-    return (pl.DataFrame({"name": name}).join(lut, on="name", how="left", maintain_order="left")
-            ["name_py"])

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from creditsim.linkage import features
@@ -36,7 +37,7 @@ from creditsim.rng import stream
 #: Pairs with match weight below this are not kept (odds < 2^-20).
 MIN_MATCH_WEIGHT = -20.0
 #: Random register pairs compared to estimate u.
-U_PAIRS = 4_000_000
+U_PAIRS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def _connect(workdir: Path, opts: SplinkOptions):  # -> duckdb.DuckDBPyConnectio
 def _splink_input(df: pl.DataFrame) -> pl.DataFrame:
     return df.select(
         pl.col("uid").cast(pl.Int64),
-        "name", "name_py", "id_number", "id_birth", "birth_date",
+        "name", "name_py", "id_number", "id_birth", "id_rs", "birth_date",
         pl.col("sex").cast(pl.String), pl.col("district").cast(pl.String),
         "crowd_s", "crowd_n", "crowd_py",
     )
@@ -118,9 +119,14 @@ def estimate_u(con, settings: dict[str, Any], reg: pl.DataFrame, seed: int,
     i = rng.integers(0, n, size=pairs)
     j = (i + rng.integers(1, n, size=pairs)) % n  # j != i
     cols = ["name", "name_py", "id_number", "birth_date", "sex", "district"]
-    side = _splink_input(reg.rename({"resident_id": "uid"})).select(cols)
-    both = pl.concat([side[i].rename({c: f"{c}_l" for c in cols}),
-                      side[j].rename({c: f"{c}_r" for c in cols})], how="horizontal")
+    base = ["name", "id_number", "birth_date", "sex", "district"]
+
+    def side(rows: np.ndarray, sfx: str) -> pl.DataFrame:
+        df = features.with_pinyin(reg.select(base)[rows]).with_columns(
+            pl.col("sex", "district").cast(pl.String))
+        return df.select(cols).rename({c: f"{c}_{sfx}" for c in cols})
+
+    both = pl.concat([side(i, "l"), side(j, "r")], how="horizontal")
     con.register("u_pairs", both.to_arrow())
     try:
         gammas = gamma_sql(settings)
