@@ -153,3 +153,15 @@ def test_court_case_numbers(small_run: dict) -> None:
     per_case = court.filter(pl.col("kind") != "lawsuit_lost").group_by("case_number").agg(
         pl.col("truth_resident_id").n_unique())
     assert per_case["truth_resident_id"].max() == 1
+
+
+def test_thinning_events_leaves_other_records_unchanged(small_run: dict) -> None:
+    """Common random numbers: dropping some events (behavioural feedback) changes
+    nothing about the records of the remaining events except their record ids."""
+    ev = small_run["events"]
+    kept = ev.filter(pl.col("event_id") % 5 != 0)
+    recs = build_records(kept, small_run["residents"], seed=11, days=365, start_year=2021)
+    cols = [c for c in COMMON_SCHEMA if c != "record_id"] + list(TRUTH_SCHEMA)
+    for d, df in small_run["records"].items():
+        full = df.filter(pl.col("truth_event_id") % 5 != 0).select(cols)
+        assert full.equals(recs[d].select(cols)), d

@@ -33,3 +33,18 @@ def test_blocks_cover_exactly() -> None:
 def test_negative_rejected() -> None:
     with pytest.raises(ValueError):
         stream(-1, "x")
+
+
+def test_keyed_uniforms_depend_only_on_key() -> None:
+    from creditsim.rng import keyed_uniforms
+
+    keys = np.arange(10_000, dtype=np.int64) * 7 + 3
+    all_u = keyed_uniforms(5, "records.court", keys, 3)
+    some = keyed_uniforms(5, "records.court", keys[::13], 3)
+    assert np.array_equal(all_u[::13], some)
+    assert not np.array_equal(all_u, keyed_uniforms(6, "records.court", keys, 3))
+    assert not np.array_equal(all_u, keyed_uniforms(5, "records.tax", keys, 3))
+    assert all_u.min() >= 0 and all_u.max() < 1
+    assert abs(all_u.mean() - 0.5) < 0.01
+    # columns are not copies of each other
+    assert abs(np.corrcoef(all_u[:, 0], all_u[:, 1])[0, 1]) < 0.05

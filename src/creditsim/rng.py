@@ -58,3 +58,34 @@ def n_blocks(n: int, block: int = RESIDENT_BLOCK) -> int:
 def block_bounds(n: int, block: int = RESIDENT_BLOCK) -> list[tuple[int, int]]:
     """``[(start, stop), ...]`` of each block of ``n`` entities."""
     return [(s, min(s + block, n)) for s in range(0, n, block)]
+
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _mix64(z: np.ndarray) -> np.ndarray:
+    """SplitMix64 finaliser (vectorised, wrapping uint64 arithmetic)."""
+    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    return z ^ (z >> np.uint64(31))
+
+
+def keyed_uniforms(seed: int, name: str, keys: np.ndarray, k: int = 1) -> np.ndarray:
+    """(len(keys), k) float32 uniforms in [0, 1), a pure function of
+    ``(seed, name, key, column)``.
+
+    Counter-based: each entity (an event, a record, a case) gets its own numbers
+    whatever else is drawn, so thinning events (behavioural feedback) or changing
+    which records exist never shifts anyone else's luck. Used where entities come
+    and go between scenarios; block-keyed :func:`stream` is used where the
+    population is fixed.
+    """
+    w = _name_words(name)
+    salt = np.uint64((seed * 0x9E3779B1 + (w[0] << 32 | w[1])) & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        base = _mix64(np.asarray(keys).astype(np.uint64) * _GOLDEN ^ salt)
+        out = np.empty((len(base), k), dtype=np.float32)
+        for j in range(k):
+            z = _mix64(base + np.uint64(j + 1) * _GOLDEN)
+            out[:, j] = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+    return out

@@ -2,8 +2,9 @@
 
 For every event, the responsible department writes a record after a reporting
 lag, with that department's faults (see :mod:`creditsim.records.departments`).
-Random draws are keyed by (department, resident block) so the records do not
-depend on chunking. Record ids are assigned per department in order of
+Random draws are keyed by event (:func:`creditsim.rng.keyed_uniforms`), so a
+record's lag and faults depend on nothing but its event: not on chunking, and not
+on which other events exist. Record ids are assigned per department in order of
 (day_recorded, a keyed hash), so they carry no information about who the
 resident is.
 """
@@ -24,7 +25,7 @@ from creditsim.records.departments import (
     DepartmentModel,
 )
 from creditsim.behaviour.generate import THREADS
-from creditsim.rng import RESIDENT_BLOCK, stream
+from creditsim.rng import keyed_uniforms
 
 #: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
 COMMON_SCHEMA: dict[str, pl.DataType] = {
@@ -55,23 +56,6 @@ def splitmix64(x: np.ndarray) -> np.ndarray:
     z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
     z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
     return z ^ (z >> np.uint64(31))
-
-
-def _block_uniforms(seed: int, dept: str, rid: np.ndarray, k: int) -> np.ndarray:
-    """(n, k) float32 uniforms for events of ``rid`` (sorted), keyed by resident block.
-
-    Single precision is ample for fault probabilities (resolution 6e-8) and halves
-    the memory of the largest departments' draws."""
-    n = len(rid)
-    out = np.empty((n, k), dtype=np.float32)
-    if n == 0:
-        return out
-    blk = rid // RESIDENT_BLOCK
-    cuts = np.flatnonzero(np.r_[True, blk[1:] != blk[:-1], True])
-    for s, e in zip(cuts[:-1], cuts[1:], strict=True):
-        out[s:e] = stream(seed, f"records.{dept}", int(blk[s])).random((e - s, k),
-                                                                       dtype=np.float32)
-    return out
 
 
 class _Register:
@@ -135,11 +119,14 @@ def department_records(
     rid = ev["resident_id"].to_numpy().astype(np.int64)
     n = len(rid)
     r = dept.rates()
-    # Six uniforms per event: duplicate?, lag, id fault, name typo, birth fault, spare.
-    u = _block_uniforms(seed, dept.name, rid, 6)
+    event_id = ev["event_id"].to_numpy()
+    # Six uniforms per event: duplicate?, lag, id fault, name typo, birth fault, spare —
+    # keyed by the event (and copy), so a record's faults do not depend on which
+    # other events exist (common random numbers under behavioural feedback).
+    u = keyed_uniforms(seed, f"records.{dept.name}", event_id * 2, 6)
     dup = np.flatnonzero(u[:, 0] < r["duplicate"])
     # A duplicate is a second record of the event with its own draws.
-    ud = _block_uniforms(seed, f"{dept.name}.duplicate", rid[dup], 6)
+    ud = keyed_uniforms(seed, f"records.{dept.name}", event_id[dup] * 2 + 1, 6)
     src = np.concatenate([np.arange(n), dup])
     copy = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(dup), dtype=bool)])
     u = np.concatenate([u, ud])
@@ -149,14 +136,15 @@ def department_records(
     day_rec = day_event + lag + copy * (1 + (lag % 7))
     # Records not yet reported by the end of the run are not in the database.
     kept = np.flatnonzero(day_rec < days)
-    event_id = ev["event_id"].to_numpy()[src]
+    event_id = event_id[src]
+    ukey = event_id.astype(np.int64) * 2 + copy  # one key per record (event, copy)
     key = splitmix64((event_id.astype(np.uint64) * np.uint64(2) + copy.astype(np.uint64))
                      ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
     # One stable sort of a packed key: day recorded (high bits), then the hash.
     packed = (day_rec[kept].astype(np.uint64) << np.uint64(47)) | (key[kept] >> np.uint64(17))
     order = kept[np.argsort(packed, kind="stable")]
     del packed
-    src, copy, u = src[order], copy[order], u[order]
+    src, copy, u, ukey = src[order], copy[order], u[order], ukey[order]
     day_event, day_rec = day_event[order], day_rec[order]
     rid_r = rid[src]
     m = len(src)
@@ -172,13 +160,13 @@ def department_records(
     id_holder = rid_r.copy()
     ot = np.flatnonzero(other)
     if ot.size:
-        ou = _subset_uniforms(seed, f"{dept.name}.other", rid_r[ot], 2)
+        ou = keyed_uniforms(seed, f"records.{dept.name}.other", ukey[ot], 2)
         id_holder[ot] = _other_person(reg, rid_r[ot], ou[:, 0], ou[:, 1])
     faults |= (miss * ID_MISSING + other * ID_OTHER + mistyped * ID_MISTYPED).astype(np.uint8)
     ids = strings.u8_to_series(reg.id_bytes[id_holder], "id_number")
     mt = np.flatnonzero(mistyped)
     if mt.size:
-        mu = _subset_uniforms(seed, f"{dept.name}.idtypo", rid_r[mt], 5)
+        mu = keyed_uniforms(seed, f"records.{dept.name}.idtypo", ukey[mt], 5)
         ids = ids.scatter(mt, strings.mistype_ids(ids.gather(mt), mu))
     if miss.any():
         ids = ids.scatter(np.flatnonzero(miss), None)
@@ -188,7 +176,7 @@ def department_records(
     typo = u[:, 3] < r["name_typo"]
     tp = np.flatnonzero(typo)
     if tp.size:
-        tu = _subset_uniforms(seed, f"{dept.name}.nametypo", rid_r[tp], 3)
+        tu = keyed_uniforms(seed, f"records.{dept.name}.nametypo", ukey[tp], 3)
         nm = nm.scatter(tp, strings.typo_names(nm.gather(tp), tu))
     faults |= (typo * NAME_TYPO).astype(np.uint8)
 
@@ -198,7 +186,7 @@ def department_records(
         bw = u[:, 4] < r["birth_wrong"]
         bi = np.flatnonzero(bw)
         if bi.size:
-            bu = _subset_uniforms(seed, f"{dept.name}.birth", rid_r[bi], 1)
+            bu = keyed_uniforms(seed, f"records.{dept.name}.birth", ukey[bi], 1)
             bd[bi] = _wrong_birth(bd[bi], bu[:, 0])
         faults |= (bw * BIRTH_WRONG).astype(np.uint8)
         birth = pl.Series(bd, dtype=pl.Int32).cast(pl.Date)
@@ -232,19 +220,6 @@ def department_records(
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
         "_ref": pl.Series(ref, dtype=pl.Int64).replace(-1, None),
     })
-
-
-def _subset_uniforms(seed: int, name: str, rid: np.ndarray, k: int) -> np.ndarray:
-    """Uniforms for a subset of records given in any order, keyed by resident block.
-
-    Draws are made in (resident, position) order within each block, then put
-    back in the subset's order, so they don't depend on how rows are ordered.
-    """
-    srt = np.argsort(rid, kind="stable")
-    uu = _block_uniforms(seed, name, rid[srt], k)
-    out = np.empty_like(uu)
-    out[srt] = uu
-    return out
 
 
 def build_records(
