@@ -24,20 +24,30 @@ def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def test_policy_stage_needs_no_truth(run_dir: Path, tmp_path: Path) -> None:
-    """Re-run the policy stage on tables with every truth column removed: same output."""
-    residents = pl.read_parquet(run_dir / "residents.parquet")
-    tables: dict[str, pl.DataFrame] = {"residents": pipeline.platform_view(residents)}
-    for f in sorted((run_dir / "records").glob("*.parquet")):
-        tables[f"records/{f.stem}"] = pipeline.platform_view(pl.read_parquet(f))
-    tables["links"] = pipeline.platform_view(pl.read_parquet(run_dir / "links.parquet"))
-    assert not any(c.startswith("truth_") for t in tables.values() for c in t.columns)
-    cfg = make_config(residents=6000, days=120, seed=3)
-    ctx = pipeline.RunContext(config=cfg, workdir=tmp_path, run_dir=tmp_path,
-                              progress=lambda s, f: None)
-    out = pipeline._policy(ctx, tables)
-    for name in ("ledger", "scores", "list_spells"):
-        assert out[name].equals(pl.read_parquet(run_dir / f"{name}.parquet")), name
+def test_policy_stage_needs_no_truth(run_dir: Path) -> None:
+    """Re-run the policy engine on the run's tables with every truth column removed:
+    the same ledger and the same list spells (before the truth-side labels)."""
+    from creditsim.policy import apply_policy, load_policy
+
+    residents = pipeline.platform_view(pl.read_parquet(run_dir / "residents.parquet"))
+    recs = {f.stem: pipeline.platform_view(pl.read_parquet(f))
+            for f in sorted((run_dir / "records").glob("*.parquet"))}
+    links = pipeline.platform_view(pl.read_parquet(run_dir / "links.parquet"))
+    tables = [residents, links, *recs.values()]
+    assert not any(c.startswith("truth_") for t in tables for c in t.columns)
+    linked = pipeline.linked_records(recs, links)
+    res = apply_policy(load_policy("beijing"), residents, linked, days=120,
+                       start_date=make_config().start_date)
+    key = ["resident_id", "day", "rule_id", "record_id"]
+    assert res.ledger.sort(key).equals(pl.read_parquet(run_dir / "ledger.parquet").sort(key))
+    spells = pl.read_parquet(run_dir / "list_spells.parquet")
+    not_appealed = spells.filter(pl.col("exit_reason").cast(pl.String).fill_null("")
+                                 != "appealed").drop("wrongful", "wrongful_cause")
+    mine = res.list_spells.join(not_appealed.select("resident_id", "record_id", "list"),
+                                on=["resident_id", "record_id", "list"], how="semi")
+    cols = not_appealed.columns
+    k2 = ["resident_id", "list", "start_day", "record_id"]
+    assert mine.select(cols).sort(k2).equals(not_appealed.sort(k2))
 
 
 def test_linked_stream_has_no_truth(run_dir: Path) -> None:
@@ -52,7 +62,8 @@ def test_linked_stream_has_no_truth(run_dir: Path) -> None:
 
 def test_run_outputs_present(run_dir: Path) -> None:
     for f in ("links.parquet", "linkage.json", "ledger.parquet", "scores.parquet",
-              "list_spells.parquet"):
+              "list_spells.parquet", "decisions.parquet", "demand.parquet", "appeals.parquet",
+              "loop.json"):
         assert (run_dir / f).exists(), f
 
 

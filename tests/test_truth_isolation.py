@@ -15,7 +15,7 @@ import creditsim
 
 PLATFORM_PACKAGES = ("linkage", "policy", "services")
 #: Modules that evaluate the platform against the truth, by design.
-EVALUATION_MODULES = {"linkage/evaluate.py"}
+EVALUATION_MODULES = {"linkage/evaluate.py", "services/evaluate.py"}
 
 ROOT = Path(creditsim.__file__).parent
 

@@ -70,6 +70,9 @@ def run(
         help="Policy preset name or TOML file (default: the city's own preset).")] = None,
     linkage_threshold: Annotated[float, typer.Option(
         help="Minimum match probability for a probabilistic link, in (0, 1].")] = 0.5,
+    feedback: Annotated[bool, typer.Option(
+        "--feedback/--no-feedback",
+        help="Behavioural feedback: deterrence, gaming, repayment after listing.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
@@ -80,7 +83,7 @@ def run(
 
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
-                      linkage_threshold=linkage_threshold)
+                      linkage_threshold=linkage_threshold, feedback=feedback)
     from creditsim.policy import load_policy
 
     load_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before anything is written
@@ -155,6 +158,17 @@ def _mount_policy() -> None:
 
 
 _mount_policy()
+
+
+def _mount_audit() -> None:
+    try:
+        from creditsim.audit.cli import mount
+    except ImportError:  # audit package not available in this build
+        return
+    mount(app, handle_errors)
+
+
+_mount_audit()
 
 
 def main() -> None:

@@ -32,6 +32,8 @@ class RunConfig(BaseModel):
         "do not depend on it)")
     policy: str | None = Field(
         None, description="policy preset name or TOML file; default: the city's own preset")
+    feedback: bool = Field(True, description="behavioural feedback (deterrence, gaming, "
+                           "repayment after listing)")
     linkage_threshold: float = Field(
         0.5, description="minimum match probability for a probabilistic link, in (0, 1]")
 

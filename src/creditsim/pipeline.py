@@ -6,14 +6,18 @@ flows one way; every table is written to the run directory as soon as it exists)
 1. ``population`` — the synthetic city → ``residents``
 2. ``behaviour``  — what residents really do (truth) → ``events``
 3. ``records``    — each department's database → ``records/<department>``
-4. ``linkage``    — the platform links records to residents → ``links``
-   (+ ``linkage.json`` and Splink's charts under ``charts/``)
-5. ``policy``     — the platform scores its linked profiles → ``ledger``,
-   ``scores``, ``list_spells``
+4. ``linkage``    — the platform links records to residents (+ Splink's charts)
+5. ``platform``   — the loop (:mod:`creditsim.loop`): policy → services →
+   appeals and repayment → behavioural feedback, iterated to its fixed point →
+   ``events``, ``records/*``, ``links``, ``ledger``, ``scores``, ``list_spells``,
+   ``decisions``, ``demand``, ``appeals`` (+ ``linkage.json``, ``loop.json``)
 
-Stages 4 and 5 are the *platform*: they receive only the register and records
-with every ``truth_*`` column dropped (:func:`platform_view`). Later stages
-(services, appeals, audit, report) append to :data:`PLAN` in the same form. ``creditsim run`` prints the plan and each stage's
+Tables named ``_name`` live in memory only: the behaviour stage draws
+*candidate* events (feedback later thins them), records and links are made for
+every candidate, and the platform stage writes the ones that happened. The
+platform's own steps (linkage, policy, service decisions) never see a
+``truth_*`` column (:func:`platform_view`); the evaluation modules that label
+sanctions as wrongful do, by design. ``creditsim run`` prints the plan and each stage's
 time; the manifest keeps both.
 """
 
@@ -30,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 import psutil
 
@@ -41,6 +46,7 @@ from creditsim.params import provenance
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
+from creditsim.loop import LoopModels
 from creditsim.rundir import RunWriter
 
 Tables = Mapping[str, pl.DataFrame]
@@ -55,10 +61,12 @@ class RunContext:
     workdir: Path
     progress: Progress
     run_dir: Path  # the run's temp directory, for documents besides tables
+    documents: dict[str, Any] = field(default_factory=dict)  # JSON documents to write
     household_model: HouseholdModel = field(default_factory=HouseholdModel)
     person_model: PersonModel = field(default_factory=PersonModel)
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
     departments: tuple = DEFAULT_DEPARTMENTS
+    loop_models: LoopModels = field(default_factory=lambda: LoopModels())
 
     @property
     def city(self):  # noqa: ANN201 - CityProfile
@@ -89,20 +97,38 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
 
 
 def _behaviour(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+    """Candidate events: every kind at its full rate, plus "boost" candidates for
+    kinds people can do more of (see :mod:`creditsim.feedback`)."""
+    from creditsim.behaviour import BehaviourModel
+    from creditsim.feedback import BOOSTABLE
+
     c = ctx.config
-    ev = generate_events(t["residents"], seed=c.seed, days=c.days, start_date=ctx.start_date,
-                         model=ctx.behaviour_model, chunk_residents=c.chunk_residents,
-                         progress=lambda f: ctx.progress("behaviour", f))
-    return {"events": ev}
+    base = generate_events(t["residents"], seed=c.seed, days=c.days, start_date=ctx.start_date,
+                           model=ctx.behaviour_model, chunk_residents=c.chunk_residents,
+                           progress=lambda f: ctx.progress("behaviour", 0.8 * f))
+    cand = [base.with_columns(pl.lit(False).alias("boost"))]
+    fb = ctx.loop_models.feedback
+    if fb.enabled and fb.max_boost > 1.0:
+        kinds = tuple(k for k in ctx.behaviour_model.kinds if k.kind in BOOSTABLE)
+        mult = {k.kind: np.full(t["residents"].height, fb.max_boost - 1.0) for k in kinds}
+        boost = generate_events(
+            t["residents"], seed=c.seed, days=c.days, start_date=ctx.start_date,
+            model=BehaviourModel(kinds=kinds, court=ctx.behaviour_model.court),
+            chunk_residents=c.chunk_residents, multipliers=mult, stream_tag=".boost",
+            event_id_offset=base.height)
+        cand.append(boost.with_columns(pl.lit(True).alias("boost")))
+    ctx.progress("behaviour", 1.0)
+    return {"_candidates": pl.concat(cand)}
 
 
 def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     c = ctx.config
-    recs = build_records(t["events"], t["residents"], seed=c.seed, days=c.days,
-                         start_year=ctx.start_date.year, departments=ctx.departments,
+    recs = build_records(t["_candidates"].drop("boost"), t["residents"], seed=c.seed,
+                         days=c.days, start_year=ctx.start_date.year,
+                         departments=ctx.departments,
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
-    return {f"records/{d}": df for d, df in recs.items()}
+    return {f"_records/{d}": df for d, df in recs.items()}
 
 
 def platform_view(df: pl.DataFrame) -> pl.DataFrame:
@@ -111,18 +137,46 @@ def platform_view(df: pl.DataFrame) -> pl.DataFrame:
 
 
 def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+    """Link every candidate record once. A record's link depends only on the record
+    and the register, so the loop can select the records that happen without
+    linking again, and policies compared on one seed see the same links."""
     from creditsim.linkage import link_records
 
     c = ctx.config
-    records = {k.removeprefix("records/"): v for k, v in t.items() if k.startswith("records/")}
+    records = {k.removeprefix("_records/"): v for k, v in t.items()
+               if k.startswith("_records/")}
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset)
-    (ctx.run_dir / "linkage.json").write_text(
-        json.dumps(res.metrics, indent=2, ensure_ascii=False, default=str) + "\n",
-        encoding="utf-8")
+    ctx.documents["linkage.json"] = res.metrics
     ctx.progress("linkage", 1.0)
-    return {"links": res.links}
+    return {"_links": res.links}
+
+
+def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+    """The platform loop (policy → services → appeals/repayment → feedback) to its
+    fixed point; writes the final events, records, links and every platform table."""
+    from creditsim.linkage import evaluate_links
+    from creditsim.loop import run_loop
+    from creditsim.policy import load_policy
+
+    c = ctx.config
+    policy = load_policy(c.policy or c.preset)
+    records = {k.removeprefix("_records/"): v for k, v in t.items()
+               if k.startswith("_records/")}
+    res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
+                   seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models)
+    ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
+                                  "converged": res.rounds[-1]["events_changed_next"] == 0
+                                  and not res.rounds[-1]["repayments_changed_next"],
+                                  "feedback": ctx.loop_models.feedback.enabled}
+    # Linkage accuracy of the records that exist (the candidates' metrics include
+    # thinned-away events), keeping the model description from the linkage stage.
+    metrics = dict(ctx.documents.get("linkage.json", {}))
+    metrics.update(evaluate_links(res.tables["links"], t["residents"]))
+    ctx.documents["linkage.json"] = metrics
+    ctx.progress("platform", 1.0)
+    return res.tables
 
 
 def linked_records(records: Mapping[str, pl.DataFrame], links: pl.DataFrame) -> pl.DataFrame:
@@ -139,32 +193,20 @@ def linked_records(records: Mapping[str, pl.DataFrame], links: pl.DataFrame) -> 
     return stream.join(assigned, on="record_id", how="left", maintain_order="left")
 
 
-def _policy(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
-    from creditsim.policy import apply_policy, load_policy
-
-    c = ctx.config
-    policy = load_policy(c.policy or c.preset)
-    records = {k.removeprefix("records/"): platform_view(v) for k, v in t.items()
-               if k.startswith("records/")}
-    linked = linked_records(records, platform_view(t["links"]))
-    res = apply_policy(policy, platform_view(t["residents"]), linked, days=c.days,
-                       start_date=ctx.start_date)
-    ctx.progress("policy", 1.0)
-    return {"ledger": res.ledger, "scores": res.scores, "list_spells": res.list_spells}
-
-
 #: The plan: stages in the order they run.
 PLAN: list[Stage] = [
     Stage("population", (), ("residents",), _population,
           "synthetic residents, households, names and ID numbers"),
-    Stage("behaviour", ("residents",), ("events",), _behaviour,
-          "ground-truth events of every kind (truth)"),
-    Stage("records", ("residents", "events"), ("records/*",), _records,
-          "each department's database with its reporting lag and faults"),
-    Stage("linkage", ("residents", "records/*"), ("links",), _linkage,
+    Stage("behaviour", ("residents",), ("_candidates",), _behaviour,
+          "candidate events of every kind at full rates (truth)"),
+    Stage("records", ("residents", "_candidates"), ("_records/*",), _records,
+          "each department's database of candidate events, with lags and faults"),
+    Stage("linkage", ("residents", "_records/*"), ("_links",), _linkage,
           "the platform links each record to a resident: by valid ID, else Splink"),
-    Stage("policy", ("residents", "records/*", "links"), ("ledger", "scores", "list_spells"),
-          _policy, "the platform applies the policy: points, tiers, list spells"),
+    Stage("platform", ("residents", "_candidates", "_records/*", "_links"),
+          ("events", "records/*", "links", "ledger", "scores", "list_spells", "decisions",
+           "demand", "appeals"), _platform,
+          "loop to a fixed point: policy → services → appeals/repayment → feedback"),
 ]
 
 
@@ -192,8 +234,11 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         keep_tables: bool = False) -> RunResult:
     """Run the plan and publish the run directory ``out`` atomically."""
     writer = RunWriter(out, overwrite=overwrite)
+    from creditsim.feedback import FeedbackModel
+
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
-                     progress=progress or (lambda s, f: None))
+                     progress=progress or (lambda s, f: None),
+                     loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
     tables: dict[str, pl.DataFrame] = {}
     timings: list[dict[str, Any]] = []
     try:
@@ -201,18 +246,21 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
             t0 = time.perf_counter()
             produced = stage.fn(ctx, tables)
             for name, df in produced.items():
-                writer.write_table(f"{name}.parquet", df)
+                if not name.startswith("_"):  # "_name": in-memory only
+                    writer.write_table(f"{name}.parquet", df)
             tables.update(produced)
             # Free tables no later stage reads (they stay on disk in the run).
             if not keep_tables:
                 later = {r for st in PLAN[PLAN.index(stage) + 1:] for r in st.reads}
                 for name in [n for n in tables if n not in later
-                             and not (n.startswith("records/") and "records/*" in later)]:
+                             and f"{n.split('/')[0]}/*" not in later]:
                     del tables[name]
             secs = time.perf_counter() - t0
             timings.append({"stage": stage.name, "seconds": round(secs, 3)})
             if on_stage:
                 on_stage(stage.name, secs)
+        for name, doc in ctx.documents.items():
+            writer.write_json(name, doc)
         t0 = time.perf_counter()
         writer.flush()
         timings.append({"stage": "write", "seconds": round(time.perf_counter() - t0, 3),
@@ -254,6 +302,13 @@ def _parameters(ctx: RunContext) -> dict[str, Any]:
     for k in ctx.behaviour_model.kinds:
         params[f"behaviour.{k.kind}.base"] = {"value": k.base.value, "source": k.base.source}
     params.update(provenance(ctx.behaviour_model.court, "behaviour.court."))
+    params.update(provenance(ctx.loop_models.feedback, "feedback."))
+    params.update(provenance(ctx.loop_models.appeals, "appeals."))
+    params.update(provenance(ctx.loop_models.repayment, "repayment."))
+    from creditsim.services.demand import DEFAULT_DEMAND
+
+    for d in DEFAULT_DEMAND:
+        params[f"services.{d.service}.rate"] = {"value": d.rate.value, "source": d.rate.source}
     for d in ctx.departments:
         params.update(provenance(d, f"records.{d.name}."))
     return params

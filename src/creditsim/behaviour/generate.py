@@ -136,7 +136,7 @@ def _amounts(k: KindRate, rng: np.random.Generator, income_rel: np.ndarray) -> n
 
 def _kind_events(k: KindRate, f: Features, seed: int, blocks: list[tuple[int, int, int]],
                  day0: int, day1: int, period: int,
-                 multiplier: np.ndarray | None) -> dict[str, np.ndarray]:
+                 multiplier: np.ndarray | None, tag: str = "") -> dict[str, np.ndarray]:
     """Events of one independent kind for the residents in ``blocks``."""
     frac = (day1 - day0) / 365.0
     rid_parts, day_parts, amt_parts = [], [], []
@@ -144,13 +144,13 @@ def _kind_events(k: KindRate, f: Features, seed: int, blocks: list[tuple[int, in
         lam = rate_per_year(k, f, slice(s, e)) * frac
         if multiplier is not None:
             lam = lam * multiplier[s:e]
-        u = stream(seed, f"behaviour.{k.kind}", b, period).random(e - s)
+        u = stream(seed, f"behaviour.{k.kind}{tag}", b, period).random(e - s)
         cnt = poisson_icdf(u, lam)
         tot = int(cnt.sum())
         if tot == 0:
             continue
         rid = np.repeat(np.arange(s, e, dtype=np.int64), cnt)
-        drng = stream(seed, f"behaviour.{k.kind}.detail", b, period)
+        drng = stream(seed, f"behaviour.{k.kind}{tag}.detail", b, period)
         days = day0 + np.floor(drng.random(tot) * (day1 - day0)).astype(np.int64)
         amt = _amounts(k, drng, f.income_rel[rid])
         rid_parts.append(rid)
@@ -234,6 +234,7 @@ def generate_events(
     day_range: tuple[int, int] | None = None,
     multipliers: dict[str, np.ndarray] | None = None,
     event_id_offset: int = 0,
+    stream_tag: str = "",
     progress: Callable[[float], None] | None = None,
 ) -> pl.DataFrame:
     """Ground-truth events for ``residents`` over ``day_range`` (default ``[0, days)``).
@@ -254,7 +255,7 @@ def generate_events(
     n_chunks = (len(all_blocks) + per_chunk - 1) // per_chunk
     for ci in range(n_chunks):
         blocks = all_blocks[ci * per_chunk:(ci + 1) * per_chunk]
-        df = _chunk_events(model, f, seed, blocks, day0, day1, period, multipliers)
+        df = _chunk_events(model, f, seed, blocks, day0, day1, period, multipliers, stream_tag)
         df = df.with_columns(
             (pl.int_range(0, pl.len(), dtype=pl.Int64) + next_id).alias("event_id")
         )
@@ -282,7 +283,7 @@ def generate_events(
 
 def _chunk_events(model: BehaviourModel, f: Features, seed: int,
                   blocks: list[tuple[int, int, int]], day0: int, day1: int, period: int,
-                  multipliers: dict[str, np.ndarray] | None) -> pl.DataFrame:
+                  multipliers: dict[str, np.ndarray] | None, tag: str = "") -> pl.DataFrame:
     parts: list[tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     lost = None
     base = 0
@@ -292,7 +293,7 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
     by_rate = sorted(range(len(kinds)), key=lambda i: -kinds[i].base.value)
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
         futures = {i: pool.submit(_kind_events, kinds[i], f, seed, blocks, day0, day1, period,
-                                  multipliers.get(kinds[i].kind) if multipliers else None)
+                                  multipliers.get(kinds[i].kind) if multipliers else None, tag)
                    for i in by_rate}
         results = [futures[i].result() for i in range(len(kinds))]
     for k, ev in zip(model.kinds, results, strict=True):
@@ -302,7 +303,7 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
             lost = ev
             lost_base = base
         base += len(ev["rid"])
-    if lost is not None:
+    if lost is not None and len(lost["rid"]):
         chain = _court_chain(model.court, lost, f, seed, blocks, day1, period)
         n_lost = len(lost["rid"])
         enf_base = base  # enforcement_opened events come first in the chain list

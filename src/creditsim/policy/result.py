@@ -17,7 +17,7 @@ from creditsim.catalogue import SERVICES
 from creditsim.policy.calendar import NEVER
 from creditsim.policy.model import Policy
 
-EXIT_REASONS = ("term_expired", "exit_record", "score_recovered")
+EXIT_REASONS = ("term_expired", "exit_record", "score_recovered", "appealed")
 ExitReasonT = pl.Enum(list(EXIT_REASONS))
 EffectT = pl.Enum(["deny", "expedite", "discount"])
 ServiceT = pl.Enum(list(SERVICES))

@@ -1,0 +1,94 @@
+"""Was a sanction deserved? (evaluation: reads the truth, by design).
+
+This module is the auditor's side of the services stage, like
+``linkage/evaluate.py`` for linkage: it compares the platform's list spells and
+decisions with what really happened. Causes of a wrongful sanction:
+
+* ``linkage_error`` — the record that put the person on the list belongs to
+  someone else and the platform's probabilistic linkage chose the wrong resident;
+* ``data_error`` — the record belongs to someone else and carried another
+  person's valid ID number (or a mistyped one that happens to be valid), so it
+  was linked to the wrong person by ID;
+* ``expired_entry`` — the right person, but in truth the debt was already
+  performed (more than ``grace_working_days`` working days earlier) and the
+  entry was still applied.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+WrongfulCauseT = pl.Enum(["linkage_error", "data_error", "expired_entry"])
+
+#: Working days the court has to delete an entry after performance (facts.md §4.3),
+#: counted here as calendar days: 3 working days ≤ 5 calendar days.
+DELETION_DAYS = 5
+
+
+def spell_truth(spells: pl.DataFrame, links: pl.DataFrame, records_truth: pl.DataFrame,
+                events: pl.DataFrame) -> pl.DataFrame:
+    """Per list spell: whether it rests on someone else's record, and when (in
+    truth) the debt behind it was performed.
+
+    ``records_truth``: record_id, truth_event_id, truth_faults for every record.
+    Returns the spells with columns ``wrong_person`` (bool), ``wrong_cause``
+    (linkage_error / data_error / null) and ``truth_performed_day`` (nullable).
+    """
+    lk = links.select("record_id", "method", "resident_id", "truth_resident_id")
+    sp = spells.join(lk.rename({"resident_id": "_linked"}), on="record_id", how="left")
+    sp = sp.with_columns(
+        (pl.col("truth_resident_id").is_not_null()
+         & (pl.col("truth_resident_id") != pl.col("resident_id"))).alias("wrong_person"))
+    sp = sp.with_columns(
+        pl.when(~pl.col("wrong_person")).then(None)
+        .when(pl.col("method").cast(pl.String) == "id").then(pl.lit("data_error"))
+        .otherwise(pl.lit("linkage_error")).cast(WrongfulCauseT).alias("wrong_cause"))
+    # The enforcement case behind the spell's record, and its truth performance day.
+    ev = events.select("event_id", "kind", "ref_event_id", "day")
+    rec = records_truth.select("record_id", "truth_event_id")
+    case = rec.join(ev, left_on="truth_event_id", right_on="event_id", how="left").select(
+        "record_id",
+        pl.when(pl.col("kind").cast(pl.String) == "enforcement_opened")
+        .then(pl.col("truth_event_id")).otherwise(pl.col("ref_event_id")).alias("_case"))
+    performed = ev.filter(pl.col("kind").cast(pl.String) == "judgment_performed").group_by(
+        "ref_event_id").agg(pl.col("day").min().cast(pl.Int32).alias("truth_performed_day"))
+    sp = sp.join(case, on="record_id", how="left").join(
+        performed, left_on="_case", right_on="ref_event_id", how="left")
+    return sp.drop("_case", "_linked", "method", "truth_resident_id")
+
+
+def label_decisions(decisions: pl.DataFrame, spells_t: pl.DataFrame) -> pl.DataFrame:
+    """Add ``wrongful`` and ``wrongful_cause`` to decisions caused by list spells.
+
+    Decisions caused by tiers, scores or coverage are labelled not wrongful: their
+    attribution needs a truth-world scoring run, not done here (stated limitation).
+    """
+    key = spells_t.select(
+        pl.col("resident_id").alias("via_resident_id"),
+        pl.col("list").cast(pl.String).alias("cause"),
+        pl.col("record_id").alias("spell_record_id"),
+        "wrong_person", "wrong_cause", "truth_performed_day",
+    ).unique(["via_resident_id", "cause", "spell_record_id"], keep="first", maintain_order=True)
+    d = decisions.join(key, on=["via_resident_id", "cause", "spell_record_id"], how="left",
+                       maintain_order="left")
+    expired = (~pl.col("wrong_person").fill_null(False)) & pl.col("truth_performed_day").is_not_null() \
+        & (pl.col("day").cast(pl.Int32) > pl.col("truth_performed_day") + DELETION_DAYS)
+    return d.with_columns(
+        (pl.col("wrong_person").fill_null(False) | expired).alias("wrongful"),
+        pl.when(pl.col("wrong_person").fill_null(False)).then(pl.col("wrong_cause"))
+        .when(expired).then(pl.lit("expired_entry").cast(WrongfulCauseT))
+        .otherwise(None).cast(WrongfulCauseT).alias("wrongful_cause"),
+    ).drop("wrong_person", "wrong_cause", "truth_performed_day")
+
+
+def label_spells(spells_t: pl.DataFrame, days: int) -> pl.DataFrame:
+    """List spells with ``wrongful`` (any wrongful day) and ``wrongful_cause``."""
+    end = pl.col("end_day").fill_null(days)
+    expired = (~pl.col("wrong_person")) & pl.col("truth_performed_day").is_not_null() \
+        & (end > pl.col("truth_performed_day") + DELETION_DAYS)
+    return spells_t.with_columns(
+        (pl.col("wrong_person") | expired).alias("wrongful"),
+        pl.when(pl.col("wrong_person")).then(pl.col("wrong_cause"))
+        .when(expired).then(pl.lit("expired_entry").cast(WrongfulCauseT))
+        .otherwise(None).cast(WrongfulCauseT).alias("wrongful_cause"),
+    ).drop("wrong_person", "wrong_cause")
