@@ -1,0 +1,209 @@
+"""The Python API for notebooks: ``creditsim.open_run(DIR)``.
+
+::
+
+    import creditsim
+    run = creditsim.open_run("runs/beijing-seed1")
+    run.residents                      # polars.DataFrame, typed as in DESIGN.md
+    run.list_spells.filter(...)        # every table of the run, read on first use
+    audit = run.audit(by="hukou,district")
+    audit.group("hukou")               # one row per group: rates, intervals, ratios, flags
+    run.explain(4762).timeline         # provenance of one resident
+    run.report("report.html")          # the offline HTML report
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from creditsim.errors import CreditsimError
+
+if TYPE_CHECKING:  # imported lazily so that ``import creditsim`` stays light
+    import polars as pl
+
+    from creditsim.audit.explain import Explanation
+
+
+@dataclass(frozen=True)
+class AuditResult:
+    """The audit of a run: the JSON-ready dict (docs/audit.md) plus tabular views."""
+
+    data: dict[str, Any]
+
+    @property
+    def headline(self) -> dict[str, Any]:
+        return self.data["headline"]
+
+    def group(self, grouping: str) -> pl.DataFrame:
+        """One row per group: residents, status and, per metric, count, rate, ci95_lo,
+        ci95_hi, ratio, four_fifths_flag and comparison (columns ``metric.field``)."""
+        import polars as pl
+
+        if grouping not in self.data["groups"]:
+            raise CreditsimError(f"grouping {grouping!r} not in this audit "
+                             f"({', '.join(self.data['groups'])})")
+        rows = []
+        for r in self.data["groups"][grouping]["rows"]:
+            flat: dict[str, Any] = {"group": r["group"], "residents": r["residents"],
+                                    "status": r["status"]}
+            for m, v in r.items():
+                if isinstance(v, dict) and "rate" in v:
+                    flat |= {f"{m}.count": v["count"], f"{m}.rate": v["rate"],
+                             f"{m}.ci95_lo": v["ci95"][0], f"{m}.ci95_hi": v["ci95"][1],
+                             f"{m}.ratio": v["ratio"],
+                             f"{m}.four_fifths_flag": v["four_fifths_flag"],
+                             f"{m}.comparison": v["comparison"]}
+            rows.append(flat)
+        return pl.DataFrame(rows, infer_schema_length=None)
+
+    def to_json(self, indent: int | None = 2) -> str:
+        return json.dumps(self.data, indent=indent, ensure_ascii=False)
+
+
+class Run:
+    """A finished run directory with typed Polars access to every table.
+
+    Tables are read on first use and kept; ``scan(name)`` gives a lazy frame instead
+    (better for the 22M-resident tables). A table the run does not have raises
+    :class:`~creditsim.audit.AuditError` (a :class:`CreditsimError`) saying so;
+    ``has(name)`` checks first.
+    """
+
+    def __init__(self, path: str | Path):
+        from creditsim.audit.run import RunData
+
+        self._d = RunData(path)
+
+    def __repr__(self) -> str:
+        return (f"Run({str(self.path)!r}: {self._d.n_residents:,} residents × {self.days} days,"
+                f" seed {self.seed}, policy {self._d.policy_name!r})")
+
+    # --- identity -----------------------------------------------------------------------
+    @property
+    def path(self) -> Path:
+        return self._d.path
+
+    @property
+    def manifest(self) -> dict[str, Any]:
+        return self._d.manifest
+
+    @property
+    def config(self) -> dict[str, Any]:
+        return self._d.config
+
+    @property
+    def seed(self) -> int | None:
+        return self._d.seed
+
+    @property
+    def days(self) -> int:
+        return self._d.days
+
+    @property
+    def tables(self) -> list[str]:
+        """Names of this run's tables (``records/<department>`` included)."""
+        return self._d.tables
+
+    def has(self, name: str) -> bool:
+        return self._d.has(name)
+
+    def scan(self, name: str) -> pl.LazyFrame:
+        return self._d.scan(name)
+
+    def table(self, name: str) -> pl.DataFrame:
+        return self._d.table(name)
+
+    # --- tables (DESIGN.md §5, docs/policy.md, docs/linkage.md) -------------------------
+    @property
+    def residents(self) -> pl.DataFrame:
+        return self._d.table("residents")
+
+    @property
+    def events(self) -> pl.DataFrame:
+        return self._d.table("events")
+
+    @property
+    def links(self) -> pl.DataFrame:
+        return self._d.table("links")
+
+    @property
+    def ledger(self) -> pl.DataFrame:
+        return self._d.table("ledger")
+
+    @property
+    def scores(self) -> pl.DataFrame:
+        return self._d.table("scores")
+
+    @property
+    def list_spells(self) -> pl.DataFrame:
+        return self._d.table("list_spells")
+
+    @property
+    def decisions(self) -> pl.DataFrame:
+        return self._d.table("decisions")
+
+    @property
+    def demand(self) -> pl.DataFrame:
+        return self._d.table("demand")
+
+    @property
+    def appeals(self) -> pl.DataFrame:
+        return self._d.table("appeals")
+
+    @property
+    def departments(self) -> list[str]:
+        return self._d.departments
+
+    def records(self, department: str | None = None) -> pl.DataFrame:
+        """One department's records, or every department's (common columns first;
+        department-specific columns null elsewhere)."""
+        import polars as pl
+
+        if department is not None:
+            if department not in self._d.departments:
+                raise CreditsimError(f"no department {department!r}; this run has "
+                                 f"{', '.join(self._d.departments)}")
+            return self._d.table(f"records/{department}")
+        return pl.concat([self._d.table(f"records/{d}") for d in self._d.departments],
+                         how="diagonal_relaxed")
+
+    # --- the audit side ------------------------------------------------------------------
+    def audit(self, by: str | Sequence[str] | None = None,
+              reference: str | Sequence[str] | None = None, min_residents: int = 100,
+              min_events: int = 5) -> AuditResult:
+        """The audit (docs/audit.md): ``by`` groupings (default district, hukou,
+        income_decile, age_band, sex), ``reference`` as ``"hukou=local"``."""
+        from creditsim.audit.core import audit_run
+        from creditsim.audit.stats import Thresholds
+
+        return AuditResult(audit_run(self._d, by=by, reference=reference,
+                                     thresholds=Thresholds(min_residents, min_events)))
+
+    def explain(self, resident_id: int) -> Explanation:
+        """The provenance chain of one resident (``.timeline``, ``.wrongly_linked_in``)."""
+        from creditsim.audit.explain import explain_resident
+
+        return explain_resident(self._d, resident_id)
+
+    def report(self, path: str | Path) -> Path:
+        """Write the self-contained HTML report; returns its path."""
+        from creditsim.report import build_report
+
+        return build_report(self._d, path)
+
+    def compare(self, other: Run | str | Path, by: str | Sequence[str] | None = None,
+                force: bool = False) -> dict[str, Any]:
+        """This run (A) against ``other`` (B) on the same residents."""
+        from creditsim.audit.compare import compare_runs
+
+        o = other if isinstance(other, Run) else Run(other)
+        return compare_runs(self._d, o._d, by=by, force=force)
+
+
+def open_run(path: str | Path) -> Run:
+    """Open a finished run directory (raises if it is not a complete run)."""
+    return Run(path)
