@@ -135,7 +135,20 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         sp = pl.read_parquet(out / "list_spells.parquet")
         by_list = sp.group_by("list").agg(pl.col("resident_id").n_unique()).sort("list")
         listed = ", ".join(f"{r[0]} {r[1]:,}" for r in by_list.iter_rows())
-        out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed})")
+        wrong = sp.filter(pl.col("wrongful"))["resident_id"].n_unique() \
+            if "wrongful" in sp.columns else 0
+        out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed}); "
+                          f"wrongly listed: {wrong:,}")
+    if "decisions.parquet" in tabs:
+        dec = pl.read_parquet(out / "decisions.parquet")
+        denied = dec.filter(pl.col("decision") == "denied")
+        svc = denied["service"].cast(pl.String)
+        flights = int((svc == "flight").sum())
+        trains = int(svc.is_in(["g_train", "emu_first_class", "soft_sleeper"]).sum())
+        green = int(dec["decision"].is_in(["expedited", "discounted"]).sum())
+        out_console.print(
+            f"flights blocked {flights:,} · trains blocked {trains:,} · green-channel "
+            f"decisions {green:,} · wrongful decisions {int(dec['wrongful'].sum()):,}")
     out_console.print(f"[green]complete[/]: {out}")
 
 
