@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 import pytest
 
@@ -16,16 +14,18 @@ def register_of(residents: pl.DataFrame) -> pl.DataFrame:
 
 
 @pytest.fixture(scope="session")
+def register(small_run: dict) -> pl.DataFrame:
+    return register_of(small_run["residents"])
+
+
+@pytest.fixture(scope="session")
 def linked(small_run: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
     base = tmp_path_factory.mktemp("linkage")
     res: LinkageResult = link_records(
-        small_run["records"], register_of(small_run["residents"]), seed=3,
-        workdir=base / "work", charts_dir=base / "charts")
-    return {"result": res, "base": base, "workdir": base / "work",
-            "charts_dir": base / "charts"}
-
-
-
-@pytest.fixture
-def paths() -> Path:
-    return Path(__file__).resolve().parents[2]
+        small_run["records"],
+        register_of(small_run["residents"]),
+        seed=3,
+        workdir=base / "work",
+        charts_dir=base / "charts",
+    )
+    return {"result": res, "base": base, "workdir": base / "work", "charts_dir": base / "charts"}

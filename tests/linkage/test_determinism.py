@@ -13,27 +13,38 @@ from creditsim.linkage import model as mdl
 from creditsim.linkage.features import register_features
 from creditsim.linkage.probabilistic import SplinkOptions, _connect, estimate_u
 
-from .conftest import register_of
-
 pytestmark = pytest.mark.slow
 
 
-def test_rerun_and_chunking_give_identical_links(linked: dict, small_run: dict,
-                                                 tmp_path: Path) -> None:
-    reg = register_of(small_run["residents"])
-    again = link_records(small_run["records"], reg, seed=3, workdir=tmp_path / "a",
-                         chunk_rows=7_777, predict_chunks=3, memory_limit="1GB", threads=1)
+def test_rerun_and_chunking_give_identical_links(
+    linked: dict, small_run: dict, register: pl.DataFrame, tmp_path: Path
+) -> None:
+    reg = register
+    again = link_records(
+        small_run["records"],
+        reg,
+        seed=3,
+        workdir=tmp_path / "a",
+        chunk_rows=7_777,
+        predict_chunks=3,
+        memory_limit="1GB",
+        threads=1,
+    )
     assert_frame_equal(again.links, linked["result"].links)
     assert again.metrics == linked["result"].metrics
 
 
-def test_linking_departments_separately_gives_the_same_links(linked: dict, small_run: dict,
-                                                             tmp_path: Path) -> None:
+def test_linking_departments_separately_gives_the_same_links(
+    linked: dict, small_run: dict, register: pl.DataFrame, tmp_path: Path
+) -> None:
     """Each record's link depends on the record, the register and the seed only."""
-    reg = register_of(small_run["residents"])
+    reg = register
     recs = small_run["records"]
-    groups = [("civil",), ("court", "traffic", "transit"), ("bank", "tax", "market",
-                                                           "utility", "health")]
+    groups = [
+        ("civil",),
+        ("court", "traffic", "transit"),
+        ("bank", "tax", "market", "utility", "health"),
+    ]
     parts = []
     for i, g in enumerate(groups):
         res = link_records({d: recs[d] for d in g}, reg, seed=3, workdir=tmp_path / str(i))
@@ -42,8 +53,8 @@ def test_linking_departments_separately_gives_the_same_links(linked: dict, small
     assert_frame_equal(together, linked["result"].links)
 
 
-def test_u_sampling_is_seeded(small_run: dict, tmp_path: Path) -> None:
-    reg = register_features(prepare.register_view(register_of(small_run["residents"])))
+def test_u_sampling_is_seeded(small_run: dict, register: pl.DataFrame, tmp_path: Path) -> None:
+    reg = register_features(prepare.register_view(register))
     con = _connect(tmp_path, SplinkOptions(memory_limit="1GB"))
     try:
         s = mdl.base_settings()
@@ -59,9 +70,10 @@ def test_u_sampling_is_seeded(small_run: dict, tmp_path: Path) -> None:
         assert total == pytest.approx(1.0, abs=1e-5)
 
 
-def test_different_seed_changes_only_u_and_ties(linked: dict, small_run: dict,
-                                                tmp_path: Path) -> None:
-    reg = register_of(small_run["residents"])
+def test_different_seed_changes_only_u_and_ties(
+    linked: dict, small_run: dict, register: pl.DataFrame, tmp_path: Path
+) -> None:
+    reg = register
     other = link_records(small_run["records"], reg, seed=4, workdir=tmp_path / "s")
     a, b = linked["result"].links, other.links
     assert_frame_equal(a.filter(pl.col("method") == "id"), b.filter(pl.col("method") == "id"))

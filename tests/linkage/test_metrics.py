@@ -11,8 +11,6 @@ import pytest
 from creditsim.linkage import evaluate_links
 from creditsim.linkage.evaluate import COMMONNESS_BANDS
 
-from .conftest import register_of
-
 
 def _prf(records: int, links: int, correct: int) -> tuple[Any, Any, Any]:
     p = correct / links if links else None
@@ -22,8 +20,7 @@ def _prf(records: int, links: int, correct: int) -> tuple[Any, Any, Any]:
 
 
 def _close(a: Any, b: Any) -> bool:
-    return (a is None and b is None) or (a is not None and b is not None
-                                         and abs(a - b) < 1e-12)
+    return (a is None and b is None) or (a is not None and b is not None and abs(a - b) < 1e-12)
 
 
 def _band(count: int) -> str:
@@ -48,9 +45,14 @@ def _slow_metrics(rows: list[dict], residents: list[dict]) -> dict[str, Any]:
             t[2] += correct
     out["tally"] = dict(tally)
     name_count = Counter(p["name"] for p in residents)
-    attrs = {p["resident_id"]: {"district": p["district"], "hukou": p["hukou"],
-                                "name_commonness": _band(name_count[p["name"]])}
-             for p in residents}
+    attrs = {
+        p["resident_id"]: {
+            "district": p["district"],
+            "hukou": p["hukou"],
+            "name_commonness": _band(name_count[p["name"]]),
+        }
+        for p in residents
+    }
     groups: dict[str, dict[str, dict[str, int]]] = {}
     for col in ("district", "hukou", "name_commonness"):
         g: dict[str, dict[str, int]] = defaultdict(Counter)  # type: ignore[arg-type]
@@ -70,13 +72,14 @@ def _slow_metrics(rows: list[dict], residents: list[dict]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def both(linked: dict, small_run: dict) -> tuple[dict, dict]:
+def both(linked: dict, small_run: dict, register: pl.DataFrame) -> tuple[dict, dict]:
     links = linked["result"].links
-    reg = register_of(small_run["residents"])
+    reg = register
     fast = evaluate_links(links, reg)
     rows = links.with_columns(pl.col("department", "method").cast(pl.String)).to_dicts()
-    residents = reg.select("resident_id", "name", pl.col("district").cast(pl.String),
-                           pl.col("hukou").cast(pl.String)).to_dicts()
+    residents = reg.select(
+        "resident_id", "name", pl.col("district").cast(pl.String), pl.col("hukou").cast(pl.String)
+    ).to_dicts()
     return fast, _slow_metrics(rows, residents)
 
 
@@ -84,8 +87,9 @@ def test_overall_stage_and_department_agree(both: tuple[dict, dict]) -> None:
     fast, slow = both
     checks = [(fast["overall"], slow["tally"][("overall", "")])]
     checks += [(fast["by_stage"][s], slow["tally"][("stage", s)]) for s in fast["by_stage"]]
-    checks += [(fast["by_department"][d], slow["tally"][("department", d)])
-               for d in fast["by_department"]]
+    checks += [
+        (fast["by_department"][d], slow["tally"][("department", d)]) for d in fast["by_department"]
+    ]
     assert len(checks) > 5
     for f, (n, nl, nc) in checks:
         assert (f["records"], f["links"], f["correct"]) == (n, nl, nc)
@@ -104,20 +108,23 @@ def test_group_metrics_agree(both: tuple[dict, dict], col: str) -> None:
         assert f["links_assigned"] == s["links"]
         assert f["wrong_links_assigned"] == s["wrong"]
         assert _close(f["recall"], s["correct"] / s["records"] if s["records"] else None)
-        assert _close(f["precision"],
-                      (s["links"] - s["wrong"]) / s["links"] if s["links"] else None)
+        assert _close(
+            f["precision"], (s["links"] - s["wrong"]) / s["links"] if s["links"] else None
+        )
 
 
 def test_hand_made_links() -> None:
     """Four records: one right by ID, one wrong by ID, one right by model, one unlinked."""
-    links = pl.DataFrame({
-        "department": ["court", "court", "civil", "civil"],
-        "record_id": [1, 2, 3, 4],
-        "resident_id": [10, 11, 12, None],
-        "method": ["id", "id", "probabilistic", "unlinked"],
-        "match_probability": [None, None, 0.9, 0.2],
-        "truth_resident_id": [10, 12, 12, 13],
-    })
+    links = pl.DataFrame(
+        {
+            "department": ["court", "court", "civil", "civil"],
+            "record_id": [1, 2, 3, 4],
+            "resident_id": [10, 11, 12, None],
+            "method": ["id", "id", "probabilistic", "unlinked"],
+            "match_probability": [None, None, 0.9, 0.2],
+            "truth_resident_id": [10, 12, 12, 13],
+        }
+    )
     m = evaluate_links(links)
     assert m["overall"]["links"] == 3 and m["overall"]["correct"] == 2
     assert m["overall"]["precision"] == pytest.approx(2 / 3)

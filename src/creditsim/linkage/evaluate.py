@@ -46,7 +46,7 @@ SWEEP_THRESHOLDS: tuple[float, ...] = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 
                                        0.95, 0.99)
 
 
-def truth_table(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+def true_subjects(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
     """(department, record_id, true subject) of every record; empty if absent."""
     parts = [df.select("department", "record_id", TRUTH_COLUMN)
              for df in records.values() if TRUTH_COLUMN in df.columns]
@@ -92,7 +92,9 @@ def _by(df: pl.DataFrame, key: str) -> dict[str, dict[str, Any]]:
 
 def name_commonness(register: pl.DataFrame) -> pl.DataFrame:
     """(resident_id, name_count, band) — how many residents share each one's name."""
-    df = register.select("resident_id", pl.len().over("name").cast(pl.Int64).alias("name_count"))
+    df = register.select(
+        "resident_id",
+        pl.len().over(pl.col("name").hash(seed=7)).cast(pl.Int64).alias("name_count"))
     band = pl.lit(None, dtype=pl.String)
     for label, lo, hi in reversed(COMMONNESS_BANDS):
         cond = pl.col("name_count") >= lo
@@ -103,22 +105,22 @@ def name_commonness(register: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(band.cast(pl.Enum(order)).alias("name_commonness"))
 
 
-def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str, n_residents: pl.DataFrame
-                   ) -> dict[str, dict[str, Any]]:
-    a = attrs.select("resident_id", col)
-    true_side = fl.join(a.rename({"resident_id": TRUTH_COLUMN, col: "_g"}), on=TRUTH_COLUMN,
-                        how="left").group_by("_g").agg(
-        pl.len().alias("records"), pl.col("_correct").sum().alias("correct"))
-    linked = fl.filter(pl.col("_linked"))
-    assigned = linked.join(a.rename({col: "_g"}), on="resident_id", how="left")
-    asg = assigned.group_by("_g").agg(
+def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str) -> dict[str, dict[str, Any]]:
+    """Per group of ``col``: recall by true subject, precision by assigned resident.
+
+    ``fl`` already carries ``_tg`` (true subject's group) and ``_ag`` (assigned
+    resident's group) for ``col``.
+    """
+    true_side = fl.group_by("_tg").agg(pl.len().alias("records"),
+                                       pl.col("_correct").sum().alias("correct"))
+    asg = fl.filter(pl.col("_linked")).group_by("_ag").agg(
         pl.len().alias("links"),
         (~pl.col("_correct")).sum().alias("wrong"),
         pl.col("resident_id").filter(~pl.col("_correct")).n_unique().alias("victims"))
-    sizes = n_residents.rename({col: "_g"})
+    sizes = attrs.group_by(col).agg(pl.len().alias("residents")).rename({col: "_g"})
+    t = (sizes.join(true_side.rename({"_tg": "_g"}), on="_g", how="full", coalesce=True)
+         .join(asg.rename({"_ag": "_g"}), on="_g", how="full", coalesce=True).sort("_g"))
     out: dict[str, dict[str, Any]] = {}
-    t = true_side.join(asg, on="_g", how="full", coalesce=True).join(
-        sizes, on="_g", how="full", coalesce=True).sort("_g")
     for row in t.iter_rows(named=True):
         if row["_g"] is None:
             continue
@@ -164,11 +166,15 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None) ->
         for col in ("district", "hukou"):
             if col in register.columns:
                 attrs = attrs.with_columns(register[col].cast(pl.String).alias(col))
+        slim = fl.select("resident_id", TRUTH_COLUMN, "_linked", "_correct")
         for col in ("district", "hukou", "name_commonness"):
             if col not in attrs.columns:
                 continue
-            sizes = attrs.group_by(col).agg(pl.len().alias("residents"))
-            groups[col] = _group_metrics(fl, attrs, col, sizes)
+            a = attrs.select("resident_id", col)
+            both = (slim.join(a.rename({"resident_id": TRUTH_COLUMN, col: "_tg"}),
+                              on=TRUTH_COLUMN, how="left")
+                    .join(a.rename({col: "_ag"}), on="resident_id", how="left"))
+            groups[col] = _group_metrics(both, attrs, col)
         out["by_group"] = groups
         out["name_commonness_bands"] = {
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}

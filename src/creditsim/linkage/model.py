@@ -189,6 +189,7 @@ def with_parameters(settings: dict[str, Any], *, m: dict[tuple[str, str], float 
                     link_type: str) -> dict[str, Any]:
     """A copy of ``settings`` with the given m, u, prior and link type."""
     s = deepcopy(settings)
+    s.pop("creditsim_training", None)  # provenance of the shipped model, not a Splink key
     s["link_type"] = link_type
     s["probability_two_random_records_match"] = lam
     for c in s["comparisons"]:

@@ -2,7 +2,7 @@
 
 Order of work (each step a function of typed tables):
 
-1. :func:`evaluate.truth_table` sets the true subjects aside for the audit;
+1. :func:`evaluate.true_subjects` sets the true subjects aside for the audit;
 2. :func:`prepare.record_view` / :func:`prepare.register_view` select the identity
    columns the platform may read;
 3. :func:`deterministic.link_by_id` links records whose ID passes the check digit;
@@ -85,7 +85,7 @@ def link_records(
     _check_options(threshold, seed)
     t: dict[str, float] = {}
     t0 = time.perf_counter()
-    truth = evaluate.truth_table(records)
+    truth = evaluate.true_subjects(records)
     recs = prepare.record_view(records)
     reg = prepare.register_view(register)
     trained = model.load_model(preset)
