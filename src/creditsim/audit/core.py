@@ -133,7 +133,8 @@ def services(run: RunData, s: Sanctions) -> dict[str, Any]:
             ((pl.col("decision") == "denied") & wr).sum().alias("wrongful_denied"),
         ).sort("service")
         for r in g.iter_rows(named=True):
-            rows[r.pop("service")] = {k: int(v) for k, v in r.items()}
+            svc = r.pop("service")
+            rows[svc] = {k: int(v) for k, v in r.items()}
     if demand is not None:
         dm = demand.with_columns(pl.col("service").cast(pl.String)).group_by("service").agg(
             pl.col(c).cast(pl.Int64).sum() for c in ("demands", "allowed", "denied",
@@ -142,6 +143,10 @@ def services(run: RunData, s: Sanctions) -> dict[str, Any]:
         for r in dm.iter_rows(named=True):
             svc = r.pop("service")
             rows.setdefault(svc, {})["demand"] = {k: int(v) for k, v in r.items()}
+    from creditsim.catalogue import SERVICES
+
+    rows = {sv: rows[sv] for sv in [*SERVICES, *sorted(set(rows) - set(SERVICES))]
+            if sv in rows}
     out["status"] = "ok"
     out["source"] = "decisions" if s.decisions is not None else "demand"
     out["missing"] = run.missing("decisions", "demand")

@@ -65,9 +65,9 @@ def attributes(run: RunData, by: Sequence[str]) -> pl.DataFrame:
     for b in by:
         if b == "age_band":
             bd = pl.col("birth_date")
-            age = (pl.lit(start.year) - bd.dt.year()
-                   - ((bd.dt.month() * 100 + bd.dt.day()) > start.month * 100 + start.day)
-                   .cast(pl.Int32))
+            md = bd.dt.month().cast(pl.Int32) * 100 + bd.dt.day().cast(pl.Int32)
+            age = (pl.lit(start.year) - bd.dt.year().cast(pl.Int32)
+                   - (md > start.month * 100 + start.day).cast(pl.Int32))
             exprs.append(_band(age, AGE_BANDS).alias(b))
         elif b == "name_commonness":
             exprs.append(_band(pl.len().over("name"), NAME_BANDS).alias(b))

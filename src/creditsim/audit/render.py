@@ -41,7 +41,7 @@ def _num(v: Any) -> str:
     if v is None:
         return "–"
     if isinstance(v, float):
-        return f"{v:,.4f}"
+        return f"{v:,.4f}" if abs(v) < 1 else f"{v:,.2f}"
     if isinstance(v, int):
         return f"{v:,}"
     return str(v)
@@ -157,13 +157,16 @@ def _print_services(sv: dict[str, Any], console: Console) -> None:
                   + (f", {ft['wrongful_denied']:,} wrongful" if ft["wrongful_denied"]
                      is not None else ""))
     t = Table(title=f"services (from {sv['source']})", show_edge=False)
-    cols = ("service", "denied", "residents denied", "wrongful denied", "expedited",
+    cols = ("service", "demands", "denied", "residents denied", "wrongful denied", "expedited",
             "discounted")
     for c in cols:
         t.add_column(c, justify="left" if c == "service" else "right")
     for name, r in sv["by_service"].items():
         dm = r.get("demand", {})
-        t.add_row(name, _num(r.get("denied", dm.get("denied"))), _num(r.get("residents_denied")),
+        if not any(r.get(k, dm.get(k)) for k in ("denied", "expedited", "discounted")):
+            continue
+        t.add_row(name, _num(dm.get("demands")), _num(r.get("denied", dm.get("denied"))),
+                  _num(r.get("residents_denied")),
                   _num(r.get("wrongful_denied")), _num(r.get("expedited", dm.get("expedited"))),
                   _num(r.get("discounted", dm.get("discounted"))))
     console.print(t)

@@ -9,9 +9,11 @@ Definitions (docs/audit.md §Definitions):
   list spells once the services/appeals stages add it). For runs whose list spells
   have no ``wrongful`` column the audit derives it from the truth: a spell is
   wrongful when the record that caused it is not really about the listed resident;
-  the cause is ``data_error`` when the record carries a wrong ID number (fault bits
-  4 id_mistyped or 8 id_other) and ``linkage_error`` otherwise. Score-list spells
-  (no causing record) are then *undetermined* and not counted as wrongful.
+  the cause is ``data_error`` when the platform linked that record by its ID number
+  (so the department typed another person's valid ID) and ``linkage_error`` when it
+  was a probabilistic link — the services stage's own rule
+  (``services/evaluate.py``). Score-list spells (no causing record) are then
+  *undetermined* and not counted as wrongful.
 * **Green channel**: a decision ``expedited`` or ``discounted``.
 """
 
@@ -38,9 +40,6 @@ ROUTE_ORDER: tuple[str, ...] = ("repaid", "appealed", "expired", "score_recovere
 
 #: Services counted as "flights and trains".
 TRANSPORT: tuple[str, ...] = ("flight", "g_train", "emu_first_class", "soft_sleeper")
-
-_ID_FAULTS = 4 | 8  # id_mistyped, id_other
-
 
 @dataclass
 class Sanctions:
@@ -88,22 +87,22 @@ def load_spells(run: RunData) -> tuple[pl.DataFrame, str]:
         if "wrongful_cause" not in sp.columns:
             sp = sp.with_columns(pl.lit(None, dtype=pl.String).alias("wrongful_cause"))
         return sp.with_columns(pl.col("wrongful_cause").cast(pl.String)), "run"
-    if sp.height == 0 or not run.has("links"):
+    if sp.height == 0 or not run.has("links") or "truth_resident_id" not in run.columns(
+            "links"):
         return sp.with_columns(pl.lit(None, dtype=pl.Boolean).alias("wrongful"),
                                pl.lit(None, dtype=pl.String).alias("wrongful_cause")), "none"
-    truth = run.records_truth().select(
+    truth = run.scan("links").select(
         "record_id", pl.col("truth_resident_id").alias("_true"),
-        pl.col("truth_faults").cast(pl.Int64).alias("_faults"))
+        pl.col("method").cast(pl.String).alias("_method")).collect()
     sp = sp.join(truth, on="record_id", how="left", maintain_order="left")
     wrong = pl.col("_true").is_not_null() & (pl.col("_true") != pl.col("resident_id"))
     sp = sp.with_columns(
         pl.when(pl.col("_true").is_null()).then(pl.lit(None, dtype=pl.Boolean))
         .otherwise(wrong).alias("wrongful"),
-        pl.when(wrong & ((pl.col("_faults").fill_null(0) & _ID_FAULTS) != 0))
-        .then(pl.lit("data_error"))
+        pl.when(wrong & (pl.col("_method") == "id")).then(pl.lit("data_error"))
         .when(wrong).then(pl.lit("linkage_error"))
         .otherwise(pl.lit(None, dtype=pl.String)).alias("wrongful_cause"),
-    ).drop("_true", "_faults")
+    ).drop("_true", "_method")
     return sp, "derived"
 
 

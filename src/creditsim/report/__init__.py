@@ -25,8 +25,8 @@ def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None)
     try:
         import plotly  # noqa: F401
     except ImportError:
-        raise ReportError("the HTML report needs plotly: pip install 'creditsim[report]' "
-                          "(or pip install plotly==7.1.0)") from None
+        raise ReportError("the HTML report needs plotly: pip install plotly==7.1.0 "
+                          "(the 'report' extra of creditsim)") from None
     from creditsim.audit.run import RunData
     from creditsim.report.html import write_report
 
