@@ -46,10 +46,11 @@ def list_lines(ls: dict[str, Any]) -> go.Figure:
 
 
 def services_bar(by_service: dict[str, dict[str, Any]]) -> go.Figure:
-    names = list(by_service)
-
     def get(r: dict[str, Any], k: str) -> int:
         return int(r.get(k, r.get("demand", {}).get(k, 0)) or 0)
+
+    names = [n for n, r in by_service.items()
+             if any(get(r, k) for k in ("denied", "expedited", "discounted"))]
 
     fig = _fig("Service decisions by service")
     fig.add_bar(x=names, y=[get(by_service[n], "denied") for n in names], name="denied",
