@@ -9,8 +9,8 @@ resident removes only that resident's events, and with feedback off every base
 candidate is kept and no boost candidate is — so events and records are the same
 under every policy (common random numbers).
 
-* **Deterrence**: from the day a resident is first sanctioned (listed, or denied
-  a service), their rate of every breach kind is multiplied by
+* **Deterrence**: from the day after a resident is first sanctioned (listed, or
+  denied a service), their rate of every breach kind is multiplied by
   ``1 − deterrence`` (assumption: default 0.3, i.e. an elasticity of −0.3 to a
   sanction; configurable, 0 switches it off).
 * **Gaming**: residents whose score is within ``gaming_band`` points below the
@@ -48,29 +48,48 @@ class FeedbackModel:
     max_boost: float = 2.0  # boost candidates are drawn at (max_boost − 1) × rate
 
 
-def keep_mask(candidates: pl.DataFrame, sanction_day: np.ndarray,
-              gaming: pl.DataFrame, model: FeedbackModel, seed: int) -> np.ndarray:
+@dataclass
+class Candidates:
+    """What thinning needs of the candidate events, computed once per run."""
+
+    rid: np.ndarray
+    day: np.ndarray
+    boost: np.ndarray
+    breach: np.ndarray
+    u: np.ndarray  # one counter-based uniform per candidate (keyed by event id)
+
+    @classmethod
+    def of(cls, candidates: pl.DataFrame, seed: int) -> Candidates:
+        valence = np.array([KIND_BY_NAME[k].valence for k in
+                            candidates.schema["kind"].categories.to_list()])  # type: ignore[union-attr]
+        return cls(
+            rid=candidates["resident_id"].to_numpy(),
+            day=candidates["day"].to_numpy().astype(np.int64),
+            boost=candidates["boost"].to_numpy(),
+            breach=valence[candidates["kind"].to_physical().to_numpy()] < 0,
+            u=keyed_uniforms(seed, "feedback.keep", candidates["event_id"].to_numpy(), 1)[:, 0],
+        )
+
+
+def keep_mask(c: Candidates, sanction_day: np.ndarray, gaming: pl.DataFrame,
+              model: FeedbackModel) -> np.ndarray:
     """Which candidate events happen, given each resident's first sanction day
     (``2**31−1`` = never) and gaming intervals (resident_id, start, end)."""
-    boost = candidates["boost"].to_numpy()
     if not model.enabled:
-        return ~boost
-    rid = candidates["resident_id"].to_numpy()
-    day = candidates["day"].to_numpy().astype(np.int64)
-    u = keyed_uniforms(seed, "feedback.keep", candidates["event_id"].to_numpy(), 1)[:, 0]
-    breach = candidates["kind"].cast(pl.String).replace_strict(
-        {k: v.valence < 0 for k, v in KIND_BY_NAME.items()}, return_dtype=pl.Boolean).to_numpy()
-    deterred = breach & (day >= sanction_day[rid])
+        return ~c.boost
+    # A sanction that starts on day s is the state *during* s; behaviour responds
+    # from the next day (strictly causal, so the platform loop reaches its fixed point).
+    deterred = c.breach & (c.day > sanction_day[c.rid])
     m_base = np.where(deterred, 1.0 - model.deterrence.value, 1.0)
-    keep = np.where(boost, False, u < m_base)
-    if boost.any() and gaming.height:
-        b = np.flatnonzero(boost)
-        hits = pl.DataFrame({"i": b, "resident_id": rid[b].astype(np.int32),
-                             "day": day[b]}).join(gaming, on="resident_id").filter(
+    keep = np.where(c.boost, False, c.u < m_base)
+    if c.boost.any() and gaming.height:
+        b = np.flatnonzero(c.boost)
+        hits = pl.DataFrame({"i": b, "resident_id": c.rid[b].astype(np.int32),
+                             "day": c.day[b]}).join(gaming, on="resident_id").filter(
             (pl.col("day") >= pl.col("start")) & (pl.col("day") < pl.col("end")))
         idx = hits["i"].unique().to_numpy()
         thr = (model.gaming_factor.value - 1.0) / (model.max_boost - 1.0)
-        keep[idx] = u[idx] < thr
+        keep[idx] = c.u[idx] < thr
     return keep
 
 

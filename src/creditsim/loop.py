@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -33,8 +33,14 @@ import polars as pl
 from creditsim import catalogue as cat
 from creditsim.appeals import AppealsModel, RepaymentModel, objections, repayments
 from creditsim.appeals.model import APPEALS_SCHEMA, apply_appeals
-from creditsim.feedback import FeedbackModel, first_sanction_day, gaming_intervals, keep_mask
-from creditsim.policy import Policy, apply_policy
+from creditsim.feedback import (
+    Candidates,
+    FeedbackModel,
+    first_sanction_day,
+    gaming_intervals,
+    keep_mask,
+)
+from creditsim.policy import Policy, PolicyResult, apply_policy
 from creditsim.policy.engine import Records, monthly_scores, override_spells
 from creditsim.services import decide, demand_totals, effect_intervals, individual_demand
 from creditsim.services import evaluate as sv_eval
@@ -47,6 +53,9 @@ class LoopModels:
     appeals: AppealsModel = field(default_factory=AppealsModel)
     repayment: RepaymentModel = field(default_factory=RepaymentModel)
     max_rounds: int = 6
+    #: Re-score only residents whose records changed after round 0 (same result;
+    #: tested against full re-scoring).
+    incremental: bool = True
 
 
 @dataclass
@@ -105,11 +114,31 @@ def _repayment_rows(rep: pl.DataFrame, records: pl.DataFrame, links: pl.DataFram
     return ev, rec, lk.select(links.columns)
 
 
+def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> PolicyResult:
+    """``prev`` with the rows of residents ``changed`` replaced by ``sub``'s."""
+    ch = pl.Series(changed.astype(np.int32)).implode()
+
+    def mix(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
+        return pl.concat([a.filter(~pl.col("resident_id").is_in(ch)),
+                          b.filter(pl.col("resident_id").is_in(ch))])
+
+    return replace(prev, ledger=mix(prev.ledger, sub.ledger),
+                   scores=mix(prev.scores, sub.scores).sort("month", "resident_id"),
+                   list_spells=mix(prev.list_spells, sub.list_spells),
+                   override_spells=mix(prev.override_spells, sub.override_spells))
+
+
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              records: dict[str, pl.DataFrame], links: pl.DataFrame, policy: Policy, *,
              seed: int, days: int, start_date: dt.date, models: LoopModels) -> LoopResult:
-    """Run the platform loop to its fixed point. See the module docstring."""
-    t: dict[str, float] = {k: 0.0 for k in ("policy", "services", "appeals", "feedback")}
+    """Run the platform loop to its fixed point. See the module docstring.
+
+    Round 0 scores everyone; later rounds re-score only the residents whose linked
+    records changed (the engine treats residents independently) and merge.
+    """
+    t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
+                                            "feedback")}
+    t0 = time.perf_counter()
     n = residents.height
     register = platform_view(residents)
     court = records["court"]
@@ -118,48 +147,72 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
                                    (pl.col("case_number") if "case_number" in df.columns
                                     else pl.lit(None, dtype=pl.String)).alias("case_number"))
                          for df in records.values()])
+    # Each record's candidate event (row in ``candidates``) and platform resident.
+    cand_ids = candidates["event_id"].to_numpy()
+    assert np.all(np.diff(cand_ids) > 0), "candidates must be sorted by event_id"
+    rec_cand = _event_rows(cand_ids, rec_all["truth_event_id"].to_numpy())
+    linked_all = rec_all.drop("truth_event_id").join(
+        links.select("record_id", "resident_id"), on="record_id", how="left",
+        maintain_order="left")
+    rec_platform = linked_all["resident_id"].fill_null(-1).to_numpy()
+    cinfo = Candidates.of(candidates, seed)
+    court_events = candidates.filter(pl.col("department") == "court").drop("boost")
     next_rid = int(rec_all["record_id"].max() or 0) + 1
-    next_eid = int(candidates["event_id"].max() or 0) + 1
+    next_eid = int(cand_ids.max() if len(cand_ids) else 0) + 1
     per_case_lists = {lst.id for lst in policy.lists if lst.per_case and lst.exit_kinds}
     green = _green_threshold(policy)
     totals = demand_totals(residents, seed=seed, days=days, start_date=start_date)
     services_used = {c.service for c in policy.consequences}
-
-    keep = keep_mask(candidates, np.full(n, 2**31 - 1), pl.DataFrame(
-        schema={"resident_id": pl.Int32, "start": pl.Int32, "end": pl.Int32}),
-        models.feedback, seed)
+    no_gaming = pl.DataFrame(schema={"resident_id": pl.Int32, "start": pl.Int32,
+                                     "end": pl.Int32})
+    keep = keep_mask(cinfo, np.full(n, 2**31 - 1), no_gaming, models.feedback)
     rep = pl.DataFrame(schema={"case_record_id": pl.Int64, "resident_id": pl.Int32,
                                "day": pl.Int32})
+    t["setup"] += time.perf_counter() - t0
     rounds: list[dict[str, Any]] = []
+    raw: PolicyResult | None = None
+    changed_res: np.ndarray | None = None
     for r in range(models.max_rounds):
         t0 = time.perf_counter()
-        kept_ids = candidates.filter(pl.Series(keep))["event_id"]
+        rec_keep = keep[rec_cand]
         rep_ev, rep_rec, rep_lk = _repayment_rows(rep, court, links, next_rid, next_eid,
                                                   models.repayment.court_lag_days.value, days)
-        stream_ = pl.concat([
-            rec_all.filter(pl.col("truth_event_id").is_in(kept_ids.implode())),
-            rep_rec.select(rec_all.columns)])
-        lk = pl.concat([links, rep_lk])
-        linked = stream_.drop("truth_event_id").join(
-            lk.select("record_id", "resident_id"), on="record_id", how="left",
-            maintain_order="left")
-        res = apply_policy(policy, register, linked, days=days, start_date=start_date)
+        rep_linked = rep_rec.select(rec_all.columns).drop("truth_event_id").join(
+            rep_lk.select("record_id", "resident_id"), on="record_id", how="left")
+        if raw is None or changed_res is None or not models.incremental:
+            linked = pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked])
+            raw = apply_policy(policy, register, linked, days=days, start_date=start_date)
+            n_rescored = n
+        else:
+            sel = rec_keep & np.isin(rec_platform, changed_res)
+            linked = pl.concat([linked_all.filter(pl.Series(sel)), rep_linked.filter(
+                pl.col("resident_id").is_in(pl.Series(changed_res.astype(np.int32)).implode()))])
+            sub = apply_policy(policy, register, linked, days=days, start_date=start_date)
+            raw = _merge(raw, sub, changed_res)
+            n_rescored = len(changed_res)
+        res = replace(raw)
         t["policy"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        ev_r = pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev])
-        rec_truth = pl.concat([rec_all.select("record_id", "truth_event_id"),
-                               rep_rec.select("record_id", "truth_event_id")])
-        spells_t = sv_eval.spell_truth(res.list_spells, lk, rec_truth, ev_r)
+        lk_rep = pl.concat([links, rep_lk]) if rep_lk.height else links
+        spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events, rep_ev)
         spells_l = sv_eval.label_spells(spells_t, days)
         appeals = objections(spells_l, residents, seed=seed, days=days, start_date=start_date,
                              model=models.appeals)
-        if appeals.height:
+        if appeals.height and (appeals["outcome"] == "upheld").any():
             res.list_spells = apply_appeals(res.list_spells, appeals)
-            recs_obj = Records.from_frame(linked, n, days)
-            res.override_spells = override_spells(policy, recs_obj, res.covered_from,
-                                                  res.list_spells)
+            # Re-derive list-driven caps and the score snapshots of those residents.
+            who = appeals.filter(pl.col("outcome") == "upheld")["resident_id"].unique()
+            sub_linked = linked_all.filter(pl.Series(rec_keep)).filter(
+                pl.col("resident_id").is_in(who.implode()))
+            recs_obj = Records.from_frame(sub_linked, n, days)
+            ov = override_spells(policy, recs_obj, res.covered_from,
+                                 res.list_spells.filter(pl.col("resident_id").is_in(who.implode())))
+            res.override_spells = pl.concat([
+                res.override_spells.filter(~pl.col("resident_id").is_in(who.implode())), ov])
             res.scores = monthly_scores(res)
+            spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events,
+                                    rep_ev)
         # Repaying to get off a list is a behavioural response: off with --no-feedback.
         new_rep = repayments(spells_t, residents, seed=seed, days=days,
                              model=models.repayment, lists=per_case_lists) \
@@ -175,17 +228,31 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         t["services"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        states = state_intervals(res) if policy.scores else pl.DataFrame()
-        gaming = gaming_intervals(states, green, models.feedback.gaming_band.value) \
-            if policy.scores else gaming_intervals(pl.DataFrame(), None, 0)
+        if policy.scores and green is not None:
+            gaming = gaming_intervals(state_intervals(res), green,
+                                      models.feedback.gaming_band.value)
+        else:
+            gaming = no_gaming
         sday = first_sanction_day(n, res.list_spells, decisions)
-        new_keep = keep_mask(candidates, sday, gaming, models.feedback, seed)
-        changed = int((new_keep != keep).sum())
+        new_keep = keep_mask(cinfo, sday, gaming, models.feedback)
+        flip = new_keep != keep
+        changed = int(flip.sum())
         rep_changed = not rep.equals(new_rep)
+        first_changed = int(cinfo.day[flip].min()) if changed else None
+        # Platform residents whose linked records change next round.
+        moved = rec_platform[flip[rec_cand]]
+        rep_diff = pl.concat([rep, new_rep]).unique(keep="none")
+        rep_who = court.join(rep_diff.select(pl.col("case_record_id").alias("record_id")),
+                             on="record_id", how="semi").select("record_id").join(
+            links.select("record_id", "resident_id"), on="record_id")["resident_id"]
+        changed_res = np.unique(np.concatenate([
+            moved[moved >= 0], rep_who.drop_nulls().to_numpy()])).astype(np.int64)
         rounds.append({"round": r, "events": int(keep.sum()) + rep_ev.height,
+                       "rescored_residents": int(n_rescored),
                        "listed": int(res.list_spells["resident_id"].n_unique()),
                        "decisions": decisions.height, "appeals": appeals.height,
                        "repayments": rep_ev.height, "events_changed_next": changed,
+                       "first_changed_day": first_changed,
                        "repayments_changed_next": rep_changed})
         t["feedback"] += time.perf_counter() - t0
         if changed == 0 and not rep_changed:
@@ -193,7 +260,6 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         keep, rep = new_keep, new_rep
 
     # Final tables (the last round's, which is the fixed point if it converged).
-    spells_t = sv_eval.spell_truth(res.list_spells, lk, rec_truth, ev_r)
     spells_out = sv_eval.label_spells(spells_t, days).drop("truth_performed_day")
     dec_out = sv_eval.label_decisions(decisions, spells_t)
     counts = dec_out.group_by("day", "service").agg(
@@ -205,18 +271,47 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
          - pl.col("discounted")).clip(lower_bound=0).cast(pl.UInt32).alias("allowed"))
     demand = demand.select("day", "service", "demands", "allowed", "denied", "expedited",
                            "discounted").sort("day", "service")
-    events_out = ev_r.sort("event_id")
+    events_out = pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev])
     rec_out = {}
-    kept_set = events_out["event_id"].implode()
     for d, df in records.items():
-        df2 = df.filter(pl.col("truth_event_id").is_in(kept_set))
+        kept_rec = keep[_event_rows(cand_ids, df["truth_event_id"].to_numpy())]
+        df2 = df.filter(pl.Series(kept_rec))
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])
         rec_out[d] = df2
-    links_out = lk.join(pl.concat([v.select("record_id") for v in rec_out.values()]),
-                        on="record_id", how="semi")
+    links_out = pl.concat([links.filter(pl.Series(keep[rec_cand_of(links, rec_all, rec_cand)])),
+                           rep_lk])
     tables = {"events": events_out, **{f"records/{d}": v for d, v in rec_out.items()},
               "links": links_out, "ledger": res.ledger, "scores": res.scores,
               "list_spells": spells_out, "decisions": dec_out, "demand": demand,
               "appeals": appeals if appeals.height else pl.DataFrame(schema=APPEALS_SCHEMA)}
     return LoopResult(tables=tables, rounds=rounds, timings=t)
+
+
+def _event_rows(cand_ids: np.ndarray, event_ids: np.ndarray) -> np.ndarray:
+    """Row of each event id in the sorted candidate ids (direct when they are dense,
+    as the behaviour stage makes them)."""
+    if len(cand_ids) and cand_ids[-1] - cand_ids[0] + 1 == len(cand_ids):
+        return (event_ids - cand_ids[0]).astype(np.int64)
+    return np.searchsorted(cand_ids, event_ids)
+
+
+def rec_cand_of(links: pl.DataFrame, rec_all: pl.DataFrame, rec_cand: np.ndarray) -> np.ndarray:
+    """Candidate row of each link's record (links are in record order of ``rec_all``
+    or not; matched by record_id)."""
+    pos = pl.DataFrame({"record_id": rec_all["record_id"], "_c": rec_cand})
+    return links.select("record_id").join(pos, on="record_id", how="left",
+                                          maintain_order="left")["_c"].to_numpy()
+
+
+def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFrame,
+                 rep_rec: pl.DataFrame, court_events: pl.DataFrame,
+                 rep_ev: pl.DataFrame) -> pl.DataFrame:
+    """Truth labels of the (few) spells, joining only the rows they need."""
+    ids = spells["record_id"].implode()
+    lk = links.filter(pl.col("record_id").is_in(ids))
+    rt = pl.concat([rec_all.select("record_id", "truth_event_id"),
+                    rep_rec.select("record_id", "truth_event_id")]).filter(
+        pl.col("record_id").is_in(ids))
+    ev = pl.concat([court_events, rep_ev.select(court_events.columns)])
+    return sv_eval.spell_truth(spells, lk, rt, ev)

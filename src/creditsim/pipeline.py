@@ -156,7 +156,6 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
 def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     """The platform loop (policy → services → appeals/repayment → feedback) to its
     fixed point; writes the final events, records, links and every platform table."""
-    from creditsim.linkage import evaluate_links
     from creditsim.loop import run_loop
     from creditsim.policy import load_policy
 
@@ -170,11 +169,6 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                                   "converged": res.rounds[-1]["events_changed_next"] == 0
                                   and not res.rounds[-1]["repayments_changed_next"],
                                   "feedback": ctx.loop_models.feedback.enabled}
-    # Linkage accuracy of the records that exist (the candidates' metrics include
-    # thinned-away events), keeping the model description from the linkage stage.
-    metrics = dict(ctx.documents.get("linkage.json", {}))
-    metrics.update(evaluate_links(res.tables["links"], t["residents"]))
-    ctx.documents["linkage.json"] = metrics
     ctx.progress("platform", 1.0)
     return res.tables
 

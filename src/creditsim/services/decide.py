@@ -47,11 +47,14 @@ def state_intervals(result: PolicyResult) -> pl.DataFrame:
         return pl.DataFrame(schema={"resident_id": pl.Int32, "start": pl.Int32, "end": pl.Int32,
                                     "score": pl.Int32, "tier": pl.String})
     days = result.days
-    return sc.sort("resident_id", "day").select(
+    # Sorted shift instead of a window over millions of groups (measurements.md).
+    srt = sc.select("resident_id", "day", "score", "tier").sort("resident_id", "day")
+    same_next = pl.col("resident_id").shift(-1) == pl.col("resident_id")
+    return srt.select(
         "resident_id",
         (pl.col("day").cast(pl.Int32) + 1).alias("start"),
-        (pl.col("day").cast(pl.Int32).shift(-1).over("resident_id") + 1)
-        .fill_null(days).alias("end"),
+        pl.when(same_next).then(pl.col("day").cast(pl.Int32).shift(-1) + 1)
+        .otherwise(days).alias("end"),
         pl.col("score").cast(pl.Int32),
         pl.col("tier").cast(pl.String),
     ).filter(pl.col("start") < pl.col("end"))
