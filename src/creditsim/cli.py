@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -39,11 +40,13 @@ def handle_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except CreditsimError as e:
             for p in e.problems:
-                err_console.print(f"[bold red]error:[/] {p}", highlight=False, soft_wrap=True)
+                err_console.print(f"[bold red]error:[/] {escape(str(p))}", highlight=False,
+                                  soft_wrap=True)
             raise typer.Exit(2) from None
         except OSError as e:
             where = f"{e.filename}: " if e.filename else ""
-            err_console.print(f"[bold red]error:[/] {where}{e.strerror or e}", highlight=False)
+            err_console.print(f"[bold red]error:[/] {escape(where + str(e.strerror or e))}",
+                              highlight=False)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err_console.print("[bold red]interrupted[/]: nothing was published")

@@ -163,6 +163,15 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     policy = load_policy(c.policy or c.preset)
     records = {k.removeprefix("_records/"): v for k, v in t.items()
                if k.startswith("_records/")}
+    # Keep the policy's text in the run, so the run stays reportable if the file moves.
+    from pathlib import Path as _Path
+
+    from creditsim.policy import preset_names, preset_text
+
+    name = c.policy or c.preset
+    text = preset_text(name) if name in preset_names() else _Path(name).read_text(
+        encoding="utf-8")
+    (ctx.run_dir / "policy.toml").write_text(text, encoding="utf-8")
     res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
                    seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models)
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
