@@ -56,7 +56,8 @@ BEIJING = CityProfile(
         (130102, 410102, 370102, 140105, 230102, 420102, 340102, 210102, 510104, 320102,
          610102, 220102, 150102, 620102, 430102, 500101, 360102, 440103, 120101, 330102),
         "GB/T 2260 codes of one county-level division in each main origin province of "
-        "Beijing's migrants (the choice of county is an assumption)",
+        "Beijing's migrants; the province prefix is used, migrants are spread over 30 "
+        "county-level codes per province (assumption, population/synth.py)",
     ),
     origin_weights=Cited(
         (864_387, 467_355, 348_129, 225_032, 194_387, 168_903, 165_935, 155_032, 150_839,

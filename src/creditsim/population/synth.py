@@ -78,6 +78,23 @@ _EDU_MIGRANT = np.array([
 ])
 
 
+#: County-level divisions per origin province that migrants' IDs are drawn from.
+ORIGIN_COUNTIES = 30
+
+
+def origin_counties(province_codes: np.ndarray) -> np.ndarray:
+    """Per origin province, ORIGIN_COUNTIES plausible county-level codes: the
+    province's two digits, a prefecture 01-10 and a county 02, 21 or 22 (the usual
+    GB/T 2260 pattern for a city district and the first counties). Assumption:
+    migrants spread evenly over them; the exact counties do not matter here, but
+    putting a province's millions of migrants on one code would exhaust the
+    500 sequence numbers per birth date and sex."""
+    prov = np.asarray(province_codes, dtype=np.int64) // 10_000
+    pref = np.repeat(np.arange(1, 11), 3)
+    cnty = np.tile(np.array([2, 21, 22]), 10)
+    return prov[:, None] * 10_000 + (pref * 100 + cnty)[None, :]
+
+
 def district_targets(city: CityProfile, n: int) -> np.ndarray:
     """Residents per district: ``n`` split by published shares, largest remainder."""
     pop = np.asarray(city.district_population.value, dtype=np.float64)
@@ -148,13 +165,14 @@ def synthesize(
     n = len(a["hh"])
     # Household ids renumbered densely (trimmed households leave gaps otherwise).
     hh_raw = a.pop("hh")
-    hh_id = np.cumsum(np.r_[True, hh_raw[1:] != hh_raw[:-1]]) - 1
+    hh_id = (np.cumsum(np.r_[True, hh_raw[1:] != hh_raw[:-1]]) - 1).astype(np.int32)
     del hh_raw
     role, age, male, migrant, district = a["role"], a["age"], a["male"], a["migrant"], a["district"]
     hh_start = np.flatnonzero(np.r_[True, hh_id[1:] != hh_id[:-1]])
     hh_size = np.diff(np.r_[hh_start, n])
-    start_of = np.repeat(hh_start, hh_size)  # resident index of each member's head
-    rid = np.arange(n, dtype=np.int64)
+    start_of = np.repeat(hh_start.astype(np.int32), hh_size)  # each member's head
+    rid = np.arange(n, dtype=np.int32)
+    del a
 
     # 2. Per-member draws, keyed by resident blocks.
     def uni(purpose: str) -> np.ndarray:
@@ -167,17 +185,18 @@ def synthesize(
 
     # 3. Birth dates.
     start_ord = (start_date - EPOCH).days
-    birth_days = start_ord - np.floor(age * 365.2425).astype(np.int64) - 1
+    birth_days = (start_ord - np.floor(age * 365.2425) - 1).astype(np.int32)
     # Calendar fields through a table over the (few tens of thousands) distinct days.
     lo = int(birth_days.min())
     span_days = np.arange(lo, int(birth_days.max()) + 1).astype("datetime64[D]")
     t_years = span_days.astype("datetime64[Y]").astype(np.int64) + 1970
     t_months = span_days.astype("datetime64[M]").astype(np.int64) % 12 + 1
     t_mdays = (span_days - span_days.astype("datetime64[M]")).astype(np.int64) + 1
-    bidx = birth_days - lo
-    years = t_years[bidx]
+    bidx = birth_days - np.int32(lo)
+    years = t_years.astype(np.int16)[bidx]
     day_ymd = t_years * 10000 + t_months * 100 + t_mdays
-    age_int = np.floor(age).astype(np.int64)
+    age_int = np.floor(age).astype(np.int16)
+    del span_days
 
     # 4. Education by age and hukou.
     u_edu = uni("education")
@@ -207,7 +226,9 @@ def synthesize(
         + pm.income_sigma.value * noise
     )
     raw = np.exp(log_inc)
-    income = raw * (city.mean_income.value / raw.mean())
+    del log_inc, noise
+    income = (raw * (city.mean_income.value / raw.mean())).astype(np.float32)
+    del raw
     # Person-weighted deciles of household per-capita income; a household is
     # never split across deciles (ties broken by household id).
     inc_h = income[hh_start]
@@ -216,6 +237,7 @@ def synthesize(
     before[order_h] = np.concatenate([[0], np.cumsum(hh_size[order_h])[:-1]])
     dec_h = np.minimum((2 * before + hh_size) * 10 // (2 * n) + 1, 10).astype(np.int8)
     decile = np.repeat(dec_h, hh_size)
+    del inc_h, order_h, before, dec_h
     tick("attributes", 0.6)
 
     # 6. Cars: a household car with probability rising with income decile; the head
@@ -232,7 +254,7 @@ def synthesize(
         (role == hhm.HEAD)
         | ((role == hhm.SPOUSE) & (uni("driver") < pm.spouse_drives.value) & (age >= 18))
     )
-    del car_h, p_car, car_logit
+    del car_h, p_car, car_logit, hh_mask, head_age, eligible_h
 
     # 7. Years in the city.
     years_in_city = np.where(
@@ -246,9 +268,11 @@ def synthesize(
     hs = pm.propensity_household_share.value
     z = np.sqrt(hs) * hhm._norm(uni("propensity_household")[head]) \
         + np.sqrt(1 - hs) * hhm._norm(uni("propensity"))
-    propensity = np.exp(pm.propensity_sigma.value * z * 1.0 - 0.5 * pm.propensity_sigma.value**2)
-    civic = np.exp(pm.civic_sigma.value * hhm._norm(uni("civic")) - 0.5 * pm.civic_sigma.value**2)
+    propensity = np.exp(pm.propensity_sigma.value * z - 0.5 * pm.propensity_sigma.value**2
+                        ).astype(np.float32)
     del z
+    civic = np.exp(pm.civic_sigma.value * hhm._norm(uni("civic")) - 0.5 * pm.civic_sigma.value**2
+                   ).astype(np.float32)
 
     # 9. Names.
     sur_draw = names.draw_surnames(uni("surname"))
@@ -265,14 +289,16 @@ def synthesize(
                        sur_draw).astype(np.int16)
     g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years)
     sur_s, given_s, name_s = names.build_strings(surname, g1, g2)
+    del sur_draw, surname, g1, g2, inherits
     tick("names", 0.75)
 
     # 10. Parents of children living with them.
     is_child = role == hhm.CHILD
-    father_id = np.where(is_child & father_present, father_idx, -1)
+    father_id = np.where(is_child & father_present, father_idx, -1).astype(np.int32)
     mother_idx = np.where(head_male, nxt, head)
     mother_present = (~head_male) | has_spouse
-    mother_id = np.where(is_child & mother_present, mother_idx, -1)
+    mother_id = np.where(is_child & mother_present, mother_idx, -1).astype(np.int32)
+    del father_idx, mother_idx, nxt, is_child
 
     # 11. ID numbers: region of registration, birth date, sequence, check digit.
     ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
@@ -280,9 +306,15 @@ def synthesize(
     ocdf = np.cumsum(ow / ow.sum())
     ocdf[-1] = 1.0
     # Region codes as indices into a small table: districts first, then origins.
-    region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64), ocodes])
+    # A migrant household is registered in one of ORIGIN_COUNTIES county-level
+    # divisions of its origin province (IDs are issued per county).
+    county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
+    region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
+                                   county.ravel()])
     origin_i = np.searchsorted(ocdf, uni("origin")[head], side="right")
-    region_idx = np.where(migrant, len(city.district_codes.value) + origin_i, district)
+    county_i = np.floor(uni("origin_county")[head] * ORIGIN_COUNTIES).astype(np.int64)
+    region_idx = np.where(migrant, len(city.district_codes.value)
+                          + origin_i * ORIGIN_COUNTIES + county_i, district)
     seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
     id_numbers = idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
     del seq, origin_i
@@ -292,30 +324,33 @@ def synthesize(
         "resident_id": pl.Series(rid, dtype=pl.Int32),
         "household_id": pl.Series(hh_id, dtype=pl.Int32),
         "relation": cat.enum_from_codes(role, cat.RelationT),
-        "father_id": pl.Series(father_id, dtype=pl.Int32),
-        "mother_id": pl.Series(mother_id, dtype=pl.Int32),
+        "father_id": _nullable_ids(father_id),
+        "mother_id": _nullable_ids(mother_id),
         "district": cat.enum_from_codes(district, cat.DistrictT),
         "sex": cat.enum_from_codes(~male, cat.SexT),
         "birth_date": pl.Series(birth_days, dtype=pl.Int32).cast(pl.Date),
         "hukou": cat.enum_from_codes(migrant, cat.HukouT),
         "years_in_city": pl.Series(years_in_city, dtype=pl.Float32),
         "education": cat.enum_from_codes(edu, cat.EducationT),
-        "income": pl.Series(income.astype(np.float32)),
+        "income": pl.Series(income),
         "income_decile": pl.Series(decile, dtype=pl.Int8),
         "drives_car": pl.Series(drives, dtype=pl.Boolean),
         "surname": sur_s,
         "given_name": given_s,
         "name": name_s,
         "id_number": id_numbers,
-        "truth_propensity": pl.Series(propensity.astype(np.float32)),
-        "truth_civic": pl.Series(civic.astype(np.float32)),
+        "truth_propensity": pl.Series(propensity),
+        "truth_civic": pl.Series(civic),
     })
-    df = df.with_columns(
-        pl.when(pl.col("father_id") >= 0).then(pl.col("father_id")).alias("father_id"),
-        pl.when(pl.col("mother_id") >= 0).then(pl.col("mother_id")).alias("mother_id"),
-    )
     tick("done", 1.0)
     return df
+
+
+def _nullable_ids(ids: np.ndarray) -> pl.Series:
+    """Int32 Series with null where ``ids`` is negative (built through Arrow's mask)."""
+    import pyarrow as pa
+
+    return pl.Series(pa.array(ids.astype(np.int32), mask=ids < 0, type=pa.int32()))
 
 
 def _sequence_numbers(region_idx: np.ndarray, day_idx: np.ndarray, male: np.ndarray,
@@ -325,16 +360,17 @@ def _sequence_numbers(region_idx: np.ndarray, day_idx: np.ndarray, male: np.ndar
     n = len(day_idx)
     if n == 0:
         return np.empty(0, dtype=np.int64)
-    if int(day_idx.max()) >= 1 << 20 or n_regions >= 1 << 8 or n >= 1 << 33:
+    # Packed key: region (10 bits) | birth day (20) | sex (1) | resident index (31).
+    if int(day_idx.max()) >= 1 << 20 or n_regions >= 1 << 10 or n >= 1 << 31:
         raise ConfigError("population too large or too old for sequence numbering")
     group = (region_idx.astype(np.int64) << 21) | (day_idx.astype(np.int64) << 1) \
         | (~male).astype(np.int64)
-    packed = np.sort((group << 33) | np.arange(n, dtype=np.int64))
-    g = packed >> 33
+    packed = np.sort((group << 31) | np.arange(n, dtype=np.int64))
+    g = packed >> 31
     new = np.r_[True, g[1:] != g[:-1]]
     start = np.maximum.accumulate(np.where(new, np.arange(n), 0))
     rank = np.empty(n, dtype=np.int64)
-    rank[packed & ((1 << 33) - 1)] = np.arange(n) - start
+    rank[packed & ((1 << 31) - 1)] = np.arange(n) - start
     if rank.max() >= 500:
         raise ConfigError(
             "more than 500 residents of one sex share a birth date and region code; "
