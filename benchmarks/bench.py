@@ -89,6 +89,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", help="configurations (default: all but smoke)")
     ap.add_argument("--no-save", action="store_true", help="do not write results JSON")
+    ap.add_argument("--peer", default="100000x30",
+                    help="also run the Mesa peer comparison at RESIDENTSxDAYS in this "
+                         "invocation ('none' to skip; needs the 'bench' extra)")
     args = ap.parse_args()
     configs = tomllib.loads((HERE / "configs.toml").read_text())
     names = args.names or [n for n in configs if n != "smoke"]
@@ -104,6 +107,18 @@ def main() -> None:
             if not args.no_save:
                 RESULTS.mkdir(exist_ok=True)
                 (RESULTS / f"{n}.json").write_text(json.dumps(r, indent=2) + "\n")
+    peer = None
+    if args.peer != "none":
+        sys.path.insert(0, str(HERE / "peer"))
+        try:
+            import compare as peer_compare  # benchmarks/peer/compare.py
+        except ImportError as e:  # Mesa missing: say so, keep the pipeline numbers
+            print(f"peer comparison skipped: {e}")
+        else:
+            res_n, days_n = (int(x) for x in args.peer.lower().split("x"))
+            peer = peer_compare.compare(res_n, days_n, repeats=3)
+            if not args.no_save:
+                (RESULTS / "peer.json").write_text(json.dumps(peer, indent=2) + "\n")
     table = Table(title="creditsim benchmark")
     stages = [s["stage"] for s in results[0]["stages"]]
     for col in ["config", "residents", "days", *stages, "wall s", "peak GB", "res-days/s"]:
@@ -114,6 +129,13 @@ def main() -> None:
                       *[f"{st.get(s, 0):.1f}" for s in stages], f"{r['wall_seconds']:.1f}",
                       f"{r['peak_rss_gb']:.2f}", f"{r['resident_days_per_second']:,}")
     Console().print(table)
+    if peer is not None:
+        m = peer["throughput"]["mesa"]["resident_days_per_second"]
+        c = peer["throughput"]["creditsim"]["resident_days_per_second"]
+        Console().print(
+            f"peer model {peer['config']['residents']:,} × {peer['config']['days']} days: "
+            f"Mesa {m:,} resident-days/s, creditsim {c:,} ({peer['ratio_creditsim_over_mesa']}×),"
+            f" aggregates agree: {peer['all_agree']}")
 
 
 if __name__ == "__main__":

@@ -45,7 +45,13 @@ class FeedbackModel:
                                         "green-channel threshold")
     gaming_band: Cited[int] = Cited(50, A + ": points below the threshold at which "
                                     "residents start to game")
-    max_boost: float = 2.0  # boost candidates are drawn at (max_boost − 1) × rate
+    #: Boost candidates are drawn at (max_boost − 1) × rate; the gaming factor must
+    #: not exceed it. Equal to the default gaming factor, so no candidate is wasted.
+    max_boost: float = 1.5
+
+    def __post_init__(self) -> None:
+        if self.gaming_factor.value > self.max_boost:
+            raise ValueError("gaming_factor cannot exceed max_boost")
 
 
 @dataclass
