@@ -210,7 +210,14 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
                                  res.list_spells.filter(pl.col("resident_id").is_in(who.implode())))
             res.override_spells = pl.concat([
                 res.override_spells.filter(~pl.col("resident_id").is_in(who.implode())), ov])
-            res.scores = monthly_scores(res)
+            # Only the appellants' snapshots change: recompute theirs and merge.
+            w = who.implode()
+            sub = replace(res, ledger=res.ledger.filter(pl.col("resident_id").is_in(w)),
+                          list_spells=res.list_spells.filter(pl.col("resident_id").is_in(w)),
+                          override_spells=res.override_spells.filter(
+                              pl.col("resident_id").is_in(w)))
+            res.scores = _merge(res, replace(sub, scores=monthly_scores(sub)),
+                                who.to_numpy()).scores
             spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events,
                                     rep_ev)
         # Repaying to get off a list is a behavioural response: off with --no-feedback.

@@ -144,7 +144,9 @@ DEFAULT_DEPARTMENTS: tuple[DepartmentModel, ...] = (
         "civil",
         lag_mean_days=_c(30, "volunteer hours are logged monthly by organisations"),
         p_name_typo=_c(0.03, "entered by volunteer organisations"),
-        p_id_missing=_c(0.15, "many organisations record names and phone numbers only"),
+        p_id_missing=_c(0.03, "volunteers register under their real name and ID on the "
+                        "volunteer platform; hours logged by small groups sometimes carry "
+                        "a name only"),
         p_id_mistyped=_c(0.02, "self-reported"),
         p_id_other=_c(0.01, "a relative's account on the platform"),
         p_duplicate=_c(0.03, "the same hours logged by two organisations"),

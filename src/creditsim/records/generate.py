@@ -180,7 +180,8 @@ def department_records(
         nm = nm.scatter(tp, strings.typo_names(nm.gather(tp), tu))
     faults |= (typo * NAME_TYPO).astype(np.uint8)
 
-    # Birth date and sex follow the ID holder (systems fill them from the ID).
+    # Birth date and sex follow the ID holder (systems fill them from the ID); with
+    # no ID written down, they are the actor's own.
     if dept.captures_birth_date:
         bd = reg.birth_days[id_holder]
         bw = u[:, 4] < r["birth_wrong"]
@@ -189,9 +190,8 @@ def department_records(
             bu = keyed_uniforms(seed, f"records.{dept.name}.birth", ukey[bi], 1)
             bd[bi] = _wrong_birth(bd[bi], bu[:, 0])
         faults |= (bw * BIRTH_WRONG).astype(np.uint8)
+        # A missing ID number does not blank the form's own birth-date field.
         birth = pl.Series(bd, dtype=pl.Int32).cast(pl.Date)
-        if miss.any():
-            birth = birth.scatter(np.flatnonzero(miss), None)
     else:
         birth = pl.Series([None] * m, dtype=pl.Date)
     sex = reg.sex.gather(pl.Series(id_holder)) if dept.captures_sex else \
