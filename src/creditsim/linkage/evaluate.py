@@ -23,6 +23,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from creditsim.linkage.schema import PLATFORM_LINKS_SCHEMA
@@ -159,7 +160,12 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None) ->
                       fl.group_by("method").len().sort("method").iter_rows()},
         "by_department": _by(fl, "department"),
     }
-    if register is not None:
+    if register is not None and _dense(register):
+        out["by_group"] = _groups_dense(fl, register)
+        out["name_commonness_bands"] = {
+            label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
+            for label, lo, hi in COMMONNESS_BANDS}
+    elif register is not None:
         groups: dict[str, Any] = {}
         attrs = register.select("resident_id").join(
             name_commonness(register), on="resident_id", how="left")
@@ -180,6 +186,74 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None) ->
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
             for label, lo, hi in COMMONNESS_BANDS}
     return out
+
+
+def _dense(register: pl.DataFrame) -> bool:
+    rid = register["resident_id"].to_numpy()
+    return bool(len(rid)) and int(rid[0]) == 0 and bool(np.all(np.diff(rid) == 1))
+
+
+def _codes(register: pl.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
+    """Integer group code per resident and the group labels (sorted)."""
+    if col == "name_commonness":
+        h = register["name"].hash(seed=7).to_numpy()
+        _, inv, cnt = np.unique(h, return_inverse=True, return_counts=True)
+        count = cnt[inv]
+        code = np.zeros(len(h), dtype=np.int64)
+        for i, (_label, lo, hi) in enumerate(COMMONNESS_BANDS):
+            code[(count >= lo) & ((count <= hi) if hi is not None else True)] = i
+        return code, [b[0] for b in COMMONNESS_BANDS]
+    s = register[col]
+    labels = sorted(str(x) for x in s.cast(pl.String).unique().drop_nulls().to_list())
+    if isinstance(s.dtype, pl.Enum):
+        cats = s.dtype.categories.to_list()
+        remap = np.array([labels.index(c) if c in labels else -1 for c in cats])
+        return remap[s.to_physical().to_numpy()], labels
+    look = {lab: i for i, lab in enumerate(labels)}
+    return s.cast(pl.String).replace_strict(look, return_dtype=pl.Int64).to_numpy(), labels
+
+
+def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame) -> dict[str, Any]:
+    """Group metrics by array indexing (register ids are 0..N-1): the same numbers as
+    the join route, without joining tens of millions of links to the register."""
+    truth = fl[TRUTH_COLUMN].fill_null(-1).to_numpy().astype(np.int64)
+    asg = fl["resident_id"].fill_null(-1).to_numpy().astype(np.int64)
+    linked = fl["_linked"].to_numpy()
+    correct = fl["_correct"].to_numpy()
+    wrong = linked & ~correct
+    victims = np.unique(asg[wrong])
+    groups: dict[str, Any] = {}
+    for col in ("district", "hukou", "name_commonness"):
+        if col != "name_commonness" and col not in register.columns:
+            continue
+        code, labels = _codes(register, col)
+        k = len(labels)
+        has_t = truth >= 0
+        tg = code[truth[has_t]]
+        records = np.bincount(tg, minlength=k)
+        corr = np.bincount(tg, weights=correct[has_t], minlength=k)
+        ag = code[asg[linked]]
+        links_n = np.bincount(ag, minlength=k)
+        wrong_n = np.bincount(code[asg[wrong]], minlength=k)
+        vict = np.bincount(code[victims], minlength=k)
+        sizes = np.bincount(code[code >= 0], minlength=k)
+        out: dict[str, dict[str, Any]] = {}
+        for i, label in enumerate(labels):
+            rec, cor = int(records[i]), int(corr[i])
+            ln, wr = int(links_n[i]), int(wrong_n[i])
+            if not (sizes[i] or rec or ln):
+                continue
+            p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
+            f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
+            res, v = int(sizes[i]), int(vict[i])
+            out[str(label)] = {
+                "residents": res, "records": rec, "correct": cor, "recall": r,
+                "links_assigned": ln, "wrong_links_assigned": wr, "precision": p, "f1": f1,
+                "residents_given_wrong_records": v,
+                "residents_given_wrong_records_per_100k": (1e5 * v / res) if res else None,
+            }
+        groups[col] = out
+    return groups
 
 
 def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
