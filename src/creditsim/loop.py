@@ -123,7 +123,7 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
                           b.filter(pl.col("resident_id").is_in(ch))])
 
     return replace(prev, ledger=mix(prev.ledger, sub.ledger),
-                   scores=mix(prev.scores, sub.scores).sort("month", "resident_id"),
+                   scores=mix(prev.scores, sub.scores),
                    list_spells=mix(prev.list_spells, sub.list_spells),
                    override_spells=mix(prev.override_spells, sub.override_spells))
 
@@ -151,6 +151,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     cand_ids = candidates["event_id"].to_numpy()
     assert np.all(np.diff(cand_ids) > 0), "candidates must be sorted by event_id"
     rec_cand = _event_rows(cand_ids, rec_all["truth_event_id"].to_numpy())
+    # Row of each record id in rec_all (record ids are dense across departments).
+    rids = rec_all["record_id"].to_numpy()
+    rec_pos = np.full(int(rids.max()) + 1 if len(rids) else 0, -1, dtype=np.int64)
+    rec_pos[rids] = np.arange(len(rids))
     linked_all = rec_all.drop("truth_event_id").join(
         links.select("record_id", "resident_id"), on="record_id", how="left",
         maintain_order="left")
@@ -195,7 +199,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
 
         t0 = time.perf_counter()
         lk_rep = pl.concat([links, rep_lk]) if rep_lk.height else links
-        spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events, rep_ev)
+        spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events, rep_ev,
+                                rec_pos)
         spells_l = sv_eval.label_spells(spells_t, days)
         appeals = objections(spells_l, residents, seed=seed, days=days, start_date=start_date,
                              model=models.appeals)
@@ -219,7 +224,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             res.scores = _merge(res, replace(sub, scores=monthly_scores(sub)),
                                 who.to_numpy()).scores
             spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events,
-                                    rep_ev)
+                                    rep_ev, rec_pos)
         # Repaying to get off a list is a behavioural response: off with --no-feedback.
         new_rep = repayments(spells_t, residents, seed=seed, days=days,
                              model=models.repayment, lists=per_case_lists) \
@@ -227,7 +232,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         t["appeals"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        effects = effect_intervals(res, register)
+        states = state_intervals(res) if policy.scores else None
+        effects = effect_intervals(res, register, states)
         affected = effects["resident_id"].unique().to_numpy()
         dem = individual_demand(residents, affected, seed=seed, days=days,
                                 start_date=start_date, services=services_used)
@@ -235,9 +241,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         t["services"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        if policy.scores and green is not None:
-            gaming = gaming_intervals(state_intervals(res), green,
-                                      models.feedback.gaming_band.value)
+        if states is not None and green is not None:
+            gaming = gaming_intervals(states, green, models.feedback.gaming_band.value)
         else:
             gaming = no_gaming
         sday = first_sanction_day(n, res.list_spells, decisions)
@@ -286,10 +291,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])
         rec_out[d] = df2
-    links_out = pl.concat([links.filter(pl.Series(keep[rec_cand_of(links, rec_all, rec_cand)])),
-                           rep_lk])
+    links_out = pl.concat([links.filter(pl.Series(keep[rec_cand[rec_pos[
+        links["record_id"].to_numpy()]]])), rep_lk])
     tables = {"events": events_out, **{f"records/{d}": v for d, v in rec_out.items()},
-              "links": links_out, "ledger": res.ledger, "scores": res.scores,
+              "links": links_out, "ledger": res.ledger,
+              "scores": res.scores.sort("month", "resident_id"),
               "list_spells": spells_out, "decisions": dec_out, "demand": demand,
               "appeals": appeals if appeals.height else pl.DataFrame(schema=APPEALS_SCHEMA)}
     return LoopResult(tables=tables, rounds=rounds, timings=t)
@@ -303,22 +309,17 @@ def _event_rows(cand_ids: np.ndarray, event_ids: np.ndarray) -> np.ndarray:
     return np.searchsorted(cand_ids, event_ids)
 
 
-def rec_cand_of(links: pl.DataFrame, rec_all: pl.DataFrame, rec_cand: np.ndarray) -> np.ndarray:
-    """Candidate row of each link's record (links are in record order of ``rec_all``
-    or not; matched by record_id)."""
-    pos = pl.DataFrame({"record_id": rec_all["record_id"], "_c": rec_cand})
-    return links.select("record_id").join(pos, on="record_id", how="left",
-                                          maintain_order="left")["_c"].to_numpy()
-
-
 def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFrame,
                  rep_rec: pl.DataFrame, court_events: pl.DataFrame,
-                 rep_ev: pl.DataFrame) -> pl.DataFrame:
+                 rep_ev: pl.DataFrame, rec_pos: np.ndarray) -> pl.DataFrame:
     """Truth labels of the (few) spells, joining only the rows they need."""
     ids = spells["record_id"].implode()
     lk = links.filter(pl.col("record_id").is_in(ids))
-    rt = pl.concat([rec_all.select("record_id", "truth_event_id"),
-                    rep_rec.select("record_id", "truth_event_id")]).filter(
-        pl.col("record_id").is_in(ids))
+    rid = spells["record_id"].to_numpy()
+    rid = rid[rid < len(rec_pos)]
+    pos = rec_pos[rid]
+    rt = pl.concat([rec_all.select("record_id", "truth_event_id")[pos[pos >= 0]],
+                    rep_rec.select("record_id", "truth_event_id").filter(
+                        pl.col("record_id").is_in(ids))])
     ev = pl.concat([court_events, rep_ev.select(court_events.columns)])
     return sv_eval.spell_truth(spells, lk, rt, ev)

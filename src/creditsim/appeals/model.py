@@ -67,8 +67,9 @@ def objections(spells: pl.DataFrame, residents: pl.DataFrame, *, seed: int, days
     w = spells.filter(pl.col("wrongful"))
     if w.height == 0:
         return pl.DataFrame(schema=APPEALS_SCHEMA)
-    who = w.join(residents.select("resident_id", "education", "income_decile", "hukou"),
-                 on="resident_id", how="left")
+    idx = pl.Series(w["resident_id"].to_numpy().astype(np.int64))  # ids are row numbers
+    who = pl.DataFrame({c: residents[c].gather(idx)
+                        for c in ("education", "income_decile", "hukou")})
     key = w["record_id"].to_numpy().astype(np.int64) * 64 + w["resident_id"].to_numpy() % 64
     u = keyed_uniforms(seed, "appeals.objection", key, 3)
     p = np.full(w.height, model.base.value)

@@ -106,15 +106,19 @@ def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
                             pl.lit(None, dtype=pl.Int64).alias("spell_record_id"))
 
 
-def effect_intervals(result: PolicyResult, register: pl.DataFrame) -> pl.DataFrame:
+def effect_intervals(result: PolicyResult, register: pl.DataFrame,
+                     states: pl.DataFrame | None = None) -> pl.DataFrame:
     """Every consequence's intervals on the *affected* residents (spillover included).
 
     Columns: resident_id, service, effect, rate, consequence, start, end,
     cause_type, cause, via_resident_id, spell_record_id.
     """
-    states = state_intervals(result) if result.policy.scores else None
+    if states is None and result.policy.scores:
+        states = state_intervals(result)
     frames = []
     for c in result.policy.consequences:
+        if states is None and (c.tiers is not None or c.score_min is not None):
+            states = state_intervals(result)
         subj = subject_intervals(c, result, states if states is not None else
                                  state_intervals(result))
         if subj.height == 0:

@@ -109,12 +109,17 @@ def _ages(residents: pl.DataFrame, start_date: dt.date) -> np.ndarray:
 def demand_totals(residents: pl.DataFrame, *, seed: int, days: int, start_date: dt.date,
                   model: tuple[ServiceDemand, ...] = DEFAULT_DEMAND) -> pl.DataFrame:
     """City-wide demand per (day, service): columns day, service, demands."""
-    age = _ages(residents, start_date)
-    decile = residents["income_decile"].to_numpy().astype(np.float64)
+    # Rates depend on age class and income decile only: count residents per
+    # (age in years, decile) once, then sum each service's rate over that table.
+    age = np.floor(_ages(residents, start_date)).astype(np.int64).clip(0, 120)
+    decile = residents["income_decile"].to_numpy().astype(np.int64)
+    tab = np.bincount(age * 11 + decile, minlength=121 * 11).reshape(121, 11)
+    a_grid, d_grid = np.meshgrid(np.arange(121) + 0.5, np.arange(11), indexing="ij")
     rows_day, rows_svc, rows_n = [], [], []
     for d in model:
         svc_i = cat.SERVICES.index(d.service)
-        total = float(_rates(d, age, decile).sum())
+        total = float((_rates(d, a_grid.ravel(), d_grid.ravel().astype(np.float64))
+                       * tab.ravel()).sum())
         if d.season_day is not None:
             # all of a year's demand falls on the admission day(s) within the horizon
             sdays = _season_days(d.season_day, days, start_date)
