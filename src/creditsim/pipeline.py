@@ -24,7 +24,6 @@ time; the manifest keeps both.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import platform
 import sys
 import time
@@ -42,11 +41,11 @@ from creditsim import __version__
 from creditsim.behaviour import BehaviourModel, generate_events
 from creditsim.cities import CITIES
 from creditsim.config import RunConfig
+from creditsim.loop import LoopModels
 from creditsim.params import provenance
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
-from creditsim.loop import LoopModels
 from creditsim.rundir import RunWriter
 
 Tables = Mapping[str, pl.DataFrame]

@@ -100,7 +100,7 @@ def objections(spells: pl.DataFrame, residents: pl.DataFrame, *, seed: int, days
 
 def apply_appeals(spells: pl.DataFrame, appeals: pl.DataFrame) -> pl.DataFrame:
     """End every spell whose objection was upheld on its decision day."""
-    up = appeals.filter((pl.col("outcome") == "upheld")).select(
+    up = appeals.filter(pl.col("outcome") == "upheld").select(
         "resident_id", "record_id", pl.col("list").alias("_list"),
         pl.col("spell_start_day").alias("start_day"), pl.col("decided_day"))
     sp = spells.with_columns(pl.col("list").cast(pl.String).alias("_list")).join(

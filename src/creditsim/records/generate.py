@@ -18,13 +18,18 @@ import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
-from creditsim.population import idnumber
+from creditsim.behaviour.generate import THREADS
 from creditsim.records import strings
 from creditsim.records.departments import (
-    BIRTH_WRONG, DEFAULT_DEPARTMENTS, DUPLICATE, ID_MISSING, ID_MISTYPED, ID_OTHER, NAME_TYPO,
+    BIRTH_WRONG,
+    DEFAULT_DEPARTMENTS,
+    DUPLICATE,
+    ID_MISSING,
+    ID_MISTYPED,
+    ID_OTHER,
+    NAME_TYPO,
     DepartmentModel,
 )
-from creditsim.behaviour.generate import THREADS
 from creditsim.rng import keyed_uniforms
 
 #: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
