@@ -144,9 +144,11 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     c = ctx.config
     records = {k.removeprefix("_records/"): v for k, v in t.items()
                if k.startswith("_records/")}
+    # DuckDB's share is capped at 3 GB: the register, candidates and records are
+    # alive beside it, and the whole run should stay near 12 GB (measurements.md).
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
-                       preset=c.preset)
+                       preset=c.preset, memory_limit="3GB")
     ctx.documents["linkage.json"] = res.metrics
     ctx.progress("linkage", 1.0)
     return {"_links": res.links}
