@@ -96,3 +96,30 @@ def test_objections_unequal_access_and_processing_delay() -> None:
     assert (e["exit_reason"] == "appealed").all()
     assert ended.filter(~pl.col("resident_id").is_in(upheld["resident_id"].implode()))[
         "end_day"].null_count() == n - upheld.height
+
+
+def test_tier_decisions_labelled_against_truth_world() -> None:
+    from creditsim.services.evaluate import label_state_decisions
+
+    dec = pl.DataFrame({
+        "resident_id": [1, 2, 3, 4], "day": [50, 50, 50, 10], "service": ["hospital"] * 4,
+        "decision": ["expedited"] * 4, "consequence": ["gc"] * 4,
+        "cause_type": ["tier", "tier", "tier", "list"], "cause": ["good"] * 3 + ["L"],
+        "via_resident_id": [1, 2, 3, 4], "wrongful": [False] * 4,
+        "wrongful_cause": pl.Series([None] * 4, dtype=pl.Enum(
+            ["linkage_error", "data_error", "expired_entry"])),
+    }).with_columns(pl.col("resident_id").cast(pl.Int32), pl.col("via_resident_id").cast(pl.Int32),
+                    pl.col("day").cast(pl.Int16))
+    # truth world: resident 1 is "good" on day 50; 2 is "good" only until day 40;
+    # 3 has no interval (baseline tier "normal").
+    states = pl.DataFrame({"resident_id": [1, 2], "start": [1, 1], "end": [365, 40],
+                           "score": [720, 720], "tier": ["good", "good"]}).with_columns(
+        pl.col("resident_id").cast(pl.Int32), pl.col("start").cast(pl.Int32),
+        pl.col("end").cast(pl.Int32), pl.col("score").cast(pl.Int32))
+    links = pl.DataFrame({"resident_id": [2, None], "truth_resident_id": [9, 3],
+                          "method": ["probabilistic", "unlinked"]}).with_columns(
+        pl.col("resident_id").cast(pl.Int32), pl.col("truth_resident_id").cast(pl.Int32))
+    out = label_state_decisions(dec, states, (600, "normal"), {"gc": (["good"], None)}, links)
+    assert out["wrongful"].to_list() == [False, True, True, False]
+    # 2 holds someone else's record (linkage); 3 missed one of their own (unlinked)
+    assert out["wrongful_cause"].to_list() == [None, "linkage_error", "linkage_error", None]

@@ -274,6 +274,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     # Final tables (the last round's, which is the fixed point if it converged).
     spells_out = sv_eval.label_spells(spells_t, days).drop("truth_performed_day")
     dec_out = sv_eval.label_decisions(decisions, spells_t)
+    t0 = time.perf_counter()
+    dec_out = _label_state_decisions(dec_out, policy, register, linked_all, rec_all, rec_keep,
+                                     links, rep_linked, rep_lk, days, start_date)
+    t["truth_world"] = time.perf_counter() - t0
     counts = dec_out.group_by("day", "service").agg(
         (pl.col("decision") == "denied").sum().cast(pl.UInt32).alias("denied"),
         (pl.col("decision") == "expedited").sum().cast(pl.UInt32).alias("expedited"),
@@ -307,6 +311,36 @@ def _event_rows(cand_ids: np.ndarray, event_ids: np.ndarray) -> np.ndarray:
     if len(cand_ids) and cand_ids[-1] - cand_ids[0] + 1 == len(cand_ids):
         return (event_ids - cand_ids[0]).astype(np.int64)
     return np.searchsorted(cand_ids, event_ids)
+
+
+def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataFrame,
+                           linked_all: pl.DataFrame, rec_all: pl.DataFrame,
+                           rec_keep: np.ndarray, links: pl.DataFrame,
+                           rep_linked: pl.DataFrame, rep_lk: pl.DataFrame, days: int,
+                           start_date: dt.date) -> pl.DataFrame:
+    """Tier- and score-caused decisions against a truth-world scoring (the same
+    records, each linked to its true subject, duplicates removed)."""
+    if not policy.scores or not dec.filter(
+            pl.col("cause_type").cast(pl.String).is_in(["tier", "score"])).height:
+        return dec
+    truth_of = pl.concat([links, rep_lk]).select("record_id", "truth_resident_id")
+    kept = linked_all.filter(pl.Series(rec_keep)).drop("resident_id").with_columns(
+        rec_all.filter(pl.Series(rec_keep))["truth_event_id"])
+    kept = pl.concat([kept, rep_linked.drop("resident_id").with_columns(
+        pl.lit(None, dtype=pl.Int64).alias("truth_event_id"))])
+    truth_stream = kept.join(truth_of, on="record_id", how="left").rename(
+        {"truth_resident_id": "resident_id"})
+    # One record per event (the first entered), as a perfect platform would hold.
+    truth_stream = truth_stream.sort("record_id").unique(
+        ["truth_event_id"], keep="first", maintain_order=True) if truth_stream.height else \
+        truth_stream
+    tw = apply_policy(policy, register, truth_stream.drop("truth_event_id"), days=days,
+                      start_date=start_date)
+    conditions = {c.id: (c.tiers, c.score_min) for c in policy.consequences
+                  if c.tiers is not None or c.score_min is not None}
+    base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
+    return sv_eval.label_state_decisions(dec, state_intervals(tw), base, conditions,
+                                         pl.concat([links, rep_lk]))
 
 
 def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFrame,

@@ -60,8 +60,8 @@ def spell_truth(spells: pl.DataFrame, links: pl.DataFrame, records_truth: pl.Dat
 def label_decisions(decisions: pl.DataFrame, spells_t: pl.DataFrame) -> pl.DataFrame:
     """Add ``wrongful`` and ``wrongful_cause`` to decisions caused by list spells.
 
-    Decisions caused by tiers, scores or coverage are labelled not wrongful: their
-    attribution needs a truth-world scoring run, not done here (stated limitation).
+    Decisions caused by tiers or scores are labelled afterwards by
+    :func:`label_state_decisions`; coverage-caused ones are never wrongful.
     """
     key = spells_t.select(
         pl.col("resident_id").alias("via_resident_id"),
@@ -92,3 +92,56 @@ def label_spells(spells_t: pl.DataFrame, days: int) -> pl.DataFrame:
         .when(expired).then(pl.lit("expired_entry").cast(WrongfulCauseT))
         .otherwise(None).cast(WrongfulCauseT).alias("wrongful_cause"),
     ).drop("wrong_person", "wrong_cause")
+
+
+def label_state_decisions(decisions: pl.DataFrame, truth_states: pl.DataFrame,
+                          baseline: tuple[int | None, str | None],
+                          conditions: dict[str, tuple[list[str] | None, int | None]],
+                          links: pl.DataFrame) -> pl.DataFrame:
+    """Label decisions caused by tiers or scores against a truth-world scoring.
+
+    ``truth_states``: (resident_id, start, end, score, tier) of the policy applied
+    to every record linked to its true subject, duplicates removed. A decision is
+    wrongful when the subject (``via_resident_id``) would not have met the
+    consequence's condition on that day in the truth world. The cause is
+    ``linkage_error`` when the subject's profile held someone else's record linked
+    probabilistically or missed one of their own, ``data_error`` otherwise (a record
+    under a relative's valid ID, a duplicate, a wrong field).
+    """
+    st = decisions.with_row_index("_i").filter(
+        pl.col("cause_type").cast(pl.String).is_in(["tier", "score"]))
+    if st.height == 0:
+        return decisions
+    base = st.select("_i", "via_resident_id", "day", "consequence")
+    covering = base.join(truth_states.rename({"resident_id": "via_resident_id"}),
+                         on="via_resident_id", how="inner").filter(
+        (pl.col("day").cast(pl.Int32) >= pl.col("start"))
+        & (pl.col("day").cast(pl.Int32) < pl.col("end"))).unique("_i", keep="first")
+    # Days no truth interval covers are at the baseline in the truth world.
+    hit = base.join(covering.select("_i", "score", "tier"), on="_i", how="left",
+                    maintain_order="left").with_columns(
+        pl.col("score").fill_null(pl.lit(baseline[0])).alias("t_score"),
+        pl.col("tier").fill_null(pl.lit(baseline[1])).alias("t_tier"))
+    meets = pl.lit(False)
+    for cid, (tiers, score_min) in conditions.items():
+        cond = pl.col("t_tier").is_in(tiers) if tiers is not None else \
+            (pl.col("t_score") >= score_min)
+        meets = pl.when(pl.col("consequence") == cid).then(cond.fill_null(False)).otherwise(meets)
+    undeserved = hit.filter(~meets).select("_i", "via_resident_id")
+    if undeserved.height == 0:
+        return decisions
+    # Why: the subject's profile vs the truth.
+    lk = links.select("resident_id", "truth_resident_id", "method")
+    wrong_prob = lk.filter((pl.col("resident_id") != pl.col("truth_resident_id"))
+                           & (pl.col("method").cast(pl.String) == "probabilistic"))["resident_id"]
+    missed = lk.filter(pl.col("resident_id").is_null())["truth_resident_id"]
+    linkage_side = pl.concat([wrong_prob, missed]).drop_nulls().unique().implode()
+    cause = undeserved.with_columns(
+        pl.when(pl.col("via_resident_id").is_in(linkage_side)).then(pl.lit("linkage_error"))
+        .otherwise(pl.lit("data_error")).cast(WrongfulCauseT).alias("_cause"))
+    out = decisions.with_row_index("_i").join(cause.select("_i", "_cause"), on="_i",
+                                              how="left", maintain_order="left")
+    return out.with_columns(
+        (pl.col("wrongful") | pl.col("_cause").is_not_null()).alias("wrongful"),
+        pl.coalesce("wrongful_cause", "_cause").alias("wrongful_cause"),
+    ).drop("_i", "_cause")
