@@ -158,6 +158,9 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     linked_all = rec_all.drop("truth_event_id").join(
         links.select("record_id", "resident_id"), on="record_id", how="left",
         maintain_order="left")
+    rec_columns = rec_all.columns
+    # From here on only (record_id, truth_event_id) of rec_all is needed: keep it slim.
+    rec_all = rec_all.select("record_id", "truth_event_id")
     rec_platform = linked_all["resident_id"].fill_null(-1).to_numpy()
     cinfo = Candidates.of(candidates, seed)
     court_events = candidates.filter(pl.col("department") == "court").drop("boost")
@@ -181,7 +184,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         rec_keep = keep[rec_cand]
         rep_ev, rep_rec, rep_lk = _repayment_rows(rep, court, links, next_rid, next_eid,
                                                   models.repayment.court_lag_days.value, days)
-        rep_linked = rep_rec.select(rec_all.columns).drop("truth_event_id").join(
+        rep_linked = rep_rec.select(rec_columns).drop("truth_event_id").join(
             rep_lk.select("record_id", "resident_id"), on="record_id", how="left")
         if raw is None or changed_res is None or not models.incremental:
             linked = pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked])
