@@ -274,6 +274,31 @@ def synthesize(
     civic = np.exp(pm.civic_sigma.value * hhm._norm(uni("civic")) - 0.5 * pm.civic_sigma.value**2
                    ).astype(np.float32)
 
+    # 11. ID numbers (region of registration, birth date, sequence, check digit),
+    # computed on a second thread while the names are built: they share no data.
+    def _ids() -> pl.Series:
+        ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
+        ow = np.asarray(city.origin_weights.value, dtype=np.float64)
+        ocdf = np.cumsum(ow / ow.sum())
+        ocdf[-1] = 1.0
+        # Region codes as indices into a small table: districts first, then origins.
+        # A migrant household is registered in one of ORIGIN_COUNTIES county-level
+        # divisions of its origin province (IDs are issued per county).
+        county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
+        region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
+                                       county.ravel()])
+        origin_i = np.searchsorted(ocdf, u_origin, side="right")
+        county_i = np.floor(u_county * ORIGIN_COUNTIES).astype(np.int64)
+        region_idx = np.where(migrant, len(city.district_codes.value)
+                              + origin_i * ORIGIN_COUNTIES + county_i, district)
+        seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
+        return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
+
+    u_origin = uni("origin")[head]
+    u_county = uni("origin_county")[head]
+    id_pool = ThreadPoolExecutor(max_workers=1)
+    id_job = id_pool.submit(_ids)
+
     # 9. Names.
     sur_draw = names.draw_surnames(uni("surname"))
     head_male = male[head]
@@ -300,24 +325,9 @@ def synthesize(
     mother_id = np.where(is_child & mother_present, mother_idx, -1).astype(np.int32)
     del father_idx, mother_idx, nxt, is_child
 
-    # 11. ID numbers: region of registration, birth date, sequence, check digit.
-    ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
-    ow = np.asarray(city.origin_weights.value, dtype=np.float64)
-    ocdf = np.cumsum(ow / ow.sum())
-    ocdf[-1] = 1.0
-    # Region codes as indices into a small table: districts first, then origins.
-    # A migrant household is registered in one of ORIGIN_COUNTIES county-level
-    # divisions of its origin province (IDs are issued per county).
-    county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
-    region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
-                                   county.ravel()])
-    origin_i = np.searchsorted(ocdf, uni("origin")[head], side="right")
-    county_i = np.floor(uni("origin_county")[head] * ORIGIN_COUNTIES).astype(np.int64)
-    region_idx = np.where(migrant, len(city.district_codes.value)
-                          + origin_i * ORIGIN_COUNTIES + county_i, district)
-    seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
-    id_numbers = idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
-    del seq, origin_i
+    id_numbers = id_job.result()
+    id_pool.shutdown()
+    del u_origin, u_county
     tick("ids", 0.9)
 
     df = pl.DataFrame({

@@ -74,12 +74,12 @@ class _Register:
         self.birth_days = r["birth_date"].cast(pl.Int32).to_numpy()
         self.sex = r["sex"]
         self.district = r["district"]
-        hh = r["household_id"].to_numpy()
+        hh = r["household_id"].to_numpy()  # int32
         starts = np.flatnonzero(np.r_[True, hh[1:] != hh[:-1]])
         sizes = np.diff(np.r_[starts, self.n])
-        self.hh_start = np.repeat(starts, sizes)
-        self.hh_size = np.repeat(sizes, sizes)
-        self.household = hh
+        self.hh_start = np.repeat(starts.astype(np.int32), sizes)
+        self.hh_size = np.repeat(sizes.astype(np.int32), sizes)
+
 
 
 def _other_person(reg: _Register, rid: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -121,7 +121,7 @@ def department_records(
     neither the ids nor the row order say anything about who the resident is.
     """
     ev = events.filter(pl.col("department") == dept.name)
-    rid = ev["resident_id"].to_numpy().astype(np.int64)
+    rid = ev["resident_id"].to_numpy()  # int32
     n = len(rid)
     r = dept.rates()
     event_id = ev["event_id"].to_numpy()
@@ -132,26 +132,31 @@ def department_records(
     dup = np.flatnonzero(u[:, 0] < r["duplicate"])
     # A duplicate is a second record of the event with its own draws.
     ud = keyed_uniforms(seed, f"records.{dept.name}", event_id[dup] * 2 + 1, 6)
-    src = np.concatenate([np.arange(n), dup])
+    src = np.concatenate([np.arange(n, dtype=np.int64), dup])
     copy = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(dup), dtype=bool)])
     u = np.concatenate([u, ud])
     del ud
-    lag = np.floor(-np.log1p(-u[:, 1]) * dept.lag_mean_days.value).astype(np.int64)
-    day_event = ev["day"].to_numpy().astype(np.int64)[src]
+    lag = np.floor(-np.log1p(-u[:, 1]) * dept.lag_mean_days.value).astype(np.int32)
+    day_event = ev["day"].to_numpy().astype(np.int32)[src]
     day_rec = day_event + lag + copy * (1 + (lag % 7))
+    del lag
     # Records not yet reported by the end of the run are not in the database.
     kept = np.flatnonzero(day_rec < days)
     event_id = event_id[src]
-    ukey = event_id.astype(np.int64) * 2 + copy  # one key per record (event, copy)
-    key = splitmix64((event_id.astype(np.uint64) * np.uint64(2) + copy.astype(np.uint64))
-                     ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
-    # One stable sort of a packed key: day recorded (high bits), then the hash.
-    packed = (day_rec[kept].astype(np.uint64) << np.uint64(47)) | (key[kept] >> np.uint64(17))
+    # One stable sort of a packed key: day recorded (high bits), then a keyed hash of
+    # (event, copy) — so neither ids nor row order say who the record is about.
+    key = splitmix64((event_id[kept].astype(np.uint64) * np.uint64(2)
+                      + copy[kept].astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
+    packed = (day_rec[kept].astype(np.uint64) << np.uint64(47)) | (key >> np.uint64(17))
+    del key
     order = kept[np.argsort(packed, kind="stable")]
-    del packed
-    src, copy, u, ukey = src[order], copy[order], u[order], ukey[order]
+    del packed, kept
+    src, copy = src[order], copy[order]
+    u = u[order]
     day_event, day_rec = day_event[order], day_rec[order]
-    rid_r = rid[src]
+    event_id = event_id[order]
+    ukey = event_id.astype(np.int64) * 2 + copy  # one key per record (event, copy)
+    rid_r = rid[src].astype(np.int64)
     m = len(src)
     faults = (copy * DUPLICATE).astype(np.uint8)
 
@@ -220,7 +225,7 @@ def department_records(
         "sex": sex.alias("sex"),
         "district": district.alias("district"),
         "amount": pl.Series(amount, dtype=pl.Float64, nan_to_null=True),
-        "truth_event_id": pl.Series(event_id[order], dtype=pl.Int64),
+        "truth_event_id": pl.Series(event_id, dtype=pl.Int64),
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
         "_ref": pl.Series(ref, dtype=pl.Int64).replace(-1, None),
