@@ -1,0 +1,61 @@
+"""Benchmark the first three stages — population, behaviour, records — in-process.
+
+    .venv/bin/python benchmarks/bench_city.py [--residents 21893095] [--feedback]
+
+Prints each stage's seconds and the process's peak resident memory after it
+(``ru_maxrss``), and writes ``benchmarks/results/city-<residents>.json``. By
+default behavioural feedback is off, so the behaviour stage draws exactly the
+events the city produces (with ``--feedback`` it also draws the "boost"
+candidates the platform loop may keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+from creditsim import pipeline
+from creditsim.config import make_config
+from creditsim.feedback import FeedbackModel
+from creditsim.loop import LoopModels
+
+RESULTS = Path(__file__).parent / "results"
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--residents", type=int, default=21_893_095)
+    ap.add_argument("--days", type=int, default=365)
+    ap.add_argument("--feedback", action="store_true")
+    args = ap.parse_args()
+    cfg = make_config(residents=args.residents, days=args.days, feedback=args.feedback)
+    out: dict = {"residents": args.residents, "days": args.days, "feedback": args.feedback,
+                 "stages": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        ctx = pipeline.RunContext(config=cfg, workdir=Path(tmp), run_dir=Path(tmp),
+                                  progress=lambda s, f: None,
+                                  loop_models=LoopModels(feedback=FeedbackModel(
+                                      enabled=args.feedback)))
+        tables: dict = {}
+        t_all = time.perf_counter()
+        for st in pipeline.PLAN[:3]:
+            t0 = time.perf_counter()
+            tables.update(st.fn(ctx, tables))
+            peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+            row = {"stage": st.name, "seconds": round(time.perf_counter() - t0, 2),
+                   "peak_rss_gb": round(peak, 2)}
+            out["stages"].append(row)
+            print(f"{st.name:<11} {row['seconds']:7.2f} s   peak {row['peak_rss_gb']:.2f} GB")
+        out["total_seconds"] = round(time.perf_counter() - t_all, 2)
+        out["rows"] = {k: v.height for k, v in tables.items()}
+    print(f"total       {out['total_seconds']:7.2f} s")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / f"city-{args.residents}.json").write_text(json.dumps(out, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()
