@@ -326,9 +326,18 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
     if not policy.scores or not dec.filter(
             pl.col("cause_type").cast(pl.String).is_in(["tier", "score"])).height:
         return dec
-    truth_of = pl.concat([links, rep_lk]).select("record_id", "truth_resident_id")
-    kept = linked_all.filter(pl.Series(rec_keep)).drop("resident_id").with_columns(
-        rec_all.filter(pl.Series(rec_keep))["truth_event_id"])
+    # Only the subjects of such decisions need scoring, and a subject's truth-world
+    # state depends only on the records that are truly theirs.
+    subjects = dec.filter(pl.col("cause_type").cast(pl.String).is_in(["tier", "score"]))[
+        "via_resident_id"].unique().implode()
+    truth_of = pl.concat([links, rep_lk]).select("record_id", "truth_resident_id").filter(
+        pl.col("truth_resident_id").is_in(subjects))
+    theirs = np.zeros(len(rec_keep), dtype=bool)
+    pos = rec_pos_of(truth_of["record_id"].to_numpy(), rec_all)
+    theirs[pos[pos >= 0]] = True
+    sel = pl.Series(rec_keep & theirs)
+    kept = linked_all.filter(sel).drop("resident_id").with_columns(
+        rec_all.filter(sel)["truth_event_id"])
     kept = pl.concat([kept, rep_linked.drop("resident_id").with_columns(
         pl.lit(None, dtype=pl.Int64).alias("truth_event_id"))])
     truth_stream = kept.join(truth_of, on="record_id", how="left").rename(
@@ -344,6 +353,15 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
     base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
     return sv_eval.label_state_decisions(dec, state_intervals(tw), base, conditions,
                                          pl.concat([links, rep_lk]))
+
+
+def rec_pos_of(record_ids: np.ndarray, rec_all: pl.DataFrame) -> np.ndarray:
+    """Row in ``rec_all`` of each record id (-1 if absent; ids are dense)."""
+    rids = rec_all["record_id"].to_numpy()
+    pos = np.full(int(max(rids.max(), record_ids.max(initial=0))) + 1 if len(rids) else 1, -1,
+                  dtype=np.int64)
+    pos[rids] = np.arange(len(rids))
+    return pos[record_ids] if len(record_ids) else np.empty(0, dtype=np.int64)
 
 
 def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFrame,
