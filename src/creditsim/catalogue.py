@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import polars as pl
 
 DEPARTMENTS: tuple[str, ...] = (
@@ -135,7 +136,5 @@ ServiceT = pl.Enum(list(SERVICES))
 
 def enum_from_codes(codes: object, dtype: pl.Enum, name: str = "") -> pl.Series:
     """An Enum Series from integer category codes (fast: no per-row strings)."""
-    import numpy as np
-
     cats = pl.Series(name, dtype.categories.to_list(), dtype=dtype)
     return cats.gather(pl.Series(np.asarray(codes).astype(np.uint32))).alias(name)

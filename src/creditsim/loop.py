@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -66,7 +67,30 @@ class LoopResult:
 
 
 def platform_view(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` without its truth columns: what the platform may see."""
     return df.select([c for c in df.columns if not c.startswith("truth_")])
+
+
+#: The columns of the consolidated record stream the policy engine reads.
+STREAM_COLUMNS = ("record_id", "department", "kind", "day_event", "day_recorded", "amount",
+                  "case_number")
+
+
+def record_stream(records: Mapping[str, pl.DataFrame], *extra: str) -> pl.DataFrame:
+    """Every department's records in one table: STREAM_COLUMNS (case_number null
+    outside the courts) plus ``extra`` columns."""
+    return pl.concat([
+        df.select(*STREAM_COLUMNS[:-1],
+                  (pl.col("case_number") if "case_number" in df.columns
+                   else pl.lit(None, dtype=pl.String)).alias("case_number"), *extra)
+        for df in records.values()])
+
+
+def linked_records(records: Mapping[str, pl.DataFrame], links: pl.DataFrame) -> pl.DataFrame:
+    """The platform's consolidated stream: every record with the resident the
+    platform assigned it to (null when unlinked)."""
+    return record_stream(records).join(links.select("record_id", "resident_id"),
+                                       on="record_id", how="left", maintain_order="left")
 
 
 def _green_threshold(policy: Policy) -> int | None:
@@ -142,11 +166,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     n = residents.height
     register = platform_view(residents)
     court = records["court"]
-    rec_all = pl.concat([df.select("record_id", "department", "kind", "day_event",
-                                   "day_recorded", "amount", "truth_event_id",
-                                   (pl.col("case_number") if "case_number" in df.columns
-                                    else pl.lit(None, dtype=pl.String)).alias("case_number"))
-                         for df in records.values()])
+    rec_all = record_stream(records, "truth_event_id")
     # Each record's candidate event (row in ``candidates``) and platform resident.
     cand_ids = candidates["event_id"].to_numpy()
     assert np.all(np.diff(cand_ids) > 0), "candidates must be sorted by event_id"
@@ -155,10 +175,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     rids = rec_all["record_id"].to_numpy()
     rec_pos = np.full(int(rids.max()) + 1 if len(rids) else 0, -1, dtype=np.int64)
     rec_pos[rids] = np.arange(len(rids))
-    linked_all = rec_all.drop("truth_event_id").join(
-        links.select("record_id", "resident_id"), on="record_id", how="left",
-        maintain_order="left")
-    rec_columns = rec_all.columns
+    linked_all = linked_records({"all": rec_all.drop("truth_event_id")}, links)
     # From here on only (record_id, truth_event_id) of rec_all is needed: keep it slim.
     rec_all = rec_all.select("record_id", "truth_event_id")
     rec_platform = linked_all["resident_id"].fill_null(-1).to_numpy()
@@ -184,8 +201,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         rec_keep = keep[rec_cand]
         rep_ev, rep_rec, rep_lk = _repayment_rows(rep, court, links, next_rid, next_eid,
                                                   models.repayment.court_lag_days.value, days)
-        rep_linked = rep_rec.select(rec_columns).drop("truth_event_id").join(
-            rep_lk.select("record_id", "resident_id"), on="record_id", how="left")
+        rep_linked = linked_records({"court": rep_rec}, rep_lk)
         if raw is None or changed_res is None or not models.incremental:
             linked = pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked])
             raw = apply_policy(policy, register, linked, days=days, start_date=start_date)
@@ -279,7 +295,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     dec_out = sv_eval.label_decisions(decisions, spells_t)
     t0 = time.perf_counter()
     dec_out = _label_state_decisions(dec_out, policy, register, linked_all, rec_all, rec_keep,
-                                     links, rep_linked, rep_lk, days, start_date)
+                                     rec_pos, links, rep_linked, rep_lk, days, start_date)
     t["truth_world"] = time.perf_counter() - t0
     counts = dec_out.group_by("day", "service").agg(
         (pl.col("decision") == "denied").sum().cast(pl.UInt32).alias("denied"),
@@ -318,7 +334,7 @@ def _event_rows(cand_ids: np.ndarray, event_ids: np.ndarray) -> np.ndarray:
 
 def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataFrame,
                            linked_all: pl.DataFrame, rec_all: pl.DataFrame,
-                           rec_keep: np.ndarray, links: pl.DataFrame,
+                           rec_keep: np.ndarray, rec_pos: np.ndarray, links: pl.DataFrame,
                            rep_linked: pl.DataFrame, rep_lk: pl.DataFrame, days: int,
                            start_date: dt.date) -> pl.DataFrame:
     """Tier- and score-caused decisions against a truth-world scoring (the same
@@ -333,7 +349,8 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
     truth_of = pl.concat([links, rep_lk]).select("record_id", "truth_resident_id").filter(
         pl.col("truth_resident_id").is_in(subjects))
     theirs = np.zeros(len(rec_keep), dtype=bool)
-    pos = rec_pos_of(truth_of["record_id"].to_numpy(), rec_all)
+    rid = truth_of["record_id"].to_numpy()
+    pos = rec_pos[rid[rid < len(rec_pos)]]  # repayment records are not in rec_all
     theirs[pos[pos >= 0]] = True
     sel = pl.Series(rec_keep & theirs)
     kept = linked_all.filter(sel).drop("resident_id").with_columns(
@@ -353,15 +370,6 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
     base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
     return sv_eval.label_state_decisions(dec, state_intervals(tw), base, conditions,
                                          pl.concat([links, rep_lk]))
-
-
-def rec_pos_of(record_ids: np.ndarray, rec_all: pl.DataFrame) -> np.ndarray:
-    """Row in ``rec_all`` of each record id (-1 if absent; ids are dense)."""
-    rids = rec_all["record_id"].to_numpy()
-    pos = np.full(int(max(rids.max(), record_ids.max(initial=0))) + 1 if len(rids) else 1, -1,
-                  dtype=np.int64)
-    pos[rids] = np.arange(len(rids))
-    return pos[record_ids] if len(record_ids) else np.empty(0, dtype=np.int64)
 
 
 def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFrame,

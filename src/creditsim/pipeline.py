@@ -41,7 +41,7 @@ from creditsim import __version__
 from creditsim.behaviour import BehaviourModel, generate_events
 from creditsim.cities import CITIES
 from creditsim.config import RunConfig
-from creditsim.loop import LoopModels
+from creditsim.loop import LoopModels, linked_records, platform_view  # noqa: F401 (API)
 from creditsim.params import provenance
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
@@ -98,7 +98,6 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
 def _behaviour(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     """Candidate events: every kind at its full rate, plus "boost" candidates for
     kinds people can do more of (see :mod:`creditsim.feedback`)."""
-    from creditsim.behaviour import BehaviourModel
     from creditsim.feedback import BOOSTABLE
 
     c = ctx.config
@@ -130,11 +129,6 @@ def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     return {f"_records/{d}": df for d, df in recs.items()}
 
 
-def platform_view(df: pl.DataFrame) -> pl.DataFrame:
-    """``df`` without its truth columns: what the platform may see."""
-    return df.select([c for c in df.columns if not c.startswith("truth_")])
-
-
 def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     """Link every candidate record once. A record's link depends only on the record
     and the register, so the loop can select the records that happen without
@@ -158,21 +152,16 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     """The platform loop (policy → services → appeals/repayment → feedback) to its
     fixed point; writes the final events, records, links and every platform table."""
     from creditsim.loop import run_loop
-    from creditsim.policy import load_policy
+    from creditsim.policy import load_policy, policy_source
 
     c = ctx.config
     policy = load_policy(c.policy or c.preset)
     records = {k.removeprefix("_records/"): v for k, v in t.items()
                if k.startswith("_records/")}
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
-    from pathlib import Path as _Path
-
-    from creditsim.policy import preset_names, preset_text
-
-    name = c.policy or c.preset
-    text = preset_text(name) if name in preset_names() else _Path(name).read_text(
-        encoding="utf-8")
-    (ctx.run_dir / "policy.toml").write_text(text, encoding="utf-8")
+    text, _origin = policy_source(c.policy or c.preset)
+    (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)
+                                              else text)
     res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
                    seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models)
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
@@ -181,20 +170,6 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                                   "feedback": ctx.loop_models.feedback.enabled}
     ctx.progress("platform", 1.0)
     return res.tables
-
-
-def linked_records(records: Mapping[str, pl.DataFrame], links: pl.DataFrame) -> pl.DataFrame:
-    """The platform's consolidated stream: every record with the resident the
-    platform assigned it to (null when unlinked). No truth columns."""
-    cols = ["record_id", "department", "kind", "day_event", "day_recorded", "amount"]
-    parts = []
-    for df in records.values():
-        sel = df.select(*cols, (pl.col("case_number") if "case_number" in df.columns
-                                else pl.lit(None, dtype=pl.String)).alias("case_number"))
-        parts.append(sel)
-    stream = pl.concat(parts)
-    assigned = links.select("record_id", "resident_id")
-    return stream.join(assigned, on="record_id", how="left", maintain_order="left")
 
 
 #: The plan: stages in the order they run.

@@ -70,6 +70,12 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def splitmix64(x: np.ndarray) -> np.ndarray:
+    """SplitMix64 of ``x`` (a keyed hash for stable shuffles), vectorised."""
+    with np.errstate(over="ignore"):
+        return _mix64(np.asarray(x).astype(np.uint64) + _GOLDEN)
+
+
 def keyed_uniforms(seed: int, name: str, keys: np.ndarray, k: int = 1) -> np.ndarray:
     """(len(keys), k) float32 uniforms in [0, 1), a pure function of
     ``(seed, name, key, column)``.

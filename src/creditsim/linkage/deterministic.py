@@ -6,7 +6,7 @@ systems). The join runs on the packed int64 key (17-digit body × 11 + check
 index, :func:`creditsim.population.idnumber.pack`) with a binary search into the
 register's sorted keys (queries sorted first, so the search walks memory in
 order), several times faster than a string join; the strings are parsed straight
-from their Arrow buffers (:mod:`creditsim.linkage.idpack`).
+from their Arrow buffers (:mod:`creditsim.population.idnumber`).
 
 Each record is linked on its own, so the result does not depend on how the
 records are chunked.
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from creditsim.linkage import idpack
+from creditsim.population import idnumber
 
 #: Outcome of the ID check for each record.
 ID_STATUS: tuple[str, ...] = ("known", "unknown_valid", "invalid", "missing")
@@ -35,7 +35,7 @@ class RegisterIndex:
 
     @classmethod
     def build(cls, register: pl.DataFrame) -> RegisterIndex:
-        keys = idpack.packed(register["id_number"])
+        keys = idnumber.packed(register["id_number"])
         rid = register["resident_id"].to_numpy()
         order = np.argsort(keys, kind="stable")
         return cls(keys=keys[order], resident_id=rid[order].astype(np.int32))
@@ -65,14 +65,14 @@ def link_by_id(records: pl.DataFrame, index: RegisterIndex, chunk_rows: int = 4_
         chunk = records.slice(start, chunk_rows)
         if chunk.height == 0:
             break
-        body, check = idpack.parse(chunk["id_number"])
+        body, check = idnumber.parse(chunk["id_number"])
         rid = index.lookup(np.where(body >= 0, body * 11 + check, -1))
         known = rid >= 0
         status = np.where(known, 0, np.where(chunk["id_number"].is_null().to_numpy(), 3, 2))
         # Only the misses need the (costlier) check-digit test.
         miss = np.flatnonzero(status == 2)
         if miss.size:
-            status[miss[idpack.check_passes(body[miss], check[miss])]] = 1
+            status[miss[idnumber.check_passes(body[miss], check[miss])]] = 1
         parts.append(pl.DataFrame({
             "department": chunk["department"],
             "record_id": chunk["record_id"],

@@ -12,8 +12,7 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from creditsim.linkage import idpack
-from creditsim.population import names
+from creditsim.population import idnumber, names
 
 _KEY_COLS = ["name", "id_number", "birth_date", "sex", "district"]
 
@@ -31,7 +30,7 @@ def pinyin_table(name: pl.Series) -> pl.DataFrame:
 
 def _id_parts(ids: pl.Series) -> tuple[pl.Series, pl.Series]:
     """(id_birth YYYYMMDD, id_rs region×1000+sequence) of well-formed IDs, else null."""
-    body, _ = idpack.parse(ids)
+    body, _ = idnumber.parse(ids)
     ok = body >= 0
     birth = pl.Series("id_birth", np.where(ok, (body // 1000) % 10**8, 0), dtype=pl.Int32)
     rs = pl.Series("id_rs", np.where(ok, (body // 10**11) * 1000 + body % 1000, 0),

@@ -18,6 +18,7 @@ from creditsim.policy.loader import (
     load_policy,
     policy_from_data,
     policy_from_text,
+    policy_source,
     preset_names,
     preset_text,
 )
@@ -41,6 +42,7 @@ __all__ = [
     "load_policy",
     "policy_from_data",
     "policy_from_text",
+    "policy_source",
     "preset_names",
     "preset_text",
     "scores_schema",

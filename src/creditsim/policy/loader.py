@@ -472,17 +472,21 @@ def list_presets() -> list[PresetInfo]:
     return out
 
 
-def load_policy(path_or_name: str | Path) -> Policy:
-    """Load a policy from a TOML file, or a shipped preset by name (e.g. ``"rongcheng"``)."""
+def policy_source(path_or_name: str | Path) -> tuple[str | bytes, str]:
+    """The text of a preset (by name) or a policy file, and where it came from."""
     if isinstance(path_or_name, str) and path_or_name in preset_names():
-        return policy_from_text(preset_text(path_or_name), f"presets/{path_or_name}.toml")
+        return preset_text(path_or_name), f"presets/{path_or_name}.toml"
     path = Path(path_or_name)
     if not path.is_file():
         raise PolicyError(
             [Problem(f"no such file, and not a preset ({', '.join(preset_names())})", str(path))]
         )
     try:
-        raw = path.read_bytes()
+        return path.read_bytes(), str(path)
     except OSError as e:
         raise PolicyError([Problem(f"cannot read: {e.strerror}", str(path))]) from None
-    return policy_from_text(raw, str(path))
+
+
+def load_policy(path_or_name: str | Path) -> Policy:
+    """Load a policy from a TOML file, or a shipped preset by name (e.g. ``"rongcheng"``)."""
+    return policy_from_text(*policy_source(path_or_name))

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 #: Weights 2^(17-i) mod 11 for i = 1..17 (GB 11643-1999).
 WEIGHTS = np.array([pow(2, 18 - i, 11) for i in range(1, 18)], dtype=np.int64)
@@ -80,23 +81,89 @@ def is_valid(ids: pl.Series) -> pl.Series:
     return pl.DataFrame({"id_number": ids}).select(is_valid_expr()).to_series()
 
 
-def pack(ids: pl.Series) -> pl.Series:
-    """Pack well-formed ID strings into int64: 17-digit body × 11 + check index.
+# --- Parsing ID strings straight from their Arrow buffers ------------------------
+# (a regex/slice/cast route takes tens of seconds on 25 M strings; reading the
+# UTF-8 bytes as an (n, 18) matrix takes one or two)
 
-    Malformed strings give null. Useful as a join key (an int64 join is several
-    times faster than an 18-character string join at city scale).
-    """
-    df = pl.DataFrame({"id": ids})
-    shape_ok = pl.col("id").str.contains(r"^[0-9]{17}[0-9X]$")
-    last = pl.col("id").str.slice(17, 1)
-    chk = last.replace_strict({c: i for i, c in enumerate(CHECK_CHARS)}, default=None,
-                              return_dtype=pl.Int64)
-    return df.select(
-        pl.when(shape_ok)
-        .then(pl.col("id").str.slice(0, 17).cast(pl.Int64) * 11 + chk)
-        .otherwise(None)
-        .alias("id_packed")
-    ).to_series()
+def _buffers(ids: pl.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(rows with exactly 18 bytes, their byte offsets, the UTF-8 data buffer)."""
+    arr = ids.cast(pl.String).to_arrow()
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    arr = arr.cast(pa.large_string())
+    n = len(arr)
+    bufs = arr.buffers()
+    offsets = np.frombuffer(bufs[1], dtype=np.int64)[arr.offset: arr.offset + n + 1]
+    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None \
+        else np.empty(0, np.uint8)
+    valid = ~ids.is_null().to_numpy()
+    rows = np.flatnonzero(valid & (np.diff(offsets) == 18))
+    return rows, offsets[rows], data
+
+
+def parse(ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(body, check) per string: the 17-digit body as int64 and the check index
+    (0-10, position of the last character in "10X98765432"); -1 for both where the
+    string is not 17 digits followed by a digit or X."""
+    n = len(ids)
+    body = np.full(n, -1, dtype=np.int64)
+    check = np.full(n, -1, dtype=np.int64)
+    if n == 0:
+        return body, check
+    rows, start, data = _buffers(ids)
+    if rows.size == 0:
+        return body, check
+    lut = np.full(256, -1, dtype=np.int64)
+    # CHECK_CHARS[i] is the check character for weighted sum = i (mod 11).
+    lut[np.frombuffer(CHECK_CHARS.encode(), dtype=np.uint8)] = np.arange(11)
+    m = rows.size
+    if m and start[-1] - start[0] == 18 * (m - 1):
+        # Every row is 18 bytes and they are contiguous: a zero-copy (m, 18) view.
+        mat = data[start[0]: start[0] + 18 * m].reshape(m, 18)
+        b = np.zeros(m, dtype=np.int64)
+        ok = np.ones(m, dtype=bool)
+        for k in range(17):
+            col = mat[:, k]
+            ok &= (col >= 48) & (col <= 57)
+            b *= 10
+            b += col
+            b -= 48
+        chk = lut[mat[:, 17]]
+    else:
+        b = np.zeros(m, dtype=np.int64)
+        ok = np.ones(m, dtype=bool)
+        for k in range(17):  # one gather per character keeps memory at O(n)
+            d = data[start + k].astype(np.int64) - 48
+            ok &= (d >= 0) & (d <= 9)
+            b = b * 10 + d
+        chk = lut[data[start + 17]]
+    ok &= chk >= 0
+    body[rows[ok]] = b[ok]
+    check[rows[ok]] = chk[ok]
+    return body, check
+
+
+def packed(ids: pl.Series) -> np.ndarray:
+    """Packed join key (body × 11 + check index), -1 where malformed."""
+    body, check = parse(ids)
+    return np.where(body >= 0, body * 11 + check, -1)
+
+
+def check_passes(body: np.ndarray, check: np.ndarray) -> np.ndarray:
+    """True where the GB 11643 check character matches the body."""
+    ok = body >= 0
+    out = np.zeros(len(body), dtype=bool)
+    if ok.any():
+        out[ok] = check_index(body[ok]) == check[ok]
+    return out
+
+
+def pack(ids: pl.Series) -> pl.Series:
+    """Packed int64 join key (17-digit body × 11 + check index) of well-formed ID
+    strings; null for malformed ones. An int64 join is several times faster than
+    an 18-character string join at city scale."""
+    key = packed(ids)
+    return pl.Series("id_packed", key).set(pl.Series(key < 0), None)
 
 
 def _digit_matrix(values: np.ndarray, width: int) -> np.ndarray:

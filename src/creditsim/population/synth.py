@@ -39,9 +39,6 @@ class PersonModel:
         "assumption: log-income shift by the head's education (below primary … tertiary)",
     )
     migrant_income_shift: Cited[float] = Cited(-0.10, "assumption: migrants earn a little less")
-    car_base: Cited[float] = Cited(
-        0.0, "calibrated so cars per resident match the city's cited figure"
-    )
     spouse_drives: Cited[float] = Cited(
         0.40, "assumption: share of car households where the spouse also drives "
         "(11.9 M licensed drivers for 6.2 M cars in Beijing, docs/sources/figures.md §C)"
@@ -276,7 +273,7 @@ def synthesize(
 
     # 11. ID numbers (region of registration, birth date, sequence, check digit),
     # computed on a second thread while the names are built: they share no data.
-    def _ids() -> pl.Series:
+    def _ids(u_origin: np.ndarray, u_county: np.ndarray) -> pl.Series:
         ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
         ow = np.asarray(city.origin_weights.value, dtype=np.float64)
         ocdf = np.cumsum(ow / ow.sum())
@@ -294,10 +291,8 @@ def synthesize(
         seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
         return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
 
-    u_origin = uni("origin")[head]
-    u_county = uni("origin_county")[head]
     id_pool = ThreadPoolExecutor(max_workers=1)
-    id_job = id_pool.submit(_ids)
+    id_job = id_pool.submit(_ids, uni("origin")[head], uni("origin_county")[head])
 
     # 9. Names.
     sur_draw = names.draw_surnames(uni("surname"))
@@ -327,7 +322,6 @@ def synthesize(
 
     id_numbers = id_job.result()
     id_pool.shutdown()
-    del u_origin, u_county
     tick("ids", 0.9)
 
     df = pl.DataFrame({

@@ -30,7 +30,7 @@ from creditsim.records.departments import (
     NAME_TYPO,
     DepartmentModel,
 )
-from creditsim.rng import keyed_uniforms
+from creditsim.rng import keyed_uniforms, splitmix64
 
 #: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
 COMMON_SCHEMA: dict[str, pl.DataType] = {
@@ -51,17 +51,6 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "truth_resident_id": pl.Int32(),
     "truth_faults": pl.UInt8(),
 }
-
-_M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
-
-
-def splitmix64(x: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser, vectorised (a keyed hash for stable shuffles)."""
-    z = x.astype(np.uint64) + np.uint64(0x9E3779B97F4A7C15)
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
 
 class _Register:
     """Resident attributes the records stage copies from (numpy / Polars columns)."""
@@ -112,15 +101,13 @@ def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
 
 
 def department_records(
-    dept: DepartmentModel, events: pl.DataFrame, reg: _Register, seed: int, days: int,
-    offset: int = 0,
+    dept: DepartmentModel, ev: pl.DataFrame, reg: _Register, seed: int, days: int,
 ) -> pl.DataFrame:
-    """One department's records from its events, with record ids from ``offset``.
+    """One department's records from its events ``ev``, with record ids from 0.
 
     Rows are ordered by (day_recorded, keyed hash) and numbered in that order, so
     neither the ids nor the row order say anything about who the resident is.
     """
-    ev = events.filter(pl.col("department") == dept.name)
     rid = ev["resident_id"].to_numpy()  # int32
     n = len(rid)
     r = dept.rates()
@@ -213,7 +200,7 @@ def department_records(
     amount = ev["amount"].to_numpy()[src]
     ref = ev["ref_event_id"].fill_null(-1).to_numpy()[src]
     return pl.DataFrame({
-        "record_id": pl.Series(np.arange(offset, offset + m, dtype=np.int64)),
+        "record_id": pl.Series(np.arange(m, dtype=np.int64)),
         "department": pl.Series([dept.name], dtype=cat.DepartmentT).gather(
             pl.Series(np.zeros(m, dtype=np.uint32))),
         "kind": cat.enum_from_codes(kind_codes, cat.KindT),
@@ -249,15 +236,16 @@ def build_records(
     offset = 0
     codes = dict(zip(cat.DISTRICTS, district_codes or range(110101, 110117), strict=False))
     # Departments are independent; each draws from its own streams. Record ids are
-    # offsets in department order, assigned after all tables are built.
-    def one(dept: DepartmentModel) -> pl.DataFrame:
-        return department_records(dept, events, reg, seed, days, 0)
-
+    # offsets in department order, assigned after all tables are built. The events
+    # are split by department once.
+    parts = {str(k[0]): v for k, v in events.partition_by(
+        "department", as_dict=True, maintain_order=True).items()}
+    dept_events = [parts.get(d.name, events.clear()) for d in departments]
     # Largest departments first, so two threads finish at about the same time.
-    sizes = dict(events.group_by("department").len().iter_rows())
-    by_size = sorted(range(len(departments)), key=lambda i: -sizes.get(departments[i].name, 0))
+    by_size = sorted(range(len(departments)), key=lambda i: -dept_events[i].height)
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        futures = {i: pool.submit(one, departments[i]) for i in by_size}
+        futures = {i: pool.submit(department_records, departments[i], dept_events[i], reg,
+                                  seed, days) for i in by_size}
         built = [futures[i].result() for i in range(len(departments))]
     for i, (dept, df) in enumerate(zip(departments, built, strict=True)):
         df = df.with_columns(pl.col("record_id") + offset)

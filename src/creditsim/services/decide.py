@@ -35,10 +35,6 @@ DECISIONS_SCHEMA = {
 }
 
 
-def _empty_intervals() -> pl.DataFrame:
-    return pl.DataFrame(schema=INTERVAL_SCHEMA)
-
-
 def state_intervals(result: PolicyResult) -> pl.DataFrame:
     """Per resident, intervals of constant (score, tier) off the baseline, from the
     monthly snapshots: columns resident_id, start, end, score, tier."""
@@ -60,7 +56,7 @@ def state_intervals(result: PolicyResult) -> pl.DataFrame:
     ).filter(pl.col("start") < pl.col("end"))
 
 
-def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
+def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame | None
                       ) -> pl.DataFrame:
     """Intervals [start, end) in which a resident meets the consequence's condition."""
     days = result.days
@@ -82,6 +78,7 @@ def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
             pl.lit("covered").alias("cause_type"), pl.lit("covered").alias("cause"),
             pl.lit(None, dtype=pl.Int64).alias("spell_record_id"))
     pol = result.policy
+    assert states is not None, "tier and score consequences need the state intervals"
     if c.tiers is not None:
         meets = pl.col("tier").is_in(c.tiers)
         base_meets = result.baseline_tier in set(c.tiers)
@@ -113,14 +110,11 @@ def effect_intervals(result: PolicyResult, register: pl.DataFrame,
     Columns: resident_id, service, effect, rate, consequence, start, end,
     cause_type, cause, via_resident_id, spell_record_id.
     """
-    if states is None and result.policy.scores:
-        states = state_intervals(result)
     frames = []
     for c in result.policy.consequences:
         if states is None and (c.tiers is not None or c.score_min is not None):
-            states = state_intervals(result)
-        subj = subject_intervals(c, result, states if states is not None else
-                                 state_intervals(result))
+            states = state_intervals(result)  # once, and only if a consequence needs it
+        subj = subject_intervals(c, result, states)
         if subj.height == 0:
             continue
         affected = []
