@@ -256,12 +256,13 @@ def generate_events(
     for ci in range(n_chunks):
         blocks = all_blocks[ci * per_chunk:(ci + 1) * per_chunk]
         df = _chunk_events(model, f, seed, blocks, day0, day1, period, multipliers, stream_tag)
-        df = df.with_columns(
-            (pl.int_range(0, pl.len(), dtype=pl.Int64) + next_id).alias("event_id")
+        # Chain references point at sorted positions within the chunk: event ids
+        # are the chunk's first id plus the position.
+        ref = df["ref_pos"].to_numpy()
+        df = df.drop("ref_pos").with_columns(
+            pl.Series("event_id", np.arange(next_id, next_id + df.height, dtype=np.int64)),
+            pl.Series("ref_event_id", np.where(ref >= 0, ref + next_id, -1)).replace(-1, None),
         )
-        # Remap chain references from chunk-local pre-sort ids to event ids.
-        df = df.join(df.select(pl.col("tmp").alias("ref_tmp"), pl.col("event_id").alias("ref_event_id")),
-                     on="ref_tmp", how="left")
         next_id += df.height
         frames.append(df)
         if progress:
@@ -321,12 +322,15 @@ def _chunk_events(model: BehaviourModel, f: Features, seed: int,
     day = np.concatenate([p[2] for p in parts])
     amt = np.concatenate([p[3] for p in parts])
     ref = np.concatenate([p[4] for p in parts])
-    tmp = np.arange(len(rid), dtype=np.int64)
     # Sort by (resident, day, kind, pre-sort position) using one packed key.
     key = (rid.astype(np.int64) << 32) | (day.astype(np.int64) << 16) | kind_i.astype(np.int64)
     order = np.argsort(key, kind="stable")  # ties keep their pre-sort position
+    del key
+    # References: pre-sort index → sorted position (-1: none).
+    pos = np.empty(len(order), dtype=np.int64)
+    pos[order] = np.arange(len(order), dtype=np.int64)
+    ref = ref[order]
     return pl.DataFrame({
         "rid": rid[order], "day": day[order], "kind_i": kind_i[order],
-        "amount": amt[order], "tmp": tmp[order],
-        "ref_tmp": pl.Series(np.where(ref[order] >= 0, ref[order], -1)).replace(-1, None),
+        "amount": amt[order], "ref_pos": np.where(ref >= 0, pos[np.maximum(ref, 0)], -1),
     })

@@ -354,7 +354,10 @@ def _nullable_ids(ids: np.ndarray) -> pl.Series:
     """Int32 Series with null where ``ids`` is negative (built through Arrow's mask)."""
     import pyarrow as pa
 
-    return pl.Series(pa.array(ids.astype(np.int32), mask=ids < 0, type=pa.int32()))
+    vals = np.ascontiguousarray(ids, dtype=np.int32)
+    valid = pa.py_buffer(np.packbits(vals >= 0, bitorder="little"))
+    return pl.Series(pa.Array.from_buffers(pa.int32(), len(vals), [valid, pa.py_buffer(vals)],
+                                           null_count=-1))
 
 
 def _sequence_numbers(region_idx: np.ndarray, day_idx: np.ndarray, male: np.ndarray,

@@ -25,13 +25,75 @@ def fixed_width_to_u8(s: pl.Series, width: int) -> np.ndarray:
     return data[offsets[0]: offsets[0] + n * width].reshape(n, width).copy()
 
 
-def u8_to_series(a: np.ndarray, name: str) -> pl.Series:
-    """Inverse of :func:`fixed_width_to_u8`."""
+def fixed_width_view(s: pl.Series, width: int) -> np.ndarray:
+    """Read-only (n, width) uint8 array of a non-null Series of ``width``-byte
+    strings: zero-copy when the Series holds them back to back in one buffer (as
+    :func:`u8_to_series` builds them), else a copy (:func:`fixed_width_to_u8`)."""
+    n = len(s)
+    if width > 12 and n and s.null_count() == 0 and s.n_chunks() == 1:
+        arr = s.to_arrow(compat_level=pl.CompatLevel.newest())
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.chunk(0) if arr.num_chunks == 1 else None
+        if arr is not None and pa.types.is_string_view(arr.type) and len(arr.buffers()) == 3:
+            views = np.frombuffer(arr.buffers()[1], dtype=np.int32).reshape(-1, 4)
+            views = views[arr.offset: arr.offset + n]
+            off0 = int(views[0, 3])
+            if (views[:, 0] == width).all() and (views[:, 2] == 0).all() and \
+                    (np.diff(views[:, 3]) == width).all():
+                data = np.frombuffer(arr.buffers()[2], dtype=np.uint8)
+                return data[off0: off0 + n * width].reshape(n, width)
+    return fixed_width_to_u8(s, width)
+
+
+def u8_to_series(a: np.ndarray, name: str, valid: np.ndarray | None = None) -> pl.Series:
+    """Inverse of :func:`fixed_width_to_u8`: strings of the rows of ``a`` (null where
+    ``valid`` is False). Built as Arrow string views over ``a``'s own bytes, which
+    the Series keeps (no copy): 16 bytes per row beside the data."""
     n, width = a.shape
-    offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int64) * width).tobytes())
-    data = pa.py_buffer(np.ascontiguousarray(a).tobytes())
-    arr = pa.LargeStringArray.from_buffers(n, offsets, data)
-    return pl.Series(name, arr).cast(pl.String)
+    a = np.ascontiguousarray(a)
+    if width <= 12 or n * width >= 2**31:
+        offsets = pa.py_buffer((np.arange(n + 1, dtype=np.int64) * width).tobytes())
+        larr = pa.LargeStringArray.from_buffers(n, offsets, pa.py_buffer(a.tobytes()))
+        out = pl.Series(name, larr).cast(pl.String)
+        return out if valid is None else out.set(pl.Series(~valid), None)
+    views = np.empty((n, 4), dtype=np.int32)
+    views[:, 0] = width
+    views[:, 1] = np.ascontiguousarray(a[:, :4]).view(np.int32).ravel()  # prefix
+    views[:, 2] = 0  # buffer index
+    views[:, 3] = np.arange(0, n * width, width, dtype=np.int32)  # offset
+    vbuf = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    arr = pa.Array.from_buffers(pa.string_view(), n, [vbuf, pa.py_buffer(views), pa.py_buffer(a)],
+                                null_count=-1 if valid is not None else 0)
+    return pl.Series(name, arr)
+
+
+def inline_series(lo: np.ndarray, hi: np.ndarray, length: np.ndarray, name: str) -> pl.Series:
+    """Strings of at most 12 bytes, given as their UTF-8 bytes packed little-endian
+    into ``lo`` (uint64, bytes 0-7) and ``hi`` (uint32, bytes 8-11; zero past the
+    end) with their ``length`` in bytes: Arrow string views that hold the whole
+    string inline (16 bytes a row, no data buffer)."""
+    n = len(length)
+    views = np.empty((n, 4), dtype=np.uint32)
+    views[:, 0] = length
+    views[:, 1] = lo & np.uint64(0xFFFFFFFF)
+    views[:, 2] = lo >> np.uint64(32)
+    views[:, 3] = hi
+    arr = pa.Array.from_buffers(pa.string_view(), n, [None, pa.py_buffer(views)], null_count=0)
+    return pl.Series(name, arr)
+
+
+def pack_inline(strs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(lo, hi, length) of :func:`inline_series` for a small list of strings
+    (each at most 12 bytes of UTF-8)."""
+    raw = [x.encode("utf-8") for x in strs]
+    if any(len(b) > 12 for b in raw):
+        raise ValueError("inline strings are at most 12 bytes")
+    buf = np.zeros((len(raw), 12), dtype=np.uint8)
+    for i, b in enumerate(raw):  # a small table, not per row
+        buf[i, :len(b)] = np.frombuffer(b, dtype=np.uint8)
+    lo = buf[:, :8].copy().view("<u8").ravel()
+    hi = buf[:, 8:].copy().view("<u4").ravel()
+    return lo, hi, np.array([len(b) for b in raw], dtype=np.uint32)
 
 
 def mistype_ids(ids: pl.Series, u: np.ndarray) -> pl.Series:
