@@ -3,10 +3,9 @@
 An ID that passes the GB 11643 check is trusted and joined to the register
 (a relative's valid ID passes too and links to the relative — as in the real
 systems). The join runs on the packed int64 key (17-digit body × 11 + check
-index, :func:`creditsim.population.idnumber.pack`) with a binary search into the
-register's sorted keys (queries sorted first, so the search walks memory in
-order), several times faster than a string join; the strings are parsed straight
-from their Arrow buffers (:mod:`creditsim.population.idnumber`).
+index, :func:`creditsim.population.idnumber.pack`), several times faster than a
+string join; the strings are parsed straight from their Arrow buffers
+(:mod:`creditsim.population.idnumber`).
 
 Each record is linked on its own, so the result does not depend on how the
 records are chunked.
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
+from creditsim.catalogue import enum_from_codes
 from creditsim.population import idnumber
 
 #: Outcome of the ID check for each record.
@@ -28,31 +28,36 @@ IdStatusT = pl.Enum(list(ID_STATUS))
 
 @dataclass(frozen=True)
 class RegisterIndex:
-    """The register's packed ID keys, sorted, with the resident each belongs to."""
+    """The register's packed ID keys with the resident each belongs to (the
+    register's ID numbers are unique: the population draws distinct sequence
+    numbers per region and birth date)."""
 
-    keys: np.ndarray  # int64, sorted
-    resident_id: np.ndarray  # int32, aligned with keys
+    keys: pl.DataFrame  # key (int64, -1 dropped), resident_id (int32)
 
     @classmethod
-    def build(cls, register: pl.DataFrame) -> RegisterIndex:
-        keys = idnumber.packed(register["id_number"])
-        rid = register["resident_id"].to_numpy()
-        order = np.argsort(keys, kind="stable")
-        return cls(keys=keys[order], resident_id=rid[order].astype(np.int32))
+    def build(cls, register: pl.DataFrame, packed: np.ndarray | None = None) -> RegisterIndex:
+        """Index ``register``; ``packed`` are its rows' packed keys if already parsed."""
+        keys = idnumber.packed(register["id_number"]) if packed is None else packed
+        rid = register["resident_id"].cast(pl.Int32)
+        df = pl.DataFrame({"key": keys, "resident_id": rid})
+        return cls(keys=df.filter(pl.col("key") >= 0))
 
     def lookup(self, packed: np.ndarray) -> np.ndarray:
-        """resident_id for each packed key, -1 where absent (or the key is < 0)."""
-        if len(self.keys) == 0:
-            return np.full(len(packed), -1, dtype=np.int32)
-        order = np.argsort(packed)
-        pos = np.empty(len(packed), dtype=np.int64)
-        pos[order] = np.searchsorted(self.keys, packed[order])
-        pos = np.minimum(pos, len(self.keys) - 1)
-        hit = (self.keys[pos] == packed) & (packed >= 0)
-        return np.where(hit, self.resident_id[pos], -1).astype(np.int32)
+        """resident_id for each packed key, -1 where absent (or the key is < 0).
+
+        A hash join (both cores) on the int64 keys, then a scatter back to the
+        query order; faster at city scale than sorting the queries."""
+        out = np.full(len(packed), -1, dtype=np.int32)
+        if self.keys.height == 0 or len(packed) == 0:
+            return out
+        q = pl.DataFrame({"key": packed, "_row": pl.int_range(len(packed), dtype=pl.Int64,
+                                                              eager=True)})
+        hit = q.join(self.keys, on="key", how="inner")
+        out[hit["_row"].to_numpy()] = hit["resident_id"].to_numpy()
+        return out
 
 
-def link_by_id(records: pl.DataFrame, index: RegisterIndex, chunk_rows: int = 4_000_000
+def link_by_id(records: pl.DataFrame, index: RegisterIndex, chunk_rows: int = 8_000_000
                ) -> pl.DataFrame:
     """(department, record_id, resident_id, id_status) for every record.
 
@@ -77,7 +82,7 @@ def link_by_id(records: pl.DataFrame, index: RegisterIndex, chunk_rows: int = 4_
             "department": chunk["department"],
             "record_id": chunk["record_id"],
             "resident_id": pl.Series(rid, dtype=pl.Int32).set(pl.Series(~known), None),
-            "id_status": pl.Series(np.array(ID_STATUS)[status]).cast(IdStatusT),
+            "id_status": enum_from_codes(status, IdStatusT),
         }))
     if not parts:
         return pl.DataFrame(schema={"department": records.schema["department"],

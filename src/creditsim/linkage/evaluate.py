@@ -84,13 +84,6 @@ def _flags(links: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def _by(df: pl.DataFrame, key: str) -> dict[str, dict[str, Any]]:
-    g = df.group_by(key).agg(pl.len().alias("n"), pl.col("_linked").sum().alias("l"),
-                             pl.col("_correct").sum().alias("c")).sort(key)
-    return {str(row[key]): _scores(int(row["n"]), int(row["l"]), int(row["c"]))
-            for row in g.iter_rows(named=True)}
-
-
 def name_commonness(register: pl.DataFrame) -> pl.DataFrame:
     """(resident_id, name_count, band) — how many residents share each one's name."""
     df = register.select(
@@ -140,32 +133,60 @@ def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str) -> dict[str,
     return out
 
 
-def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None) -> dict[str, Any]:
+def _tally(code: np.ndarray, labels: Sequence[str], linked: np.ndarray,
+           correct: np.ndarray) -> dict[str, dict[str, Any]]:
+    """:func:`_scores` per group code (labels in output order; absent groups left out)."""
+    k = len(labels)
+    n = np.bincount(code, minlength=k)
+    nl = np.bincount(code[linked], minlength=k)
+    nc = np.bincount(code[correct], minlength=k)
+    return {labels[i]: _scores(int(n[i]), int(nl[i]), int(nc[i])) for i in range(k) if n[i]}
+
+
+def _enum_codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
+    """Physical codes and category labels of an Enum (or castable) column."""
+    if not isinstance(s.dtype, pl.Enum):
+        s = s.cast(pl.Enum(sorted(s.cast(pl.String).unique().drop_nulls().to_list())))
+    return s.to_physical().cast(pl.Int64).to_numpy(), s.dtype.categories.to_list()
+
+
+def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
+                   name_count: np.ndarray | None = None) -> dict[str, Any]:
     """Pairwise precision, recall and F1 of a ``links`` table.
 
     Overall, per stage (``id``: records linked by ID; ``probabilistic``: the rest,
     whether linked or not), per method, per department, and — when the register
     (resident_id, name, district, hukou) is given — per group of residents.
+    ``name_count`` (residents sharing each resident's name, by resident_id) saves
+    counting names again when the caller has them.
     """
-    fl = _flags(links.with_columns(
-        pl.when(pl.col("method") == "id").then(pl.lit("id")).otherwise(pl.lit("probabilistic"))
-        .alias("_stage")))
-    n, nl, nc = fl.height, int(fl["_linked"].sum()), int(fl["_correct"].sum())
+    rid = links["resident_id"]
+    truth = links[TRUTH_COLUMN]
+    linked = rid.is_not_null().to_numpy()
+    correct = (rid == truth).fill_null(False).to_numpy()
+    n, nl, nc = links.height, int(linked.sum()), int(correct.sum())
+    m_code, m_labels = _enum_codes(links["method"])
+    is_id = m_code == m_labels.index("id") if "id" in m_labels else np.zeros(n, bool)
+    d_code, d_labels = _enum_codes(links["department"])
+    m_n = np.bincount(m_code, minlength=len(m_labels))
     out: dict[str, Any] = {
         "definition": "pairwise over (record, resident) links: precision = correct/links, "
                       "recall = correct/records",
         "overall": _scores(n, nl, nc),
-        "by_stage": _by(fl, "_stage"),
-        "by_method": {m: {"records": int(c)} for m, c in
-                      fl.group_by("method").len().sort("method").iter_rows()},
-        "by_department": _by(fl, "department"),
+        "by_stage": _tally((~is_id).astype(np.int64), ["id", "probabilistic"], linked,
+                           correct),
+        "by_method": {m: {"records": int(m_n[i])} for i, m in enumerate(m_labels) if m_n[i]},
+        "by_department": _tally(d_code, d_labels, linked, correct),
     }
     if register is not None and _dense(register):
-        out["by_group"] = _groups_dense(fl, register)
+        fl = pl.DataFrame({"resident_id": rid, TRUTH_COLUMN: truth, "_linked": linked,
+                           "_correct": correct})
+        out["by_group"] = _groups_dense(fl, register, name_count)
         out["name_commonness_bands"] = {
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
             for label, lo, hi in COMMONNESS_BANDS}
     elif register is not None:
+        fl = _flags(links)
         groups: dict[str, Any] = {}
         attrs = register.select("resident_id").join(
             name_commonness(register), on="resident_id", how="left")
@@ -193,13 +214,17 @@ def _dense(register: pl.DataFrame) -> bool:
     return bool(len(rid)) and int(rid[0]) == 0 and bool(np.all(np.diff(rid) == 1))
 
 
-def _codes(register: pl.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
+def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = None
+           ) -> tuple[np.ndarray, list[str]]:
     """Integer group code per resident and the group labels (sorted)."""
     if col == "name_commonness":
-        h = register["name"].hash(seed=7).to_numpy()
-        _, inv, cnt = np.unique(h, return_inverse=True, return_counts=True)
-        count = cnt[inv]
-        code = np.zeros(len(h), dtype=np.int64)
+        if name_count is None:
+            from creditsim.linkage.features import dense_index
+
+            idx, _ = dense_index(register["name"].hash(seed=7).to_numpy())
+            name_count = np.bincount(idx)[idx]
+        count = np.asarray(name_count)
+        code = np.zeros(len(count), dtype=np.int64)
         for i, (_label, lo, hi) in enumerate(COMMONNESS_BANDS):
             code[(count >= lo) & ((count <= hi) if hi is not None else True)] = i
         return code, [b[0] for b in COMMONNESS_BANDS]
@@ -213,7 +238,8 @@ def _codes(register: pl.DataFrame, col: str) -> tuple[np.ndarray, list[str]]:
     return s.cast(pl.String).replace_strict(look, return_dtype=pl.Int64).to_numpy(), labels
 
 
-def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame) -> dict[str, Any]:
+def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame,
+                  name_count: np.ndarray | None = None) -> dict[str, Any]:
     """Group metrics by array indexing (register ids are 0..N-1): the same numbers as
     the join route, without joining tens of millions of links to the register."""
     truth = fl[TRUTH_COLUMN].fill_null(-1).to_numpy().astype(np.int64)
@@ -226,7 +252,7 @@ def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame) -> dict[str, Any]:
     for col in ("district", "hukou", "name_commonness"):
         if col != "name_commonness" and col not in register.columns:
             continue
-        code, labels = _codes(register, col)
+        code, labels = _codes(register, col, name_count)
         k = len(labels)
         has_t = truth >= 0
         tg = code[truth[has_t]]

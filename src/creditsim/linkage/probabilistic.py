@@ -103,7 +103,7 @@ def gamma_sql(settings: dict[str, Any]) -> list[str]:
     return out
 
 
-def estimate_u(con, settings: dict[str, Any], reg: pl.DataFrame, seed: int,
+def estimate_u(con, settings: dict[str, Any], reg: features.RegisterFeatures, seed: int,
                pairs: int = U_PAIRS) -> dict[tuple[str, str], float]:
     """u probabilities from ``pairs`` random pairs of distinct registered residents.
 
@@ -122,8 +122,8 @@ def estimate_u(con, settings: dict[str, Any], reg: pl.DataFrame, seed: int,
     base = ["name", "id_number", "birth_date", "sex", "district"]
 
     def side(rows: np.ndarray, sfx: str) -> pl.DataFrame:
-        df = features.with_pinyin(reg.select(base)[rows]).with_columns(
-            pl.col("sex", "district").cast(pl.String))
+        df = reg.frame.select(base)[rows].with_columns(
+            reg.name_py(rows), pl.col("sex", "district").cast(pl.String))
         return df.select(cols).rename({c: f"{c}_{sfx}" for c in cols})
 
     both = pl.concat([side(i, "l"), side(j, "r")], how="horizontal")
@@ -150,7 +150,7 @@ def estimate_u(con, settings: dict[str, Any], reg: pl.DataFrame, seed: int,
 
 def link_probabilistic(
     recs: pl.DataFrame,
-    reg_feat: pl.DataFrame,
+    reg_feat: features.RegisterFeatures,
     *,
     trained: dict[str, Any],
     seed: int,
@@ -177,7 +177,7 @@ def link_probabilistic(
     return rec_key, ProbabilisticResult(best=best, settings=settings, stats=stats, charts=html)
 
 
-def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: pl.DataFrame, *,
+def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterFeatures, *,
          trained: dict[str, Any], seed: int, n_reg: int, opts: SplinkOptions, charts: bool
          ) -> tuple[pl.DataFrame, dict[str, Any], int, dict[str, str]]:
     from splink import DuckDBAPI, Linker

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
@@ -64,7 +65,7 @@ def link_records(
     preset: str = "beijing",
     memory_limit: str = "4GB",
     threads: int = 2,
-    chunk_rows: int = 4_000_000,
+    chunk_rows: int = 8_000_000,
     predict_chunks: int = 1,
 ) -> LinkageResult:
     """Link every departmental record to at most one registered resident.
@@ -92,7 +93,13 @@ def link_records(
     t["prepare"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    det = link_by_id(recs, RegisterIndex.build(reg), chunk_rows=chunk_rows)
+    from creditsim.population import idnumber
+
+    reg_body, reg_check = idnumber.parse(reg["id_number"])  # parsed once, used twice
+    index = RegisterIndex.build(
+        reg, packed=np.where(reg_body >= 0, reg_body * 11 + reg_check, -1))
+    det = link_by_id(recs, index, chunk_rows=chunk_rows)
+    del index, reg_check
     t["deterministic"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -102,10 +109,11 @@ def link_records(
     best = pl.DataFrame(schema={"record_id": pl.Int64, "resident_id": pl.Int32,
                                 "posterior": pl.Float64, "n_candidates": pl.Int32})
     written: dict[str, Path] = {}
+    reg_feat = None
     if rest.height:
         from creditsim.linkage import features
 
-        reg_feat = features.register_features(reg)
+        reg_feat = features.register_features(reg, body=reg_body)
         rec_key, res = link_probabilistic(
             rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
             opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
@@ -126,7 +134,12 @@ def link_records(
     t0 = time.perf_counter()
     platform = _assemble(det, best, threshold)
     links = evaluate.attach_truth(platform, truth)
-    metrics = _metrics(links, register, det, best, truth, threshold, seed, preset, prob_stats)
+    name_count = None
+    if reg_feat is not None:  # residents sharing each one's name, already counted
+        name_count = reg_feat.names["n"].to_numpy()[reg_feat.frame["name_idx"].to_numpy()]
+        del reg_feat
+    metrics = _metrics(links, register, det, best, truth, threshold, seed, preset, prob_stats,
+                       name_count)
     t["evaluate"] = time.perf_counter() - t0
     return LinkageResult(links=links, metrics=metrics, timings=t, charts=written)
 
@@ -151,9 +164,12 @@ def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.Dat
 
 def _metrics(links: pl.DataFrame, register: pl.DataFrame, det: pl.DataFrame,
              best: pl.DataFrame, truth: pl.DataFrame, threshold: float, seed: int,
-             preset: str, prob_stats: dict[str, Any]) -> dict[str, Any]:
+             preset: str, prob_stats: dict[str, Any],
+             name_count: np.ndarray | None = None) -> dict[str, Any]:
     reg_cols = [c for c in ("resident_id", "name", "district", "hukou") if c in register.columns]
-    m = evaluate.evaluate_links(links, register.select(reg_cols))
+    if name_count is not None and not register["resident_id"].is_sorted():
+        name_count = None  # counted in register_view's (sorted) order
+    m = evaluate.evaluate_links(links, register.select(reg_cols), name_count)
     status = {str(k): int(v) for k, v in det.group_by("id_status").len().sort("id_status")
               .iter_rows()}
     unl = links.filter(pl.col("method") == "unlinked")

@@ -37,7 +37,7 @@ EM_BLOCKS: tuple[str, ...] = (
 )
 
 
-def train_model(recs: pl.DataFrame, reg_feat: pl.DataFrame, *, seed: int, workdir: Path,
+def train_model(recs: pl.DataFrame, reg_feat: features.RegisterFeatures, *, seed: int, workdir: Path,
                 opts: SplinkOptions | None = None) -> dict[str, Any]:
     """Settings with m from EM on ``recs`` (records without a usable ID)."""
     from splink import DuckDBAPI, Linker
