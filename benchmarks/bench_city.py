@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/bench_city.py [--residents 21893095] [--feedback]
 
-Prints each stage's seconds and the process's peak resident memory after it
-(``ru_maxrss``), and writes ``benchmarks/results/city-<residents>.json``. By
+Prints each stage's seconds (wall and CPU, all threads) and the process's
+peak resident memory after it (``ru_maxrss``), and writes
+``benchmarks/results/city-<residents>.json``. By
 default behavioural feedback is off, so the behaviour stage draws exactly the
 events the city produces (with ``--feedback`` it also draws the "boost"
 candidates the platform loop may keep).
@@ -26,6 +27,20 @@ from creditsim.loop import LoopModels
 RESULTS = Path(__file__).parent / "results"
 
 
+def _cpu() -> float:
+    """User + system CPU seconds of this process, all threads (a check on wall
+    times taken while other jobs share the machine)."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def _loadavg() -> str:
+    try:
+        return Path("/proc/loadavg").read_text().strip()
+    except OSError:
+        return "unknown"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--residents", type=int, default=21_893_095)
@@ -34,7 +49,7 @@ def main() -> None:
     args = ap.parse_args()
     cfg = make_config(residents=args.residents, days=args.days, feedback=args.feedback)
     out: dict = {"residents": args.residents, "days": args.days, "feedback": args.feedback,
-                 "stages": []}
+                 "loadavg_before": _loadavg(), "stages": []}
     with tempfile.TemporaryDirectory() as tmp:
         ctx = pipeline.RunContext(config=cfg, workdir=Path(tmp), run_dir=Path(tmp),
                                   progress=lambda s, f: None,
@@ -43,14 +58,16 @@ def main() -> None:
         tables: dict = {}
         t_all = time.perf_counter()
         for st in pipeline.PLAN[:3]:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), _cpu()
             tables.update(st.fn(ctx, tables))
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             row = {"stage": st.name, "seconds": round(time.perf_counter() - t0, 2),
-                   "peak_rss_gb": round(peak, 2)}
+                   "cpu_seconds": round(_cpu() - c0, 2), "peak_rss_gb": round(peak, 2)}
             out["stages"].append(row)
-            print(f"{st.name:<11} {row['seconds']:7.2f} s   peak {row['peak_rss_gb']:.2f} GB")
+            print(f"{st.name:<11} {row['seconds']:7.2f} s   cpu {row['cpu_seconds']:7.2f} s   "
+                  f"peak {row['peak_rss_gb']:.2f} GB")
         out["total_seconds"] = round(time.perf_counter() - t_all, 2)
+        out["loadavg_after"] = _loadavg()
         out["rows"] = {k: v.height for k, v in tables.items()}
     print(f"total       {out['total_seconds']:7.2f} s")
     RESULTS.mkdir(exist_ok=True)

@@ -7,12 +7,21 @@ record's lag and faults depend on nothing but its event: not on chunking, and no
 on which other events exist. Record ids are assigned per department in order of
 (day_recorded, a keyed hash), so they carry no information about who the
 resident is.
+
+Memory: a department is built in two passes. The first decides which records
+exist and their order (a few bytes a record); once every department's count is
+known, the second builds each table with its final record ids, department-
+specific columns included, so no table is copied after it is built. The string
+columns copy no bytes: ID numbers are Arrow string views into the register's
+own ID buffer (mistyped ones into a small buffer of their own), names are views
+holding the name inline.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -30,6 +39,7 @@ from creditsim.records.departments import (
     NAME_TYPO,
     DepartmentModel,
 )
+from creditsim.records.extras import extra_columns
 from creditsim.rng import keyed_uniforms, splitmix64
 
 #: Columns every department table has, in order (DESIGN.md, table ``records/<dept>``).
@@ -51,6 +61,9 @@ TRUTH_SCHEMA: dict[str, pl.DataType] = {
     "truth_resident_id": pl.Int32(),
     "truth_faults": pl.UInt8(),
 }
+#: Rows per call of :func:`keyed_uniforms` (bounds its temporaries).
+_UBLOCK = 1 << 20
+
 
 class _Register:
     """Resident attributes the records stage copies from (numpy / Polars columns)."""
@@ -59,16 +72,30 @@ class _Register:
         r = residents
         self.n = r.height
         self.name = r["name"]
-        self.id_bytes = strings.fixed_width_to_u8(r["id_number"], 18)
+        self.name_views = strings.inline_views(self.name)  # None: not all inline
+        self.id_bytes = strings.fixed_width_view(r["id_number"], 18)  # read-only
+        self.id_prefix = np.ascontiguousarray(self.id_bytes[:, :4]).view(np.int32).ravel()
         self.birth_days = r["birth_date"].cast(pl.Int32).to_numpy()
         self.sex = r["sex"]
         self.district = r["district"]
         hh = r["household_id"].to_numpy()  # int32
+        self.household_id = hh
         starts = np.flatnonzero(np.r_[True, hh[1:] != hh[:-1]])
         sizes = np.diff(np.r_[starts, self.n])
         self.hh_start = np.repeat(starts.astype(np.int32), sizes)
         self.hh_size = np.repeat(sizes.astype(np.int32), sizes)
 
+
+@dataclass
+class _Plan:
+    """A department's records before they are built: which event (``src``, an index
+    into the department's events), whether a duplicate copy, and the days, in the
+    table's row order."""
+
+    src: np.ndarray
+    copy: np.ndarray
+    day_event: np.ndarray
+    day_rec: np.ndarray
 
 
 def _other_person(reg: _Register, rid: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -100,123 +127,197 @@ def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
     return (months.astype("datetime64[M]").astype("datetime64[D]").astype(np.int64) + d - 1)
 
 
-def department_records(
-    dept: DepartmentModel, ev: pl.DataFrame, reg: _Register, seed: int, days: int,
-) -> pl.DataFrame:
-    """One department's records from its events ``ev``, with record ids from 0.
+def _uniforms(seed: int, name: str, keys: np.ndarray, cols: tuple[int, ...]) -> list[np.ndarray]:
+    """Columns ``cols`` of ``keyed_uniforms(seed, name, keys, max(cols) + 1)``, drawn
+    in blocks of rows (the same numbers, with bounded temporaries)."""
+    k = max(cols) + 1
+    out = [np.empty(len(keys), dtype=np.float32) for _ in cols]
+    for s in range(0, len(keys), _UBLOCK):
+        u = keyed_uniforms(seed, name, keys[s:s + _UBLOCK], k)
+        for o, c in zip(out, cols, strict=True):
+            o[s:s + _UBLOCK] = u[:, c]
+    return out
 
-    Rows are ordered by (day_recorded, keyed hash) and numbered in that order, so
-    neither the ids nor the row order say anything about who the resident is.
+
+def _plan(dept: DepartmentModel, ev: pl.DataFrame, seed: int, days: int) -> _Plan:
+    """Which records the department has, and their order.
+
+    Per event, uniform 0 decides a duplicate and uniform 1 the lag; a duplicate
+    is a second record of the event with its own draws (key ``2 event + 1``), so a
+    record's faults do not depend on which other events exist (common random
+    numbers under behavioural feedback). Rows are ordered by (day recorded, a
+    keyed hash of (event, copy)), so neither ids nor row order say who the record
+    is about.
     """
-    rid = ev["resident_id"].to_numpy()  # int32
-    n = len(rid)
-    r = dept.rates()
     event_id = ev["event_id"].to_numpy()
-    # Six uniforms per event: duplicate?, lag, id fault, name typo, birth fault, spare —
-    # keyed by the event (and copy), so a record's faults do not depend on which
-    # other events exist (common random numbers under behavioural feedback).
-    u = keyed_uniforms(seed, f"records.{dept.name}", event_id * 2, 6)
-    dup = np.flatnonzero(u[:, 0] < r["duplicate"])
-    # A duplicate is a second record of the event with its own draws.
-    ud = keyed_uniforms(seed, f"records.{dept.name}", event_id[dup] * 2 + 1, 6)
+    n = len(event_id)
+    name = f"records.{dept.name}"
+    u0, u1 = _uniforms(seed, name, event_id * 2, (0, 1))
+    dup = np.flatnonzero(u0 < dept.p_duplicate.value)
+    del u0
+    (ud1,) = _uniforms(seed, name, event_id[dup] * 2 + 1, (1,))
     src = np.concatenate([np.arange(n, dtype=np.int64), dup])
     copy = np.concatenate([np.zeros(n, dtype=bool), np.ones(len(dup), dtype=bool)])
-    u = np.concatenate([u, ud])
-    del ud
-    lag = np.floor(-np.log1p(-u[:, 1]) * dept.lag_mean_days.value).astype(np.int32)
+    lag = np.floor(-np.log1p(-np.concatenate([u1, ud1])) * dept.lag_mean_days.value
+                   ).astype(np.int32)
+    del u1, ud1
     day_event = ev["day"].to_numpy().astype(np.int32)[src]
     day_rec = day_event + lag + copy * (1 + (lag % 7))
     del lag
     # Records not yet reported by the end of the run are not in the database.
     kept = np.flatnonzero(day_rec < days)
-    event_id = event_id[src]
-    # One stable sort of a packed key: day recorded (high bits), then a keyed hash of
-    # (event, copy) — so neither ids nor row order say who the record is about.
-    key = splitmix64((event_id[kept].astype(np.uint64) * np.uint64(2)
+    key = splitmix64((event_id[src[kept]].astype(np.uint64) * np.uint64(2)
                       + copy[kept].astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
-    packed = (day_rec[kept].astype(np.uint64) << np.uint64(47)) | (key >> np.uint64(17))
-    del key
-    order = kept[np.argsort(packed, kind="stable")]
-    del packed, kept
-    src, copy = src[order], copy[order]
-    u = u[order]
-    day_event, day_rec = day_event[order], day_rec[order]
-    event_id = event_id[order]
-    ukey = event_id.astype(np.int64) * 2 + copy  # one key per record (event, copy)
-    rid_r = rid[src].astype(np.int64)
+    order = kept[_order_by_day_hash(day_rec[kept], key >> np.uint64(17), days)]
+    del key, kept
+    return _Plan(src=src[order].astype(np.int32), copy=copy[order],
+                 day_event=day_event[order].astype(np.int16),
+                 day_rec=day_rec[order].astype(np.int16))
+
+
+def _order_by_day_hash(day: np.ndarray, h47: np.ndarray, days: int) -> np.ndarray:
+    """``np.argsort((day << 47) | h47, kind="stable")`` for days in [0, days) and
+    47-bit hashes, by a value sort (several times faster than a stable argsort).
+
+    One uint64 holds the day, the top bits of the hash and the row index; rows
+    whose day and top bits tie (a few per million) are then put in the order of
+    their full key and index."""
+    m = len(day)
+    ibits = max(1, int(m - 1).bit_length())
+    dbits = max(1, int(days - 1).bit_length())
+    hbits = min(47, 64 - dbits - ibits)
+    if hbits < 16 or m < 2:
+        return np.argsort((day.astype(np.uint64) << np.uint64(47)) | h47, kind="stable")
+    idx_mask = np.uint64((1 << ibits) - 1)
+    k = day.astype(np.uint64) << np.uint64(hbits + ibits)
+    k |= (h47 >> np.uint64(47 - hbits)) << np.uint64(ibits)
+    k |= np.arange(m, dtype=np.uint64)
+    k.sort()
+    pos = (k & idx_mask).astype(np.int64)
+    if hbits < 47:
+        grp = k >> np.uint64(ibits)
+        del k
+        tie = np.flatnonzero(grp[1:] == grp[:-1])
+        if tie.size:
+            p = np.unique(np.concatenate([tie, tie + 1]))
+            rows = pos[p]
+            full = (day[rows].astype(np.uint64) << np.uint64(47)) | h47[rows]
+            pos[p] = rows[np.lexsort((rows, full, grp[p]))]
+    return pos
+
+
+def department_records(
+    dept: DepartmentModel, ev: pl.DataFrame, reg: _Register, seed: int, days: int,
+    plan: _Plan | None = None, first_id: int = 0,
+) -> pl.DataFrame:
+    """One department's records from its events ``ev`` (common and truth columns,
+    and ``_ref``), with record ids from ``first_id``."""
+    p = plan if plan is not None else _plan(dept, ev, seed, days)
+    src, copy = p.src, p.copy
     m = len(src)
+    r = dept.rates()
+    event_id = ev["event_id"].to_numpy()[src]
+    rid_r = ev["resident_id"].to_numpy()[src]  # int32
+    ukey = event_id * 2 + copy  # one key per record (event, copy)
+    u_id, u_name, u_birth = _uniforms(seed, f"records.{dept.name}", ukey, (2, 3, 4))
     faults = (copy * DUPLICATE).astype(np.uint8)
 
     # Identity: which ID number is written down.
     c1 = r["id_missing"]
     c2 = c1 + r["id_other"]
     c3 = c2 + r["id_mistyped"]
-    miss = u[:, 2] < c1
-    other = (u[:, 2] >= c1) & (u[:, 2] < c2)
-    mistyped = (u[:, 2] >= c2) & (u[:, 2] < c3)
+    miss = u_id < c1
+    other = (u_id >= c1) & (u_id < c2)
+    mistyped = (u_id >= c2) & (u_id < c3)
+    del u_id
     id_holder = rid_r.copy()
     ot = np.flatnonzero(other)
     if ot.size:
         ou = keyed_uniforms(seed, f"records.{dept.name}.other", ukey[ot], 2)
-        id_holder[ot] = _other_person(reg, rid_r[ot], ou[:, 0], ou[:, 1])
+        id_holder[ot] = _other_person(reg, rid_r[ot].astype(np.int64), ou[:, 0], ou[:, 1])
     faults |= (miss * ID_MISSING + other * ID_OTHER + mistyped * ID_MISTYPED).astype(np.uint8)
-    ids = strings.u8_to_series(reg.id_bytes[id_holder], "id_number")
+    del other
     mt = np.flatnonzero(mistyped)
+    del mistyped
+    typed = None
     if mt.size:
         mu = keyed_uniforms(seed, f"records.{dept.name}.idtypo", ukey[mt], 5)
-        ids = ids.scatter(mt, strings.mistype_ids(ids.gather(mt), mu))
-    if miss.any():
-        ids = ids.scatter(np.flatnonzero(miss), None)
+        typed = reg.id_bytes[id_holder[mt]]  # a copy: the actor's own ID
+        strings.mistype_u8(typed, mu)
+    ids = strings.views_into(reg.id_bytes, reg.id_prefix, id_holder, "id_number",
+                             valid=~miss if miss.any() else None, replace=mt,
+                             replace_bytes=typed)
+    del miss, mt, typed
 
     # Name: the actor's name, sometimes mistyped.
-    nm = reg.name.gather(pl.Series(rid_r))
-    typo = u[:, 3] < r["name_typo"]
+    typo = u_name < r["name_typo"]
+    del u_name
     tp = np.flatnonzero(typo)
-    if tp.size:
-        tu = keyed_uniforms(seed, f"records.{dept.name}.nametypo", ukey[tp], 3)
-        nm = nm.scatter(tp, strings.typo_names(nm.gather(tp), tu))
     faults |= (typo * NAME_TYPO).astype(np.uint8)
+    del typo
+    nm = _names(reg, rid_r, tp, seed, dept.name, ukey)
 
     # Birth date and sex follow the ID holder (systems fill them from the ID); with
     # no ID written down, they are the actor's own.
     if dept.captures_birth_date:
         bd = reg.birth_days[id_holder]
-        bw = u[:, 4] < r["birth_wrong"]
+        bw = u_birth < r["birth_wrong"]
         bi = np.flatnonzero(bw)
         if bi.size:
             bu = keyed_uniforms(seed, f"records.{dept.name}.birth", ukey[bi], 1)
             bd[bi] = _wrong_birth(bd[bi], bu[:, 0])
         faults |= (bw * BIRTH_WRONG).astype(np.uint8)
+        del bw, bi
         # A missing ID number does not blank the form's own birth-date field.
         birth = pl.Series(bd, dtype=pl.Int32).cast(pl.Date)
     else:
-        birth = pl.Series([None] * m, dtype=pl.Date)
+        birth = pl.Series([None], dtype=pl.Date).new_from_index(0, m)
+    del u_birth, ukey
     sex = reg.sex.gather(pl.Series(id_holder)) if dept.captures_sex else \
-        pl.Series([None] * m, dtype=cat.SexT)
+        pl.Series([None], dtype=cat.SexT).new_from_index(0, m)
+    del id_holder
     district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
-        pl.Series([None] * m, dtype=cat.DistrictT)
-
-    kind_codes = ev["kind"].to_physical().to_numpy()[src]
-    amount = ev["amount"].to_numpy()[src]
-    ref = ev["ref_event_id"].fill_null(-1).to_numpy()[src]
-    return pl.DataFrame({
-        "record_id": pl.Series(np.arange(m, dtype=np.int64)),
-        "department": pl.Series([dept.name], dtype=cat.DepartmentT).gather(
-            pl.Series(np.zeros(m, dtype=np.uint32))),
-        "kind": cat.enum_from_codes(kind_codes, cat.KindT),
-        "day_event": pl.Series(day_event, dtype=pl.Int16),
-        "day_recorded": pl.Series(day_rec, dtype=pl.Int16),
-        "name": nm.alias("name"),
-        "id_number": ids.alias("id_number"),
-        "birth_date": birth.alias("birth_date"),
-        "sex": sex.alias("sex"),
-        "district": district.alias("district"),
-        "amount": pl.Series(amount, dtype=pl.Float64, nan_to_null=True),
+        pl.Series([None], dtype=cat.DistrictT).new_from_index(0, m)
+    srcs = pl.Series(src, dtype=pl.UInt32)
+    cols = {
+        "record_id": pl.Series(np.arange(first_id, first_id + m, dtype=np.int64)),
+        "department": pl.Series([dept.name], dtype=cat.DepartmentT).new_from_index(0, m),
+        "kind": ev["kind"].gather(srcs),
+        "day_event": pl.Series(p.day_event, dtype=pl.Int16),
+        "day_recorded": pl.Series(p.day_rec, dtype=pl.Int16),
+        "name": nm,
+        "id_number": ids,
+        "birth_date": birth,
+        "sex": sex,
+        "district": district,
+        "amount": ev["amount"].gather(srcs),
         "truth_event_id": pl.Series(event_id, dtype=pl.Int64),
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
-        "_ref": pl.Series(ref, dtype=pl.Int64).replace(-1, None),
-    })
+    }
+    if "ref_event_id" in ev.columns:
+        cols["_ref"] = ev["ref_event_id"].gather(srcs)
+    return pl.DataFrame({k: s.alias(k) for k, s in cols.items()})
+
+
+def _names(reg: _Register, rid: np.ndarray, tp: np.ndarray, seed: int, dept: str,
+           ukey: np.ndarray) -> pl.Series:
+    """The actors' names, with a typo in rows ``tp``."""
+    typos = None
+    if tp.size:
+        tu = keyed_uniforms(seed, f"records.{dept}.nametypo", ukey[tp], 3)
+        typos = strings.typo_names(reg.name.gather(pl.Series(rid[tp])), tu)
+    if reg.name_views is not None:
+        # One 16-byte view per row: gathered as complex128 (a 1-D take is several
+        # times faster than a row gather of an (n, 4) int32 array).
+        views = reg.name_views.view(np.complex128).ravel()[rid].view(np.int32).reshape(-1, 4)
+        tv = strings.inline_views(typos) if typos is not None else None
+        if typos is None or tv is not None:
+            if tv is not None:
+                views[tp] = tv
+            return strings.from_inline_views(views, "name")
+    nm = reg.name.gather(pl.Series(rid))
+    return nm if typos is None else nm.scatter(tp, typos)
 
 
 def build_records(
@@ -232,106 +333,43 @@ def build_records(
 ) -> dict[str, pl.DataFrame]:
     """All departments' tables, keyed by department name (DESIGN.md contract)."""
     reg = _Register(residents)
-    out: dict[str, pl.DataFrame] = {}
-    offset = 0
     codes = dict(zip(cat.DISTRICTS, district_codes or range(110101, 110117), strict=False))
-    # Departments are independent; each draws from its own streams. Record ids are
-    # offsets in department order, assigned after all tables are built. The events
-    # are split by department once.
-    parts = {str(k[0]): v for k, v in events.partition_by(
-        "department", as_dict=True, maintain_order=True).items()}
-    dept_events = [parts.get(d.name, events.clear()) for d in departments]
+    # Departments are independent; each draws from its own streams. A department's
+    # events are selected when it is worked on (no copy of all events at once).
+    sizes = events.group_by("department").len()
+    size_of = dict(zip(sizes["department"].cast(pl.String).to_list(),
+                       sizes["len"].to_list(), strict=True))
     # Largest departments first, so two threads finish at about the same time.
-    by_size = sorted(range(len(departments)), key=lambda i: -dept_events[i].height)
+    by_size = sorted(range(len(departments)), key=lambda i: -size_of.get(departments[i].name, 0))
+    cols = ["event_id", "resident_id", "day", "kind", "amount", "ref_event_id"]
+
+    def events_of(d: DepartmentModel) -> pl.DataFrame:
+        sel = [c for c in cols if c != "ref_event_id" or d.name == "court"]
+        return events.lazy().filter(pl.col("department") == d.name).select(sel).collect()
+
+    # 1. Which records exist and in what order: then every record id is known.
     with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        futures = {i: pool.submit(department_records, departments[i], dept_events[i], reg,
-                                  seed, days) for i in by_size}
-        built = [futures[i].result() for i in range(len(departments))]
-    for i, (dept, df) in enumerate(zip(departments, built, strict=True)):
-        df = df.with_columns(pl.col("record_id") + offset)
-        offset += df.height
-        out[dept.name] = _extras(dept.name, df, residents, seed, codes, start_year)
-        if progress:
-            progress((i + 1) / len(departments))
+        planned = {i: pool.submit(lambda d: _plan(d, events_of(d), seed, days), departments[i])
+                   for i in by_size}
+        plans: list[_Plan | None] = [planned[i].result() for i in range(len(departments))]
+    first = np.cumsum([0] + [len(p.src) for p in plans if p is not None])
+
+    # 2. The tables, department-specific columns included.
+    def build(i: int) -> pl.DataFrame:
+        d = departments[i]
+        df = department_records(d, events_of(d), reg, seed, days, plans[i], int(first[i]))
+        plans[i] = None
+        extra = extra_columns(d.name, df, reg.household_id[df["truth_resident_id"].to_numpy()],
+                              reg.district, seed, codes, start_year)
+        df = df.with_columns([s.alias(k) for k, s in extra.items()])
+        return df.select(*COMMON_SCHEMA.keys(), *extra.keys(), *TRUTH_SCHEMA.keys())
+
+    out: dict[str, pl.DataFrame] = {}
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        futures = {i: pool.submit(build, i) for i in by_size}
+        for i, d in enumerate(departments):
+            out[d.name] = futures[i].result()
+            del futures[i]
+            if progress:
+                progress((i + 1) / len(departments))
     return out
-
-
-_BANKS = ["ICBC", "CCB", "ABC", "BOC", "BoCom", "CMB", "PSBC", "CITIC"]
-_UTIL = ["water", "gas", "power", "heating"]
-_ORGS = ["community volunteer service station", "Beijing Volunteer Federation",
-         "university volunteer association", "Red Cross volunteer team",
-         "neighbourhood committee", "Beijing Youth League volunteers"]
-
-
-def _pick(labels: list[str], h: np.ndarray) -> pl.Series:
-    return pl.Series(labels).gather(pl.Series((h % np.uint64(len(labels))).astype(np.int64)))
-
-
-def _extras(dept: str, df: pl.DataFrame, residents: pl.DataFrame, seed: int,
-            codes: dict[str, int], start_year: int) -> pl.DataFrame:
-    """Department-specific columns, then the contract's column order."""
-    h = splitmix64(df["record_id"].to_numpy().astype(np.uint64) ^ np.uint64(seed + 17))
-    hh = splitmix64(
-        residents["household_id"].to_numpy().astype(np.uint64)[
-            df["truth_resident_id"].to_numpy()] ^ np.uint64(seed + 31))
-    dist = residents["district"].gather(pl.Series(df["truth_resident_id"].to_numpy()))
-    extra: dict[str, pl.Series] = {}
-    if dept == "court":
-        case_ev = pl.when(pl.col("kind").is_in(["lawsuit_lost", "enforcement_opened"])) \
-            .then(pl.col("truth_event_id")).otherwise(pl.col("_ref"))
-        tmp = df.select(case_ev.alias("case"), (pl.col("kind") == "lawsuit_lost").alias("civil"),
-                        dist.alias("court_district"))
-        cases = tmp.unique("case", keep="first", maintain_order=True)
-        ckey = splitmix64(cases["case"].to_numpy().astype(np.uint64) ^ np.uint64(seed + 5))
-        cases = cases.with_columns(pl.Series("k", ckey)).sort(["court_district", "civil", "k"])
-        cases = cases.with_columns(
-            (pl.int_range(1, pl.len() + 1).over(["court_district", "civil"])).alias("seq")
-        )
-        code = pl.col("court_district").cast(pl.String).replace_strict(
-            {k: str(v)[2:] for k, v in codes.items()}, return_dtype=pl.String)
-        cases = cases.with_columns(pl.format(
-            "({})京{}{}{}号", pl.lit(str(start_year)), code,
-            pl.when(pl.col("civil")).then(pl.lit("民初")).otherwise(pl.lit("执")), pl.col("seq"),
-        ).alias("case_number"), (pl.col("court_district").cast(pl.String) + " People's Court")
-            .alias("court"))
-        j = tmp.join(cases.select("case", "case_number", "court"), on="case", how="left",
-                     maintain_order="left")
-        extra = {"case_number": j["case_number"], "court": j["court"]}
-    elif dept == "tax":
-        extra = {"tax_office": (dist.cast(pl.String) + " Tax Bureau").alias("tax_office")}
-    elif dept == "traffic":
-        letters = np.array(list("ABCEFGHJKLMNPQ"))
-        plate_num = (hh >> np.uint64(8)) % np.uint64(100000)
-        extra = {"plate_number": pl.DataFrame({
-            "l": letters[(hh % np.uint64(len(letters))).astype(np.int64)],
-            "n": plate_num.astype(np.int64)}).select(
-            pl.format("京{}{}", "l", pl.col("n").cast(pl.String).str.zfill(5))).to_series()}
-    elif dept == "transit":
-        kind = df["kind"].cast(pl.String)
-        metro = (h % np.uint64(10)) < np.uint64(7)
-        op = pl.DataFrame({"k": kind, "m": metro}).select(
-            pl.when(pl.col("k") == "rail_misconduct").then(pl.lit("railway"))
-            .when(pl.col("k") == "air_misconduct").then(pl.lit("civil_aviation"))
-            .when(pl.col("m")).then(pl.lit("metro")).otherwise(pl.lit("bus"))).to_series()
-        extra = {"operator": op}
-    elif dept == "bank":
-        extra = {"bank": _pick(_BANKS, hh ^ (h & np.uint64(1)))}
-    elif dept == "market":
-        extra = {"bureau": (dist.cast(pl.String) + " Market Regulation Bureau")}
-    elif dept == "utility":
-        kind = df["kind"].cast(pl.String)
-        pick = _pick(_UTIL, h)
-        extra = {
-            "utility": pl.DataFrame({"k": kind, "p": pick}).select(
-                pl.when(pl.col("k") == "heating_tamper").then(pl.lit("heating"))
-                .otherwise(pl.col("p"))).to_series(),
-            "account_no": pl.Series((hh % np.uint64(10**10)).astype(np.int64)).cast(pl.String)
-            .str.zfill(10),
-        }
-    elif dept == "civil":
-        extra = {"organisation": _pick(_ORGS, h >> np.uint64(3))}
-    elif dept == "health":
-        extra = {"blood_station": _pick(["Beijing Red Cross Blood Center", "district station"],
-                                        h >> np.uint64(5))}
-    df = df.with_columns([s.alias(k) for k, s in extra.items()])
-    return df.select(*COMMON_SCHEMA.keys(), *extra.keys(), *TRUTH_SCHEMA.keys())

@@ -96,17 +96,96 @@ def pack_inline(strs: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return lo, hi, np.array([len(b) for b in raw], dtype=np.uint32)
 
 
+def views_into(base: np.ndarray, prefix: np.ndarray, rows: np.ndarray, name: str,
+               valid: np.ndarray | None = None, replace: np.ndarray | None = None,
+               replace_bytes: np.ndarray | None = None) -> pl.Series:
+    """Strings ``base[rows[i]]`` of an (n, w) uint8 matrix of w-byte strings (w > 12)
+    as Arrow string views into ``base``'s own buffer (16 bytes a row, no bytes
+    copied); rows ``replace`` instead hold the strings of ``replace_bytes``
+    (a second buffer); null where ``valid`` is False. ``prefix`` is the int32
+    of each base string's first four bytes."""
+    n_base, w = base.shape
+    if w <= 12 or n_base * w >= 2**31 or not base.flags.c_contiguous:
+        raise ValueError("views_into needs a contiguous matrix of strings longer than 12 bytes")
+    m = len(rows)
+    views = np.empty((m, 4), dtype=np.int32)
+    views[:, 0] = w
+    views[:, 1] = prefix[rows]
+    views[:, 2] = 0
+    views[:, 3] = rows
+    views[:, 3] *= w
+    bufs = [pa.py_buffer(base)]
+    if replace is not None and len(replace):
+        rb = np.ascontiguousarray(replace_bytes, dtype=np.uint8)
+        views[replace, 1] = np.ascontiguousarray(rb[:, :4]).view(np.int32).ravel()
+        views[replace, 2] = 1
+        views[replace, 3] = np.arange(len(replace), dtype=np.int32) * w
+        bufs.append(pa.py_buffer(rb))
+    vbuf = None if valid is None else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    arr = pa.Array.from_buffers(pa.string_view(), m, [vbuf, pa.py_buffer(views), *bufs],
+                                null_count=-1 if valid is not None else 0)
+    return pl.Series(name, arr)
+
+
+def inline_views(s: pl.Series) -> np.ndarray | None:
+    """(n, 4) int32 Arrow views of a String Series whose strings are all held inline
+    (at most 12 bytes, no nulls, one chunk) — zero-copy — or None otherwise."""
+    if s.null_count() or s.n_chunks() != 1 or len(s) == 0:
+        return None
+    arr = s.to_arrow(compat_level=pl.CompatLevel.newest())
+    if isinstance(arr, pa.ChunkedArray):
+        if arr.num_chunks != 1:
+            return None
+        arr = arr.chunk(0)
+    if not pa.types.is_string_view(arr.type):
+        return None
+    views = np.frombuffer(arr.buffers()[1], dtype=np.int32).reshape(-1, 4)
+    views = views[arr.offset: arr.offset + len(arr)]
+    return views if int(views[:, 0].max()) <= 12 else None
+
+
+def from_inline_views(views: np.ndarray, name: str) -> pl.Series:
+    """String Series from (n, 4) int32 views of inline strings (see
+    :func:`inline_views`)."""
+    views = np.ascontiguousarray(views, dtype=np.int32)
+    arr = pa.Array.from_buffers(pa.string_view(), len(views), [None, pa.py_buffer(views)],
+                                null_count=0)
+    return pl.Series(name, arr)
+
+
+def inline_from_u8(a: np.ndarray, name: str) -> pl.Series:
+    """Strings of the rows of an (n, w) uint8 matrix, w at most 12, all w bytes
+    long, held inline in their views."""
+    n, w = a.shape
+    if w > 12:
+        raise ValueError("inline strings are at most 12 bytes")
+    views = np.zeros((n, 16), dtype=np.uint8)
+    views[:, 4:4 + w] = a
+    v32 = views.view(np.int32)
+    v32[:, 0] = w
+    return from_inline_views(v32, name)
+
+
 def mistype_ids(ids: pl.Series, u: np.ndarray) -> pl.Series:
-    """Mistype 18-character ID strings; ``u`` is an (n, 5) array of uniforms.
+    """Mistype 18-character ID strings; ``u`` is an (n, 5) array of uniforms
+    (see :func:`mistype_u8`)."""
+    a = fixed_width_to_u8(ids, 18)
+    if a.shape[0] == 0:
+        return ids
+    mistype_u8(a, u)
+    return u8_to_series(a, ids.name)
+
+
+def mistype_u8(a: np.ndarray, u: np.ndarray) -> None:
+    """Mistype the (n, 18) uint8 ID bytes ``a`` in place; ``u``: (n, 5) uniforms.
 
     80% one digit replaced, 15% two adjacent digits swapped (a substitution
     instead when they are equal), 5% two digits replaced. Positions 0-16 (the
     body); the check character is left as typed.
     """
-    a = fixed_width_to_u8(ids, 18)
     n = a.shape[0]
     if n == 0:
-        return ids
+        return
     rows = np.arange(n)
     mode = u[:, 0]
     p = np.floor(u[:, 1] * 17).astype(np.int64)
@@ -130,7 +209,6 @@ def mistype_ids(ids: pl.Series, u: np.ndarray) -> pl.Series:
     subst(r, p[r], u[r, 3])
     p2 = (p[r] + 1 + np.floor(u[r, 4] * 16).astype(np.int64)) % 17
     subst(r, p2, u[r, 4])
-    return u8_to_series(a, ids.name)
 
 
 def typo_names(nm: pl.Series, u: np.ndarray) -> pl.Series:
