@@ -87,7 +87,7 @@ def link_records(
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     truth = evaluate.true_subjects(records)
-    recs = prepare.record_view(records)
+    parts = prepare.record_views(records)
     reg = prepare.register_view(register)
     trained = model.load_model(preset)
     t["prepare"] = time.perf_counter() - t0
@@ -98,13 +98,18 @@ def link_records(
     reg_body, reg_check = idnumber.parse(reg["id_number"])  # parsed once, used twice
     index = RegisterIndex.build(
         reg, packed=np.where(reg_body >= 0, reg_body * 11 + reg_check, -1))
-    det = link_by_id(recs, index, chunk_rows=chunk_rows)
+    dets = [link_by_id(p, index, chunk_rows=chunk_rows) for p in parts]
     del index, reg_check
     t["deterministic"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    rest_ids = det.filter(pl.col("resident_id").is_null()).select("record_id")
-    rest = recs.join(rest_ids, on="record_id", how="semi", maintain_order="left")
+    # Rows of ``dets`` align with ``parts``: the rest are the rows left unlinked.
+    rest = pl.concat([p.filter(d["resident_id"].is_null()) for p, d in zip(parts, dets,
+                                                                          strict=True)]) \
+        if parts else prepare.record_view({})
+    det = pl.concat(dets) if dets else link_by_id(prepare.record_view({}), RegisterIndex(
+        keys=pl.DataFrame(schema={"key": pl.Int64, "resident_id": pl.Int32})))
+    del parts, dets
     prob_stats: dict[str, Any] = {"records": rest.height}
     best = pl.DataFrame(schema={"record_id": pl.Int64, "resident_id": pl.Int32,
                                 "posterior": pl.Float64, "n_candidates": pl.Int32})
@@ -144,8 +149,62 @@ def link_records(
     return LinkageResult(links=links, metrics=metrics, timings=t, charts=written)
 
 
+def _positions(record_id: np.ndarray) -> np.ndarray | None:
+    """Row of each record id (an array indexed by id), or None when ids are sparse."""
+    if not len(record_id):
+        return None
+    lo, hi = int(record_id.min()), int(record_id.max())
+    if lo < 0 or hi >= 4 * len(record_id) + 1024:
+        return None
+    pos = np.full(hi + 1, -1, dtype=np.int64)
+    pos[record_id] = np.arange(len(record_id))
+    return pos
+
+
 def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    """The platform's links table, one row per record, in department/record order."""
+    """The platform's links table, one row per record, in department/record order.
+
+    Records linked by ID keep that link; the others take their best probabilistic
+    candidate when its posterior reaches ``threshold``. Work is by position (record
+    ids index an array), not by joining tens of millions of rows."""
+    rid = det["record_id"].to_numpy()
+    pos = _positions(rid)
+    if pos is None:  # sparse ids (hand-made inputs): the join route
+        return _assemble_join(det, best, threshold)
+    res = det["resident_id"].fill_null(-1).to_numpy().copy()
+    method = np.where(res >= 0, 0, 2).astype(np.uint8)  # id / unlinked
+    prob = np.full(len(rid), np.nan)
+    has_prob = np.zeros(len(rid), dtype=bool)
+    if best.height:
+        rows = pos[best["record_id"].to_numpy()]
+        post = best["posterior"].to_numpy()
+        ok = ~np.isnan(post) & (res[rows] < 0)
+        prob[rows[ok]] = post[ok]
+        has_prob[rows[ok]] = True
+        acc = ok & (post >= threshold)
+        res[rows[acc]] = best["resident_id"].to_numpy()[acc]
+        method[rows[acc]] = 1
+    out = pl.DataFrame({
+        "department": det["department"].cast(cat.DepartmentT),
+        "record_id": det["record_id"],
+        "resident_id": pl.Series(res, dtype=pl.Int32).set(pl.Series(res < 0), None),
+        "method": cat.enum_from_codes(method, MethodT),
+        "match_probability": pl.Series(prob).set(pl.Series(~has_prob), None),
+    })
+    return _sorted(out).cast(PLATFORM_LINKS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _sorted(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` in (department, record_id) order; no work when it already is."""
+    d = df["department"].to_physical().to_numpy().astype(np.int64)
+    r = df["record_id"].to_numpy()
+    dd, dr = np.diff(d), np.diff(r)
+    if np.all((dd > 0) | ((dd == 0) & (dr > 0))):
+        return df
+    return df.sort("department", "record_id")
+
+
+def _assemble_join(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
     j = det.join(best.rename({"resident_id": "_cand"}), on="record_id", how="left",
                  maintain_order="left")
     by_id = pl.col("resident_id").is_not_null()
