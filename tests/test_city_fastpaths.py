@@ -76,3 +76,14 @@ def test_string_views_round_trip() -> None:
     assert strings.inline_views(pl.Series(["a" * 13])) is None
     plates = strings.inline_from_u8(np.frombuffer(b"A1234B5678", np.uint8).reshape(2, 5), "p")
     assert plates.to_list() == ["A1234", "B5678"]
+
+
+def test_stable_order_of_positive_floats() -> None:
+    from creditsim.population.synth import _stable_order
+
+    rng = np.random.default_rng(4)
+    x = np.round(rng.lognormal(size=20_000), 2).astype(np.float32)  # many ties
+    assert np.array_equal(_stable_order(x), np.argsort(x, kind="stable"))
+    y = x.copy()
+    y[5] = -1.0  # not all positive: the plain route
+    assert np.array_equal(_stable_order(y), np.argsort(y, kind="stable"))

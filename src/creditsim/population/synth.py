@@ -195,6 +195,30 @@ def synthesize(
     age_int = np.floor(age).astype(np.int16)
     del span_days
 
+    # 11. ID numbers (region of registration, birth date, sequence, check digit),
+    # computed on a second thread while the other attributes and the names are
+    # drawn: they share no data.
+    def _ids(u_origin: np.ndarray, u_county: np.ndarray) -> pl.Series:
+        ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
+        ow = np.asarray(city.origin_weights.value, dtype=np.float64)
+        ocdf = np.cumsum(ow / ow.sum())
+        ocdf[-1] = 1.0
+        # Region codes as indices into a small table: districts first, then origins.
+        # A migrant household is registered in one of ORIGIN_COUNTIES county-level
+        # divisions of its origin province (IDs are issued per county).
+        county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
+        region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
+                                       county.ravel()])
+        origin_i = names.inverse_cdf([ocdf], u_origin)
+        county_i = np.floor(u_county * ORIGIN_COUNTIES).astype(np.int64)
+        region_idx = np.where(migrant, len(city.district_codes.value)
+                              + origin_i * ORIGIN_COUNTIES + county_i, district)
+        seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
+        return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
+
+    id_pool = ThreadPoolExecutor(max_workers=1)
+    id_job = id_pool.submit(_ids, uni("origin")[start_of], uni("origin_county")[start_of])
+
     # 4. Education by age and hukou.
     u_edu = uni("education")
     edu = np.zeros(n, dtype=np.int8)
@@ -204,14 +228,17 @@ def synthesize(
     edu[teen] = np.where(u_edu[teen] < 0.85, 3, 2)
     young = (age_int >= 18) & (age_int < 23)
     edu[young] = np.where(u_edu[young] < 0.55, 4, np.where(u_edu[young] < 0.85, 3, 2))
-    band = np.clip(np.searchsorted(_EDU_BANDS, age_int, side="right") - 1, 0, 3)
+    # Adults: inverse CDF of their (age band, hukou) table.
+    adult = np.flatnonzero(age_int >= 23)
+    band = np.clip(np.searchsorted(_EDU_BANDS, age_int[adult], side="right") - 1, 0, 3)
+    cdfs = []
     for b in range(4):
-        for is_m, table in ((False, _EDU_LOCAL), (True, _EDU_MIGRANT)):
-            mask = (age_int >= 23) & (band == b) & (migrant == is_m)
+        for table in (_EDU_LOCAL, _EDU_MIGRANT):
             cdf = np.cumsum(table[b])
             cdf[-1] = 1.0
-            edu[mask] = np.searchsorted(cdf, u_edu[mask], side="right").astype(np.int8)
-    del u_edu, band
+            cdfs.append(cdf)
+    edu[adult] = names.inverse_cdf(cdfs, u_edu[adult], band * 2 + migrant[adult]).astype(np.int8)
+    del u_edu, band, adult
 
     # 5. Income: household per-capita, from the head's education, district, hukou.
     head = start_of
@@ -229,7 +256,7 @@ def synthesize(
     # Person-weighted deciles of household per-capita income; a household is
     # never split across deciles (ties broken by household id).
     inc_h = income[hh_start]
-    order_h = np.argsort(inc_h, kind="stable")
+    order_h = _stable_order(inc_h)
     before = np.empty(len(hh_start), dtype=np.int64)
     before[order_h] = np.concatenate([[0], np.cumsum(hh_size[order_h])[:-1]])
     dec_h = np.minimum((2 * before + hh_size) * 10 // (2 * n) + 1, 10).astype(np.int8)
@@ -271,29 +298,6 @@ def synthesize(
     civic = np.exp(pm.civic_sigma.value * hhm._norm(uni("civic")) - 0.5 * pm.civic_sigma.value**2
                    ).astype(np.float32)
 
-    # 11. ID numbers (region of registration, birth date, sequence, check digit),
-    # computed on a second thread while the names are built: they share no data.
-    def _ids(u_origin: np.ndarray, u_county: np.ndarray) -> pl.Series:
-        ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
-        ow = np.asarray(city.origin_weights.value, dtype=np.float64)
-        ocdf = np.cumsum(ow / ow.sum())
-        ocdf[-1] = 1.0
-        # Region codes as indices into a small table: districts first, then origins.
-        # A migrant household is registered in one of ORIGIN_COUNTIES county-level
-        # divisions of its origin province (IDs are issued per county).
-        county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
-        region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
-                                       county.ravel()])
-        origin_i = np.searchsorted(ocdf, u_origin, side="right")
-        county_i = np.floor(u_county * ORIGIN_COUNTIES).astype(np.int64)
-        region_idx = np.where(migrant, len(city.district_codes.value)
-                              + origin_i * ORIGIN_COUNTIES + county_i, district)
-        seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
-        return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
-
-    id_pool = ThreadPoolExecutor(max_workers=1)
-    id_job = id_pool.submit(_ids, uni("origin")[head], uni("origin_county")[head])
-
     # 9. Names.
     sur_draw = names.draw_surnames(uni("surname"))
     head_male = male[head]
@@ -308,9 +312,9 @@ def synthesize(
     surname = np.where(inherits, sur_draw[np.where(role == hhm.PARENT, head, father_idx)],
                        sur_draw).astype(np.int16)
     g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years)
-    sur_s, given_s, name_s = names.build_strings(surname, g1, g2)
+    # The strings are built on the second thread (after the ID numbers).
+    name_job = id_pool.submit(names.build_strings, surname, g1, g2)
     del sur_draw, surname, g1, g2, inherits
-    tick("names", 0.75)
 
     # 10. Parents of children living with them.
     is_child = role == hhm.CHILD
@@ -321,8 +325,10 @@ def synthesize(
     del father_idx, mother_idx, nxt, is_child
 
     id_numbers = id_job.result()
+    tick("ids", 0.75)
+    sur_s, given_s, name_s = name_job.result()
     id_pool.shutdown()
-    tick("ids", 0.9)
+    tick("names", 0.9)
 
     df = pl.DataFrame({
         "resident_id": pl.Series(rid, dtype=pl.Int32),
@@ -348,6 +354,19 @@ def synthesize(
     })
     tick("done", 1.0)
     return df
+
+
+def _stable_order(x: np.ndarray) -> np.ndarray:
+    """``np.argsort(x, kind="stable")`` of float32 values, by one value sort of
+    (value bits, index) when every value is positive and finite (the bits of a
+    positive float32 order as the value does)."""
+    x = np.asarray(x, dtype=np.float32)
+    if x.size == 0 or x.size >= 1 << 32 or not (np.isfinite(x).all() and (x > 0).all()):
+        return np.argsort(x, kind="stable")
+    key = x.view(np.uint32).astype(np.uint64) << np.uint64(32)
+    key |= np.arange(x.size, dtype=np.uint64)
+    key.sort()
+    return (key & np.uint64(0xFFFFFFFF)).astype(np.int64)
 
 
 def _nullable_ids(ids: np.ndarray) -> pl.Series:
