@@ -159,6 +159,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
     records changed (the engine treats residents independently) and merge.
+    ``records`` is consumed: its tables are removed as the final ones are made.
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -175,7 +176,16 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     rids = rec_all["record_id"].to_numpy()
     rec_pos = np.full(int(rids.max()) + 1 if len(rids) else 0, -1, dtype=np.int64)
     rec_pos[rids] = np.arange(len(rids))
-    linked_all = linked_records({"all": rec_all.drop("truth_event_id")}, links)
+    # The platform's resident of each record, placed by record-id position (the same
+    # as joining ``links`` on record_id, without a 30M-row join).
+    lk_rid = links["record_id"].to_numpy()
+    lk_pos = np.where(lk_rid < len(rec_pos), rec_pos[np.minimum(lk_rid, len(rec_pos) - 1)], -1)
+    assigned = np.full(len(rids), -1, dtype=np.int32)
+    on = lk_pos >= 0
+    assigned[lk_pos[on]] = links["resident_id"].fill_null(-1).to_numpy()[on]
+    linked_all = rec_all.drop("truth_event_id").with_columns(
+        pl.Series("resident_id", assigned, dtype=pl.Int32).set(pl.Series(assigned < 0), None))
+    del lk_pos, on, assigned
     # From here on only (record_id, truth_event_id) of rec_all is needed: keep it slim.
     rec_all = rec_all.select("record_id", "truth_event_id")
     rec_platform = linked_all["resident_id"].fill_null(-1).to_numpy()
@@ -308,9 +318,13 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
                            "discounted").sort("day", "service")
     events_out = pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev])
     rec_out = {}
-    for d, df in records.items():
+    for d in list(records):
+        # One department at a time, releasing the candidate table once filtered
+        # (the caller hands the loop its records dict to consume).
+        df = records.pop(d)
         kept_rec = keep[_event_rows(cand_ids, df["truth_event_id"].to_numpy())]
-        df2 = df.filter(pl.Series(kept_rec))
+        df2 = df.filter(pl.Series(kept_rec)) if not kept_rec.all() else df
+        del df
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])
         rec_out[d] = df2

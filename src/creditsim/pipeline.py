@@ -156,7 +156,9 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
 
     c = ctx.config
     policy = load_policy(c.policy or c.preset)
-    records = {k.removeprefix("_records/"): v for k, v in t.items()
+    # The loop consumes the records dict (it releases each candidate table once the
+    # final one is made); the stage owns these tables (see ``_inputs``).
+    records = {k.removeprefix("_records/"): t.pop(k) for k in list(t)
                if k.startswith("_records/")}
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
     text, _origin = policy_source(c.policy or c.preset)
@@ -223,7 +225,9 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     try:
         for stage in PLAN:
             t0 = time.perf_counter()
-            produced = stage.fn(ctx, tables)
+            inputs = _inputs(stage, tables, keep_tables)
+            produced = stage.fn(ctx, inputs)
+            del inputs
             for name, df in produced.items():
                 if not name.startswith("_"):  # "_name": in-memory only
                     writer.write_table(f"{name}.parquet", df)
@@ -263,6 +267,23 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         writer.abort()
         raise
     return RunResult(out=writer.out, manifest=manifest, tables=tables if keep_tables else {})
+
+
+def _reads(stage: Stage, name: str) -> bool:
+    return name in stage.reads or f"{name.split('/')[0]}/*" in stage.reads
+
+
+def _inputs(stage: Stage, tables: dict[str, pl.DataFrame], keep_tables: bool
+            ) -> dict[str, pl.DataFrame]:
+    """The tables ``stage`` reads, in a dict the stage owns. Tables no later stage
+    reads are moved out of ``tables`` (unless ``keep_tables``), so the stage can
+    release them as soon as it is done with each one (memory at city scale)."""
+    later = PLAN[PLAN.index(stage) + 1:]
+    out = {}
+    for name in [n for n in tables if _reads(stage, n)]:
+        last_use = not any(_reads(st, name) for st in later)
+        out[name] = tables.pop(name) if last_use and not keep_tables else tables[name]
+    return out
 
 
 def _peak_rss_bytes() -> int:
