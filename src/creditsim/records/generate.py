@@ -278,11 +278,10 @@ def department_records(
     del id_holder
     district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
         pl.Series([None], dtype=cat.DistrictT).new_from_index(0, m)
-    srcs = pl.Series(src, dtype=pl.UInt32)
     cols = {
         "record_id": pl.Series(np.arange(first_id, first_id + m, dtype=np.int64)),
         "department": pl.Series([dept.name], dtype=cat.DepartmentT).new_from_index(0, m),
-        "kind": ev["kind"].gather(srcs),
+        "kind": cat.enum_from_codes(ev["kind"].to_physical().to_numpy()[src], cat.KindT),
         "day_event": pl.Series(p.day_event, dtype=pl.Int16),
         "day_recorded": pl.Series(p.day_rec, dtype=pl.Int16),
         "name": nm,
@@ -290,14 +289,28 @@ def department_records(
         "birth_date": birth,
         "sex": sex,
         "district": district,
-        "amount": ev["amount"].gather(srcs),
+        "amount": _gather_float(ev["amount"], src),
         "truth_event_id": pl.Series(event_id, dtype=pl.Int64),
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
     }
     if "ref_event_id" in ev.columns:
-        cols["_ref"] = ev["ref_event_id"].gather(srcs)
+        cols["_ref"] = ev["ref_event_id"].gather(pl.Series(src, dtype=pl.UInt32))
     return pl.DataFrame({k: s.alias(k) for k, s in cols.items()})
+
+
+def _gather_float(s: pl.Series, idx: np.ndarray) -> pl.Series:
+    """``s.gather(idx)`` of a Float64 Series, through numpy (a Polars gather of a
+    nullable column costs several times more)."""
+    import pyarrow as pa
+
+    if s.null_count() == 0:
+        return pl.Series(s.to_numpy()[idx], dtype=pl.Float64)
+    vals = np.ascontiguousarray(s.fill_null(0.0).to_numpy()[idx], dtype=np.float64)
+    valid = np.packbits(s.is_not_null().to_numpy()[idx], bitorder="little")
+    return pl.Series(pa.Array.from_buffers(pa.float64(), len(vals),
+                                           [pa.py_buffer(valid), pa.py_buffer(vals)],
+                                           null_count=-1))
 
 
 def _names(reg: _Register, rid: np.ndarray, tp: np.ndarray, seed: int, dept: str,
