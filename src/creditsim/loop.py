@@ -307,6 +307,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     dec_out = _label_state_decisions(dec_out, policy, register, linked_all, rec_all, rec_keep,
                                      rec_pos, links, rep_linked, rep_lk, days, start_date)
     t["truth_world"] = time.perf_counter() - t0
+    # The round's working tables are no longer needed: release them before the
+    # final tables are made (the peak of the stage at city scale).
+    del linked_all, rec_all, rec_platform, cinfo, raw, states, effects, dem, gaming
+    del new_keep, flip, moved, court_events
     counts = dec_out.group_by("day", "service").agg(
         (pl.col("decision") == "denied").sum().cast(pl.UInt32).alias("denied"),
         (pl.col("decision") == "expedited").sum().cast(pl.UInt32).alias("expedited"),

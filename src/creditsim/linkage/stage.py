@@ -2,13 +2,14 @@
 
 Order of work (each step a function of typed tables):
 
-1. :func:`evaluate.true_subjects` sets the true subjects aside for the audit;
-2. :func:`prepare.record_view` / :func:`prepare.register_view` select the identity
+1. :func:`prepare.record_views` / :func:`prepare.register_view` select the identity
    columns the platform may read;
-3. :func:`deterministic.link_by_id` links records whose ID passes the check digit;
-4. :func:`probabilistic.link_probabilistic` scores the rest with Splink;
-5. :func:`evaluate.attach_truth` and :func:`evaluate.evaluate_links` measure the
-   result against the truth (``linkage.json``).
+2. :func:`deterministic.link_by_id` links records whose ID passes the check digit;
+3. :func:`probabilistic.link_probabilistic` scores the rest with Splink, against
+   the register indexed once (:func:`features.register_features`);
+4. :func:`evaluate.true_subjects` and :func:`evaluate.attach_truth` bring in the
+   true subjects (only now: the platform steps never see them), and
+   :func:`evaluate.evaluate_links` measures the result (``linkage.json``).
 """
 
 from __future__ import annotations
@@ -86,7 +87,6 @@ def link_records(
     _check_options(threshold, seed)
     t: dict[str, float] = {}
     t0 = time.perf_counter()
-    truth = evaluate.true_subjects(records)
     parts = prepare.record_views(records)
     reg = prepare.register_view(register)
     trained = model.load_model(preset)
@@ -138,6 +138,7 @@ def link_records(
 
     t0 = time.perf_counter()
     platform = _assemble(det, best, threshold)
+    truth = evaluate.true_subjects(records)  # made here, not held through Splink
     links = evaluate.attach_truth(platform, truth)
     name_count = None
     if reg_feat is not None:  # residents sharing each one's name, already counted
