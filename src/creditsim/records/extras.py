@@ -6,6 +6,8 @@ and the seed (see DESIGN.md, table ``records/<department>``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -20,8 +22,12 @@ _ORGS = ["community volunteer service station", "Beijing Volunteer Federation",
 _PLATE_LETTERS = np.frombuffer(b"ABCEFGHJKLMNPQ", dtype=np.uint8)
 
 
-def _pick(labels: list[str], h: np.ndarray) -> pl.Series:
-    return pl.Series(labels).gather(pl.Series((h % np.uint64(len(labels))).astype(np.int64)))
+#: Rows per block of hashing (bounds the temporaries of the 64-bit hash).
+_BLOCK = 1 << 20
+
+
+def _pick(labels: list[str], idx: np.ndarray) -> pl.Series:
+    return pl.Series(labels).gather(pl.Series(idx.astype(np.uint32)))
 
 
 def _digits(v: np.ndarray, width: int) -> np.ndarray:
@@ -34,13 +40,29 @@ def _digits(v: np.ndarray, width: int) -> np.ndarray:
     return out
 
 
-def extra_columns(dept: str, df: pl.DataFrame, hh_of: np.ndarray, district: pl.Series,
+def _hashed(keys: np.ndarray, salt: int, f: Callable[[np.ndarray], np.ndarray],
+            dtype: type | np.dtype, width: int = 0) -> np.ndarray:
+    """``f(splitmix64(keys ^ salt))``, computed in blocks of rows (``width`` > 0: f
+    returns ``width`` columns)."""
+    n = len(keys)
+    out = np.empty((n, width) if width else n, dtype=dtype)
+    for s in range(0, n, _BLOCK):
+        out[s:s + _BLOCK] = f(splitmix64(keys[s:s + _BLOCK].astype(np.uint64) ^ np.uint64(salt)))
+    return out
+
+
+def extra_columns(dept: str, df: pl.DataFrame, household_id: np.ndarray, district: pl.Series,
                   seed: int, codes: dict[str, int], start_year: int) -> dict[str, pl.Series]:
     """Department-specific columns of ``df`` (which has the common and truth columns
-    and ``_ref``); ``hh_of`` is each record's true household id, ``district`` the
-    register's district column."""
-    h = splitmix64(df["record_id"].to_numpy().astype(np.uint64) ^ np.uint64(seed + 17))
-    hh = splitmix64(hh_of.astype(np.uint64) ^ np.uint64(seed + 31))
+    and ``_ref``); ``household_id`` and ``district`` are the register's columns.
+
+    They hash the record id (``h``) or the true resident's household (``hh``), so
+    that one household's records share a plate, a bank, an account."""
+    rec = df["record_id"].to_numpy()
+    salt_h, salt_hh = seed + 17, seed + 31
+
+    def hh_keys() -> np.ndarray:
+        return household_id[df["truth_resident_id"].to_numpy()]
 
     def dist() -> pl.Series:
         return district.gather(pl.Series(df["truth_resident_id"].to_numpy()))
@@ -70,37 +92,46 @@ def extra_columns(dept: str, df: pl.DataFrame, hh_of: np.ndarray, district: pl.S
         return {"tax_office": (dist().cast(pl.String) + " Tax Bureau").alias("tax_office")}
     if dept == "traffic":
         # 京 + a letter + five digits: nine bytes, held inline in the string views.
-        plate = np.empty((len(hh), 9), dtype=np.uint8)
-        plate[:, :3] = np.frombuffer("京".encode(), dtype=np.uint8)
-        plate[:, 3] = _PLATE_LETTERS[(hh % np.uint64(len(_PLATE_LETTERS))).astype(np.int64)]
-        plate[:, 4:] = _digits((hh >> np.uint64(8)) % np.uint64(100000), 5)
-        return {"plate_number": strings.inline_from_u8(plate, "plate_number")}
+        def plate(hh: np.ndarray) -> np.ndarray:
+            b = np.empty((len(hh), 9), dtype=np.uint8)
+            b[:, :3] = np.frombuffer("京".encode(), dtype=np.uint8)
+            b[:, 3] = _PLATE_LETTERS[(hh % np.uint64(len(_PLATE_LETTERS))).astype(np.int64)]
+            b[:, 4:] = _digits((hh >> np.uint64(8)) % np.uint64(100000), 5)
+            return b
+
+        return {"plate_number": strings.inline_from_u8(
+            _hashed(hh_keys(), salt_hh, plate, np.uint8, 9), "plate_number")}
     if dept == "transit":
         kind = df["kind"].cast(pl.String)
-        metro = (h % np.uint64(10)) < np.uint64(7)
+        metro = _hashed(rec, salt_h, lambda h: (h % np.uint64(10)) < np.uint64(7), bool)
         op = pl.DataFrame({"k": kind, "m": metro}).select(
             pl.when(pl.col("k") == "rail_misconduct").then(pl.lit("railway"))
             .when(pl.col("k") == "air_misconduct").then(pl.lit("civil_aviation"))
             .when(pl.col("m")).then(pl.lit("metro")).otherwise(pl.lit("bus"))).to_series()
         return {"operator": op}
     if dept == "bank":
-        return {"bank": _pick(_BANKS, hh ^ (h & np.uint64(1)))}
+        hh = _hashed(hh_keys(), salt_hh, lambda x: x, np.uint64)
+        low = _hashed(rec, salt_h, lambda h: h & np.uint64(1), np.uint64)
+        return {"bank": _pick(_BANKS, (hh ^ low) % np.uint64(len(_BANKS)))}
     if dept == "market":
         return {"bureau": (dist().cast(pl.String) + " Market Regulation Bureau")}
     if dept == "utility":
         kind = df["kind"].cast(pl.String)
-        pick = _pick(_UTIL, h)
+        pick = _pick(_UTIL, _hashed(rec, salt_h, lambda h: h % np.uint64(len(_UTIL)), np.uint8))
         return {
             "utility": pl.DataFrame({"k": kind, "p": pick}).select(
                 pl.when(pl.col("k") == "heating_tamper").then(pl.lit("heating"))
                 .otherwise(pl.col("p"))).to_series(),
-            "account_no": strings.inline_from_u8(
-                _digits(hh % np.uint64(10**10), 10), "account_no"),
+            "account_no": strings.inline_from_u8(_hashed(
+                hh_keys(), salt_hh, lambda hh: _digits(hh % np.uint64(10**10), 10), np.uint8, 10),
+                "account_no"),
         }
     if dept == "civil":
-        return {"organisation": _pick(_ORGS, h >> np.uint64(3))}
+        return {"organisation": _pick(_ORGS, _hashed(
+            rec, salt_h, lambda h: (h >> np.uint64(3)) % np.uint64(len(_ORGS)), np.uint8))}
     if dept == "health":
         return {"blood_station": _pick(["Beijing Red Cross Blood Center", "district station"],
-                                       h >> np.uint64(5))}
+                                       _hashed(rec, salt_h, lambda h: (h >> np.uint64(5))
+                                               % np.uint64(2), np.uint8))}
     return {}
 

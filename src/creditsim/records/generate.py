@@ -88,14 +88,17 @@ class _Register:
 
 @dataclass
 class _Plan:
-    """A department's records before they are built: which event (``src``, an index
-    into the department's events), whether a duplicate copy, and the days, in the
-    table's row order."""
+    """A department's records before they are built, in the table's row order: the
+    event's columns, whether a duplicate copy, and the days."""
 
-    src: np.ndarray
     copy: np.ndarray
     day_event: np.ndarray
     day_rec: np.ndarray
+    event_id: np.ndarray
+    rid: np.ndarray
+    kind: np.ndarray  # physical codes
+    amount: pl.Series
+    ref: pl.Series | None  # ref_event_id, where the events carry it
 
 
 def _other_person(reg: _Register, rid: np.ndarray, u1: np.ndarray, u2: np.ndarray) -> np.ndarray:
@@ -170,9 +173,16 @@ def _plan(dept: DepartmentModel, ev: pl.DataFrame, seed: int, days: int) -> _Pla
                       + copy[kept].astype(np.uint64)) ^ np.uint64(seed * 0x9E3779B1 & 0xFFFFFFFF))
     order = kept[_order_by_day_hash(day_rec[kept], key >> np.uint64(17), days)]
     del key, kept
-    return _Plan(src=src[order].astype(np.int32), copy=copy[order],
-                 day_event=day_event[order].astype(np.int16),
-                 day_rec=day_rec[order].astype(np.int16))
+    # The event columns the table needs, gathered now: the department's events are
+    # not needed again.
+    src = src[order]
+    return _Plan(copy=copy[order], day_event=day_event[order].astype(np.int16),
+                 day_rec=day_rec[order].astype(np.int16), event_id=event_id[src],
+                 rid=ev["resident_id"].to_numpy()[src],
+                 kind=ev["kind"].to_physical().to_numpy()[src],
+                 amount=_gather_float(ev["amount"], src),
+                 ref=ev["ref_event_id"].gather(pl.Series(src, dtype=pl.UInt32))
+                 if "ref_event_id" in ev.columns else None)
 
 
 def _order_by_day_hash(day: np.ndarray, h47: np.ndarray, days: int) -> np.ndarray:
@@ -207,17 +217,21 @@ def _order_by_day_hash(day: np.ndarray, h47: np.ndarray, days: int) -> np.ndarra
 
 
 def department_records(
-    dept: DepartmentModel, ev: pl.DataFrame, reg: _Register, seed: int, days: int,
+    dept: DepartmentModel, ev: pl.DataFrame | None, reg: _Register, seed: int, days: int,
     plan: _Plan | None = None, first_id: int = 0,
 ) -> pl.DataFrame:
-    """One department's records from its events ``ev`` (common and truth columns,
-    and ``_ref``), with record ids from ``first_id``."""
-    p = plan if plan is not None else _plan(dept, ev, seed, days)
-    src, copy = p.src, p.copy
-    m = len(src)
+    """One department's records from its events ``ev`` or its ``plan`` (common and
+    truth columns, and ``_ref``), with record ids from ``first_id``."""
+    if plan is None:
+        if ev is None:
+            raise ValueError("department_records needs the events or their plan")
+        plan = _plan(dept, ev, seed, days)
+    p = plan
+    copy = p.copy
+    m = len(copy)
     r = dept.rates()
-    event_id = ev["event_id"].to_numpy()[src]
-    rid_r = ev["resident_id"].to_numpy()[src]  # int32
+    event_id = p.event_id
+    rid_r = p.rid  # int32
     ukey = event_id * 2 + copy  # one key per record (event, copy)
     u_id, u_name, u_birth = _uniforms(seed, f"records.{dept.name}", ukey, (2, 3, 4))
     faults = (copy * DUPLICATE).astype(np.uint8)
@@ -281,7 +295,7 @@ def department_records(
     cols = {
         "record_id": pl.Series(np.arange(first_id, first_id + m, dtype=np.int64)),
         "department": pl.Series([dept.name], dtype=cat.DepartmentT).new_from_index(0, m),
-        "kind": cat.enum_from_codes(ev["kind"].to_physical().to_numpy()[src], cat.KindT),
+        "kind": cat.enum_from_codes(p.kind, cat.KindT),
         "day_event": pl.Series(p.day_event, dtype=pl.Int16),
         "day_recorded": pl.Series(p.day_rec, dtype=pl.Int16),
         "name": nm,
@@ -289,13 +303,13 @@ def department_records(
         "birth_date": birth,
         "sex": sex,
         "district": district,
-        "amount": _gather_float(ev["amount"], src),
+        "amount": p.amount,
         "truth_event_id": pl.Series(event_id, dtype=pl.Int64),
         "truth_resident_id": pl.Series(rid_r, dtype=pl.Int32),
         "truth_faults": pl.Series(faults, dtype=pl.UInt8),
     }
-    if "ref_event_id" in ev.columns:
-        cols["_ref"] = ev["ref_event_id"].gather(pl.Series(src, dtype=pl.UInt32))
+    if p.ref is not None:
+        cols["_ref"] = p.ref
     return pl.DataFrame({k: s.alias(k) for k, s in cols.items()})
 
 
@@ -365,15 +379,16 @@ def build_records(
         planned = {i: pool.submit(lambda d: _plan(d, events_of(d), seed, days), departments[i])
                    for i in by_size}
         plans: list[_Plan | None] = [planned[i].result() for i in range(len(departments))]
-    first = np.cumsum([0] + [len(p.src) for p in plans if p is not None])
+    first = np.cumsum([0] + [len(p.copy) for p in plans if p is not None])
 
     # 2. The tables, department-specific columns included.
     def build(i: int) -> pl.DataFrame:
         d = departments[i]
-        df = department_records(d, events_of(d), reg, seed, days, plans[i], int(first[i]))
-        plans[i] = None
-        extra = extra_columns(d.name, df, reg.household_id[df["truth_resident_id"].to_numpy()],
-                              reg.district, seed, codes, start_year)
+        plan, plans[i] = plans[i], None
+        df = department_records(d, None, reg, seed, days, plan, int(first[i]))
+        del plan
+        extra = extra_columns(d.name, df, reg.household_id, reg.district, seed, codes,
+                              start_year)
         df = df.with_columns([s.alias(k) for k, s in extra.items()])
         return df.select(*COMMON_SCHEMA.keys(), *extra.keys(), *TRUTH_SCHEMA.keys())
 
