@@ -60,9 +60,10 @@ class RunWriter:
             raise RunDirError(f"{self.out}: cannot create the run directory ({e.strerror})") \
                 from None
         self.tables: dict[str, dict[str, Any]] = {}
-        # Tables are written by one background thread while the next stage
+        # Tables are written by two background threads while the next stage
         # computes (Parquet encoding releases the GIL); publish() waits for them.
-        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="creditsim-io")
+        # Each file is written by one thread, so its bytes do not depend on this.
+        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="creditsim-io")
         self._pending: list[Future[None]] = []
 
     @property
