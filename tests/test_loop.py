@@ -147,7 +147,8 @@ def test_incremental_rescoring_equals_full_rescoring() -> None:
             if k.startswith("_records/")}
     out = {}
     for inc in (True, False):
-        res = run_loop(tables["residents"], tables["_candidates"], recs, tables["_links"],
+        # run_loop consumes its records dict: hand each run its own.
+        res = run_loop(tables["residents"], tables["_candidates"], dict(recs), tables["_links"],
                        load_policy("beijing"), seed=8, days=365, start_date=dt.date(2021, 1, 1),
                        models=LoopModels(incremental=inc))
         assert len(res.rounds) > 1
