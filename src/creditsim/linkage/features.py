@@ -84,7 +84,7 @@ def _codes(s: pl.Series) -> tuple[np.ndarray, int]:
     return s.to_physical().fill_null(-1).cast(pl.Int64).to_numpy(), k
 
 
-@dataclass(frozen=True)
+@dataclass
 class RegisterFeatures:
     """The register indexed for blocking (see the module docstring).
 
@@ -105,6 +105,20 @@ class RegisterFeatures:
     @property
     def height(self) -> int:
         return self.frame.height
+
+    def name_count(self) -> np.ndarray:
+        """Residents sharing each register row's name (row order)."""
+        return self.names["n"].to_numpy()[self.frame["name_idx"].to_numpy()]
+
+    def release_blocking(self) -> None:
+        """Drop what only key features and candidate filtering need (block counts and
+        the per-row blocking columns), keeping what u sampling and term frequencies
+        read: at city scale this frees about 1 GB before Splink runs."""
+        keep = [c for c in self.frame.columns
+                if c not in ("py_idx", "id_birth", "id_rs", "crowd_s", "crowd_n", "crowd_py")]
+        self.frame = self.frame.select(keep)
+        empty = np.zeros(0, dtype=np.int32)
+        self.cnt_s, self.cnt_n, self.cnt_py = empty, empty, empty
 
     def name_py(self, rows: np.ndarray) -> pl.Series:
         """name_py of the register rows ``rows``."""

@@ -164,6 +164,7 @@ def link_probabilistic(
     keys, rec_key = features.record_keys(recs)
     kf = features.key_features(keys, reg_feat)
     cand = features.candidate_register(reg_feat, kf, cap)
+    reg_feat.release_blocking()
     n_reg = reg_feat.height
     stats = {"records": recs.height, "keys": keys.height, "candidate_residents": cand.height}
     con = _connect(workdir, opts)

@@ -114,16 +114,19 @@ def link_records(
     best = pl.DataFrame(schema={"record_id": pl.Int64, "resident_id": pl.Int32,
                                 "posterior": pl.Float64, "n_candidates": pl.Int32})
     written: dict[str, Path] = {}
-    reg_feat = None
+    name_count = None  # residents sharing each one's name, if counted for Splink
     if rest.height:
         from creditsim.linkage import features
 
         reg_feat = features.register_features(reg, body=reg_body)
+        del reg_body
+        name_count = reg_feat.name_count()
         rec_key, res = link_probabilistic(
             rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
             opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
                                predict_chunks=predict_chunks),
             charts=charts_dir is not None)
+        del reg_feat
         best = rec_key.join(res.best, on="uid", how="left").select(
             "record_id", "resident_id", "posterior",
             pl.col("n_candidates").fill_null(0))
@@ -140,10 +143,6 @@ def link_records(
     platform = _assemble(det, best, threshold)
     truth = evaluate.true_subjects(records)  # made here, not held through Splink
     links = evaluate.attach_truth(platform, truth)
-    name_count = None
-    if reg_feat is not None:  # residents sharing each one's name, already counted
-        name_count = reg_feat.names["n"].to_numpy()[reg_feat.frame["name_idx"].to_numpy()]
-        del reg_feat
     metrics = _metrics(links, register, det, best, truth, threshold, seed, preset, prob_stats,
                        name_count)
     t["evaluate"] = time.perf_counter() - t0
