@@ -4,7 +4,7 @@
 
 Prints each stage's seconds (wall and CPU, all threads) and the process's
 peak resident memory after it (``ru_maxrss``), and writes
-``benchmarks/results/city-<residents>.json``. By
+``benchmarks/results/city-<residents>[-feedback].json``. By
 default behavioural feedback is off, so the behaviour stage draws exactly the
 events the city produces (with ``--feedback`` it also draws the "boost"
 candidates the platform loop may keep).
@@ -71,7 +71,8 @@ def main() -> None:
         out["rows"] = {k: v.height for k, v in tables.items()}
     print(f"total       {out['total_seconds']:7.2f} s")
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / f"city-{args.residents}.json").write_text(json.dumps(out, indent=2) + "\n")
+    tag = "-feedback" if args.feedback else ""
+    (RESULTS / f"city-{args.residents}{tag}.json").write_text(json.dumps(out, indent=2) + "\n")
 
 
 if __name__ == "__main__":
