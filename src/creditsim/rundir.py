@@ -78,10 +78,16 @@ class RunWriter:
         path = self.tmp / rel
         path.parent.mkdir(parents=True, exist_ok=True)
 
+        # Everything that touches Polars happens here, on the calling thread: the
+        # background threads only run pyarrow. (Polars calls from two threads at once
+        # can deadlock: to_arrow waits for a global lock while holding the GIL.)
+        table, options = arrow_for_parquet(df)
+        meta = {"rows": df.height, "columns": {c: str(t) for c, t in df.schema.items()}}
+
         def work() -> None:
-            write_parquet(df, path)
-            self.tables[rel] = {"rows": df.height, "sha256": sha256_file(path),
-                                "columns": {c: str(t) for c, t in df.schema.items()}}
+            write_arrow_parquet(table, options, path)
+            self.tables[rel] = {"rows": meta["rows"], "sha256": sha256_file(path),
+                                "columns": meta["columns"]}
 
         self._pending.append(self._io.submit(work))
 
@@ -123,8 +129,8 @@ class RunWriter:
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def write_parquet(df: pl.DataFrame, path: Path) -> None:
-    """Write ``df`` as Parquet with fixed, deterministic settings.
+def arrow_for_parquet(df: pl.DataFrame) -> tuple[Any, dict[str, Any]]:
+    """``df`` as an Arrow table plus the fixed Parquet options for it.
 
     zstd level 1, row groups of 1 Mi rows; dictionary encoding only for
     categorical and low-cardinality string columns (dictionary attempts on
@@ -132,8 +138,6 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
     min/max statistics only for numeric, date and Boolean columns (what DuckDB
     can prune row groups with).
     """
-    import pyarrow.parquet as pq
-
     dict_cols, stat_cols = [], []
     for name, dtype in df.schema.items():
         if isinstance(dtype, (pl.Enum, pl.Categorical)):
@@ -143,9 +147,23 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
                 dict_cols.append(name)
         elif dtype.is_numeric() or dtype in (pl.Date, pl.Boolean):
             stat_cols.append(name)
-    pq.write_table(df.to_arrow(), path, compression="zstd", compression_level=1,
-                   row_group_size=1 << 20, use_dictionary=dict_cols or False,
-                   write_statistics=stat_cols or False)
+    options = {"compression": "zstd", "compression_level": 1, "row_group_size": 1 << 20,
+               "use_dictionary": dict_cols or False, "write_statistics": stat_cols or False}
+    return df.to_arrow(), options
+
+
+def write_arrow_parquet(table: Any, options: dict[str, Any], path: Path) -> None:
+    """Write an Arrow table with :func:`arrow_for_parquet`'s options (pyarrow only)."""
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, path, **options)
+
+
+def write_parquet(df: pl.DataFrame, path: Path) -> None:
+    """Write ``df`` as Parquet with fixed, deterministic settings (see
+    :func:`arrow_for_parquet`)."""
+    table, options = arrow_for_parquet(df)
+    write_arrow_parquet(table, options, path)
 
 
 def sha256_file(path: Path) -> str:

@@ -12,9 +12,15 @@ See docs/linkage.md for the algorithm and the contract.
 
 from creditsim.linkage.evaluate import LINKS_SCHEMA, evaluate_links
 from creditsim.linkage.schema import DEFAULT_THRESHOLD, METHODS, MethodT
-from creditsim.linkage.stage import CHART_FILES, LinkageResult, link_records
+from creditsim.linkage.stage import (
+    CHART_FILES,
+    LinkageResult,
+    RegisterPrep,
+    link_records,
+    prepare_register,
+)
 
 __all__ = [
     "CHART_FILES", "DEFAULT_THRESHOLD", "LINKS_SCHEMA", "METHODS", "LinkageResult", "MethodT",
-    "evaluate_links", "link_records",
+    "RegisterPrep", "evaluate_links", "link_records", "prepare_register",
 ]

@@ -25,7 +25,7 @@ import polars as pl
 
 from creditsim import catalogue as cat
 from creditsim.errors import ConfigError
-from creditsim.linkage import evaluate, model, prepare
+from creditsim.linkage import evaluate, features, model, prepare
 from creditsim.linkage.deterministic import RegisterIndex, link_by_id
 from creditsim.linkage.probabilistic import SplinkOptions, link_probabilistic
 from creditsim.linkage.schema import DEFAULT_THRESHOLD, PLATFORM_LINKS_SCHEMA, MethodT
@@ -43,6 +43,32 @@ class LinkageResult:
     metrics: dict[str, Any]  #: the ``linkage.json`` document (deterministic given the seed)
     timings: dict[str, float] = field(default_factory=dict)  #: seconds per step
     charts: dict[str, Path] = field(default_factory=dict)  #: chart name → written file
+
+
+@dataclass
+class RegisterPrep:
+    """The register made ready for linking: its identity view, the ID index and the
+    blocking features. A pure function of the register (:func:`prepare_register`),
+    so it can be built before any record exists — the pipeline builds it in the
+    background while the behaviour and records stages run. :func:`link_records`
+    consumes it (it drops each part once used, to free memory)."""
+
+    reg: pl.DataFrame
+    index: RegisterIndex | None
+    features: features.RegisterFeatures | None
+    name_count: np.ndarray
+
+
+def prepare_register(register: pl.DataFrame) -> RegisterPrep:
+    """Index ``register`` for both passes (ID strings parsed once, used twice)."""
+    from creditsim.population import idnumber
+
+    reg = prepare.register_view(register)
+    body, check = idnumber.parse(reg["id_number"])
+    index = RegisterIndex.build(reg, packed=np.where(body >= 0, body * 11 + check, -1))
+    del check
+    feat = features.register_features(reg, body=body)
+    return RegisterPrep(reg=reg, index=index, features=feat, name_count=feat.name_count())
 
 
 def _check_options(threshold: float, seed: int) -> None:
@@ -68,6 +94,7 @@ def link_records(
     threads: int = 2,
     chunk_rows: int = 8_000_000,
     predict_chunks: int = 1,
+    prep: RegisterPrep | None = None,
 ) -> LinkageResult:
     """Link every departmental record to at most one registered resident.
 
@@ -83,23 +110,21 @@ def link_records(
         preset: which trained model (``models/<preset>.json``) to load.
         memory_limit, threads: DuckDB resources; chunk_rows, predict_chunks: work
             sizes. None of these changes the result.
+        prep: ``prepare_register(register)`` if already built (it is consumed).
     """
     _check_options(threshold, seed)
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     parts = prepare.record_views(records)
-    reg = prepare.register_view(register)
     trained = model.load_model(preset)
+    if prep is None:
+        prep = prepare_register(register)
+    assert prep.index is not None and prep.features is not None, "RegisterPrep used twice"
     t["prepare"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    from creditsim.population import idnumber
-
-    reg_body, reg_check = idnumber.parse(reg["id_number"])  # parsed once, used twice
-    index = RegisterIndex.build(
-        reg, packed=np.where(reg_body >= 0, reg_body * 11 + reg_check, -1))
-    dets = [link_by_id(p, index, chunk_rows=chunk_rows) for p in parts]
-    del index, reg_check
+    dets = [link_by_id(p, prep.index, chunk_rows=chunk_rows) for p in parts]
+    prep.index = None
     t["deterministic"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -114,19 +139,14 @@ def link_records(
     best = pl.DataFrame(schema={"record_id": pl.Int64, "resident_id": pl.Int32,
                                 "posterior": pl.Float64, "n_candidates": pl.Int32})
     written: dict[str, Path] = {}
-    name_count = None  # residents sharing each one's name, if counted for Splink
+    name_count = prep.name_count
+    reg_feat, prep.features = prep.features, None
     if rest.height:
-        from creditsim.linkage import features
-
-        reg_feat = features.register_features(reg, body=reg_body)
-        del reg_body
-        name_count = reg_feat.name_count()
         rec_key, res = link_probabilistic(
             rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
             opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
                                predict_chunks=predict_chunks),
             charts=charts_dir is not None)
-        del reg_feat
         best = rec_key.join(res.best, on="uid", how="left").select(
             "record_id", "resident_id", "posterior",
             pl.col("n_candidates").fill_null(0))
@@ -137,6 +157,7 @@ def link_records(
                 path = Path(charts_dir) / CHART_FILES[name]
                 path.write_text(html, encoding="utf-8")
                 written[name] = path
+    del reg_feat
     t["probabilistic"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
