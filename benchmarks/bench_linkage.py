@@ -83,7 +83,7 @@ def main() -> None:
         "probabilistic_keys": m["probabilistic_pass"].get("keys"),
         "scored_pairs": m["probabilistic_pass"].get("scored_pairs"),
         "seconds": {**{k: round(v, 2) for k, v in res.timings.items()}, "total": round(total, 2)},
-        "peak_rss_gb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2),
+        "peak_rss_gib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, 2),
         "overall": m["overall"],
         "by_stage": m["by_stage"],
         "name_commonness": m["by_group"]["name_commonness"],

@@ -66,6 +66,8 @@ class RunContext:
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
     departments: tuple = DEFAULT_DEPARTMENTS
     loop_models: LoopModels = field(default_factory=lambda: LoopModels())
+    #: Seconds per step inside a stage (stage name → {step: seconds}), for the manifest.
+    step_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
     @property
     def city(self):  # noqa: ANN201 - CityProfile
@@ -144,6 +146,7 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset, memory_limit="3GB")
     ctx.documents["linkage.json"] = res.metrics
+    ctx.step_seconds["linkage"] = res.timings
     ctx.progress("linkage", 1.0)
     return {"_links": res.links}
 
@@ -170,6 +173,7 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                                   "converged": res.rounds[-1]["events_changed_next"] == 0
                                   and not res.rounds[-1]["repayments_changed_next"],
                                   "feedback": ctx.loop_models.feedback.enabled}
+    ctx.step_seconds["platform"] = res.timings
     ctx.progress("platform", 1.0)
     return res.tables
 
@@ -239,7 +243,11 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                              and f"{n.split('/')[0]}/*" not in later]:
                     del tables[name]
             secs = time.perf_counter() - t0
-            timings.append({"stage": stage.name, "seconds": round(secs, 3)})
+            entry: dict[str, Any] = {"stage": stage.name, "seconds": round(secs, 3)}
+            if stage.name in ctx.step_seconds:
+                entry["steps"] = {k: round(v, 3) for k, v in
+                                  ctx.step_seconds.pop(stage.name).items()}
+            timings.append(entry)
             if on_stage:
                 on_stage(stage.name, secs)
         for name, doc in ctx.documents.items():
