@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -154,12 +154,17 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
 
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              records: dict[str, pl.DataFrame], links: pl.DataFrame, policy: Policy, *,
-             seed: int, days: int, start_date: dt.date, models: LoopModels) -> LoopResult:
+             seed: int, days: int, start_date: dt.date, models: LoopModels,
+             full_records: Mapping[str, Callable[[], pl.DataFrame]] | None = None
+             ) -> LoopResult:
     """Run the platform loop to its fixed point. See the module docstring.
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
     records changed (the engine treats residents independently) and merge.
     ``records`` is consumed: its tables are removed as the final ones are made.
+    ``full_records`` loads, per department, the full table when ``records`` holds
+    only the columns the loop reads (same rows, same order); the final
+    ``records/<department>`` tables are made from it.
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -237,8 +242,9 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             res.list_spells = apply_appeals(res.list_spells, appeals)
             # Re-derive list-driven caps and the score snapshots of those residents.
             who = appeals.filter(pl.col("outcome") == "upheld")["resident_id"].unique()
-            sub_linked = linked_all.filter(pl.Series(rec_keep)).filter(
-                pl.col("resident_id").is_in(who.implode()))
+            # One filter (a kept-records copy of the whole stream would be ~1.5 GB).
+            sub_linked = linked_all.filter(pl.lit(pl.Series(rec_keep))
+                                           & pl.col("resident_id").is_in(who.implode()))
             recs_obj = Records.from_frame(sub_linked, n, days)
             ov = override_spells(policy, recs_obj, res.covered_from,
                                  res.list_spells.filter(pl.col("resident_id").is_in(who.implode())))
@@ -327,6 +333,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         # (the caller hands the loop its records dict to consume).
         df = records.pop(d)
         kept_rec = keep[_event_rows(cand_ids, df["truth_event_id"].to_numpy())]
+        if full_records is not None and d in full_records:
+            full = full_records[d]()
+            assert full.height == df.height, f"full {d} records do not match the loop's"
+            df = full
+            del full
         df2 = df.filter(pl.Series(kept_rec)) if not kept_rec.all() else df
         del df
         if d == "court" and rep_rec.height:

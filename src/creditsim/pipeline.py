@@ -28,6 +28,8 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future
+from functools import partial
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
@@ -41,7 +43,7 @@ from creditsim import __version__
 from creditsim.behaviour import BehaviourModel, generate_events
 from creditsim.cities import CITIES
 from creditsim.config import RunConfig
-from creditsim.loop import LoopModels, linked_records, platform_view  # noqa: F401 (API)
+from creditsim.loop import STREAM_COLUMNS, LoopModels, linked_records, platform_view  # noqa: F401
 from creditsim.params import provenance
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
@@ -66,6 +68,11 @@ class RunContext:
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
     departments: tuple = DEFAULT_DEPARTMENTS
     loop_models: LoopModels = field(default_factory=lambda: LoopModels())
+    #: Writes a table to the run's scratch area in the background (RunWriter.write_scratch).
+    spill: Callable[[str, pl.DataFrame], Future[Path]] | None = None
+    #: Full candidate-record tables kept on scratch disk: department → (file, schema).
+    spilled: dict[str, tuple[Future[Path], dict[str, pl.DataType]]] = field(
+        default_factory=dict)
     #: Seconds per step inside a stage (stage name → {step: seconds}), for the manifest.
     step_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -128,6 +135,13 @@ def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                          departments=ctx.departments,
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
+    if ctx.spill is not None:
+        # The full tables also go to scratch disk (in the background, overlapping
+        # linkage): the platform loop then holds only the columns it reads, and the
+        # final records/<department> tables are made from these files.
+        for d, df in recs.items():
+            if d != "court":  # the loop reads every court column (repayment records)
+                ctx.spilled[d] = (ctx.spill(f"records/{d}.parquet", df), dict(df.schema))
     return {f"_records/{d}": df for d, df in recs.items()}
 
 
@@ -151,6 +165,16 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     return {"_links": res.links}
 
 
+#: Columns of the candidate records the platform loop reads (court keeps all).
+LOOP_RECORD_COLUMNS = (*STREAM_COLUMNS, "truth_event_id", "truth_resident_id")
+
+
+def _read_spilled(fut: Future[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    from creditsim.rundir import read_scratch
+
+    return read_scratch(fut.result(), schema)
+
+
 def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     """The platform loop (policy → services → appeals/repayment → feedback) to its
     fixed point; writes the final events, records, links and every platform table."""
@@ -163,12 +187,20 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     # final one is made); the stage owns these tables (see ``_inputs``).
     records = {k.removeprefix("_records/"): t.pop(k) for k in list(t)
                if k.startswith("_records/")}
+    full_records = {}
+    for d in list(records):
+        if d in ctx.spilled:  # keep only what the loop reads; the rest is on disk
+            fut, schema = ctx.spilled.pop(d)
+            records[d] = records[d].select(
+                [c for c in records[d].columns if c in LOOP_RECORD_COLUMNS])
+            full_records[d] = partial(_read_spilled, fut, schema)
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
     text, _origin = policy_source(c.policy or c.preset)
     (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)
                                               else text)
     res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
-                   seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models)
+                   seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models,
+                   full_records=full_records)
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
                                   "converged": res.rounds[-1]["events_changed_next"] == 0
                                   and not res.rounds[-1]["repayments_changed_next"],
@@ -222,6 +254,7 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     from creditsim.feedback import FeedbackModel
 
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
+                     spill=None if keep_tables else writer.write_scratch,
                      progress=progress or (lambda s, f: None),
                      loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
     tables: dict[str, pl.DataFrame] = {}

@@ -91,6 +91,24 @@ class RunWriter:
 
         self._pending.append(self._io.submit(work))
 
+    def write_scratch(self, rel: str, df: pl.DataFrame) -> Future[Path]:
+        """Queue ``df`` to be written as Parquet under the scratch directory (not part
+        of the run; removed on publish). The future gives the path once written;
+        :func:`read_scratch` reads it back with ``df``'s exact schema."""
+        path = self.workdir / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        table = df.to_arrow()  # Polars on the calling thread only (see write_table)
+
+        def work() -> Path:
+            import pyarrow.parquet as pq
+
+            pq.write_table(table, path, compression="lz4", row_group_size=1 << 20)
+            return path
+
+        fut = self._io.submit(work)
+        self._pending.append(fut)  # type: ignore[arg-type]
+        return fut
+
     def flush(self) -> None:
         """Wait for every queued table; re-raise the first write error."""
         pending, self._pending = self._pending, []
@@ -164,6 +182,11 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
     :func:`arrow_for_parquet`)."""
     table, options = arrow_for_parquet(df)
     write_arrow_parquet(table, options, path)
+
+
+def read_scratch(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """A table written by :meth:`RunWriter.write_scratch`, cast back to ``schema``."""
+    return pl.read_parquet(path).cast(schema)  # type: ignore[arg-type]
 
 
 def sha256_file(path: Path) -> str:

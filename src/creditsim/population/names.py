@@ -222,12 +222,23 @@ def homophone_table() -> pl.DataFrame:
 
 
 def to_pinyin(names: pl.Series) -> pl.Series:
-    """Toneless pinyin (space-free) of name strings; unknown characters kept as is."""
+    """Toneless pinyin (space-free) of name strings; unknown characters kept as is.
+
+    One pass per character position (names are a few characters long), each a
+    table lookup, then one concatenation — no explode/regroup of every character.
+    """
     pm = pinyin_map()
-    df = pl.DataFrame({"n": names}).with_row_index("i")
-    chars = df.select("i", pl.col("n").str.split("").alias("c")).explode("c")
-    chars = chars.with_columns(
-        pl.col("c").replace_strict(pm, default=pl.col("c"), return_dtype=pl.String)
-    )
-    out = chars.group_by("i", maintain_order=True).agg(pl.col("c").str.join(""))
-    return df.join(out, on="i", how="left").sort("i")["c"].alias("pinyin")
+    s = names.cast(pl.String)
+    n_max = int(s.str.len_chars().max() or 0)
+    col = pl.col("n")
+    mapped = []
+    for k in range(n_max):
+        ch = col.str.slice(k, 1)
+        mapped.append(pl.when(ch == "").then(None).otherwise(
+            ch.replace_strict(pm, default=ch, return_dtype=pl.String)))
+    if not mapped:
+        return s.alias("pinyin")
+    out = pl.DataFrame({"n": s}).select(
+        pl.when(col.is_null()).then(None)
+        .otherwise(pl.concat_str(mapped, ignore_nulls=True)).alias("pinyin"))
+    return out["pinyin"]
