@@ -155,16 +155,16 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              records: dict[str, pl.DataFrame], links: pl.DataFrame, policy: Policy, *,
              seed: int, days: int, start_date: dt.date, models: LoopModels,
-             full_records: Mapping[str, Callable[[], pl.DataFrame]] | None = None
+             full_records: Mapping[str, Callable[[np.ndarray], pl.DataFrame]] | None = None
              ) -> LoopResult:
     """Run the platform loop to its fixed point. See the module docstring.
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
     records changed (the engine treats residents independently) and merge.
     ``records`` is consumed: its tables are removed as the final ones are made.
-    ``full_records`` loads, per department, the full table when ``records`` holds
-    only the columns the loop reads (same rows, same order); the final
-    ``records/<department>`` tables are made from it.
+    ``full_records`` loads, per department, the rows of the full table a boolean
+    mask selects, when ``records`` holds only the columns the loop reads (same
+    rows, same order); the final ``records/<department>`` tables are made so.
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -334,11 +334,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         df = records.pop(d)
         kept_rec = keep[_event_rows(cand_ids, df["truth_event_id"].to_numpy())]
         if full_records is not None and d in full_records:
-            full = full_records[d]()
-            assert full.height == df.height, f"full {d} records do not match the loop's"
-            df = full
-            del full
-        df2 = df.filter(pl.Series(kept_rec)) if not kept_rec.all() else df
+            df2 = full_records[d](kept_rec)
+            assert df2.height == int(kept_rec.sum()), f"full {d} records do not match"
+        else:
+            df2 = df.filter(pl.Series(kept_rec)) if not kept_rec.all() else df
         del df
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])

@@ -169,10 +169,11 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
 LOOP_RECORD_COLUMNS = (*STREAM_COLUMNS, "truth_event_id", "truth_resident_id")
 
 
-def _read_spilled(fut: Future[Path], schema: dict[str, pl.DataType]) -> pl.DataFrame:
+def _read_spilled(fut: Future[Path], schema: dict[str, pl.DataType],
+                  keep: np.ndarray) -> pl.DataFrame:
     from creditsim.rundir import read_scratch
 
-    return read_scratch(fut.result(), schema)
+    return read_scratch(fut.result(), schema, keep)
 
 
 def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:

@@ -184,9 +184,28 @@ def write_parquet(df: pl.DataFrame, path: Path) -> None:
     write_arrow_parquet(table, options, path)
 
 
-def read_scratch(path: Path, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """A table written by :meth:`RunWriter.write_scratch`, cast back to ``schema``."""
-    return pl.read_parquet(path).cast(schema)  # type: ignore[arg-type]
+def read_scratch(path: Path, schema: dict[str, pl.DataType],
+                 keep: Any = None) -> pl.DataFrame:
+    """A table written by :meth:`RunWriter.write_scratch`, cast back to ``schema``;
+    with ``keep`` (a boolean numpy mask over its rows) only those rows, read row
+    group by row group so the whole table is never in memory at once."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if keep is None:
+        return pl.read_parquet(path).cast(schema)  # type: ignore[arg-type]
+    f = pq.ParquetFile(path)
+    pieces, start = [], 0
+    for i in range(f.num_row_groups):
+        rg = f.read_row_group(i)
+        m = np.asarray(keep[start: start + rg.num_rows], dtype=bool)
+        start += rg.num_rows
+        pieces.append(rg if m.all() else rg.filter(pa.array(m)))
+    if start != len(keep):
+        raise ValueError(f"{path}: {start} rows, mask of {len(keep)}")
+    table = pa.concat_tables(pieces) if pieces else f.schema_arrow.empty_table()
+    return pl.from_arrow(table).cast(schema)  # type: ignore[arg-type, union-attr]
 
 
 def sha256_file(path: Path) -> str:
