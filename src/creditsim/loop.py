@@ -155,8 +155,8 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              records: dict[str, pl.DataFrame], links: pl.DataFrame, policy: Policy, *,
              seed: int, days: int, start_date: dt.date, models: LoopModels,
-             full_records: Mapping[str, Callable[[np.ndarray], pl.DataFrame]] | None = None
-             ) -> LoopResult:
+             full_records: Mapping[str, Callable[[np.ndarray], pl.DataFrame]] | None = None,
+             emit: Callable[[str, pl.DataFrame], None] | None = None) -> LoopResult:
     """Run the platform loop to its fixed point. See the module docstring.
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
@@ -165,6 +165,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     ``full_records`` loads, per department, the rows of the full table a boolean
     mask selects, when ``records`` holds only the columns the loop reads (same
     rows, same order); the final ``records/<department>`` tables are made so.
+    ``emit(name, table)``, if given, takes each final records table as soon as it
+    is made (the pipeline writes it and lets it go) instead of the returned tables.
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -341,7 +343,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         del df
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])
-        rec_out[d] = df2
+        if emit is not None:
+            emit(f"records/{d}", df2)
+        else:
+            rec_out[d] = df2
+        del df2
     links_out = pl.concat([links.filter(pl.Series(keep[rec_cand[rec_pos[
         links["record_id"].to_numpy()]]])), rep_lk])
     tables = {"events": events_out, **{f"records/{d}": v for d, v in rec_out.items()},

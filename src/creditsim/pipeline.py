@@ -73,6 +73,9 @@ class RunContext:
     #: Full candidate-record tables kept on scratch disk: department → (file, schema).
     spilled: dict[str, tuple[Future[Path], dict[str, pl.DataType]]] = field(
         default_factory=dict)
+    #: Writes an output table of the run right away (a stage that makes big tables
+    #: one after another hands each over as soon as it exists; RunWriter.write_table).
+    emit: Callable[[str, pl.DataFrame], None] | None = None
     #: Seconds per step inside a stage (stage name → {step: seconds}), for the manifest.
     step_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
 
@@ -201,7 +204,7 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                                               else text)
     res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
                    seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models,
-                   full_records=full_records)
+                   full_records=full_records, emit=ctx.emit)
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
                                   "converged": res.rounds[-1]["events_changed_next"] == 0
                                   and not res.rounds[-1]["repayments_changed_next"],
@@ -256,6 +259,8 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
 
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
                      spill=None if keep_tables else writer.write_scratch,
+                     emit=None if keep_tables else (
+                         lambda name, df: writer.write_table(f"{name}.parquet", df)),
                      progress=progress or (lambda s, f: None),
                      loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
     tables: dict[str, pl.DataFrame] = {}

@@ -194,7 +194,7 @@ def read_scratch(path: Path, schema: dict[str, pl.DataType],
     import pyarrow.parquet as pq
 
     if keep is None:
-        return pl.read_parquet(path).cast(schema)  # type: ignore[arg-type]
+        return _cast_changed(pl.read_parquet(path), schema)
     f = pq.ParquetFile(path)
     pieces, start = [], 0
     for i in range(f.num_row_groups):
@@ -205,7 +205,13 @@ def read_scratch(path: Path, schema: dict[str, pl.DataType],
     if start != len(keep):
         raise ValueError(f"{path}: {start} rows, mask of {len(keep)}")
     table = pa.concat_tables(pieces) if pieces else f.schema_arrow.empty_table()
-    return pl.from_arrow(table).cast(schema)  # type: ignore[arg-type, union-attr]
+    return _cast_changed(pl.from_arrow(table, rechunk=False), schema)  # type: ignore[arg-type]
+
+
+def _cast_changed(df: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
+    """``df`` cast to ``schema``, touching only the columns whose type differs."""
+    diff = {c: t for c, t in schema.items() if df.schema[c] != t}
+    return df.cast(diff) if diff else df  # type: ignore[arg-type]
 
 
 def sha256_file(path: Path) -> str:
