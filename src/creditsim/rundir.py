@@ -102,7 +102,9 @@ class RunWriter:
         def work() -> Path:
             import pyarrow.parquet as pq
 
-            pq.write_table(table, path, compression="lz4", row_group_size=1 << 20)
+            # Uncompressed, plain: scratch is read once, soon; encoding time matters more.
+            pq.write_table(table, path, compression="none", use_dictionary=False,
+                           row_group_size=1 << 20)
             return path
 
         fut = self._io.submit(work)

@@ -244,11 +244,14 @@ def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = Non
             code[(count >= lo) & ((count <= hi) if hi is not None else True)] = i
         return code, [b[0] for b in COMMONNESS_BANDS]
     s = register[col]
-    labels = sorted(str(x) for x in s.cast(pl.String).unique().drop_nulls().to_list())
     if isinstance(s.dtype, pl.Enum):
         cats = s.dtype.categories.to_list()
-        remap = np.array([labels.index(c) if c in labels else -1 for c in cats])
-        return remap[s.to_physical().to_numpy()], labels
+        phys = s.to_physical().fill_null(len(cats)).cast(pl.Int64).to_numpy()
+        present = np.flatnonzero(np.bincount(phys, minlength=len(cats) + 1)[:len(cats)])
+        labels = sorted(str(cats[i]) for i in present)
+        remap = np.array([labels.index(c) if c in labels else -1 for c in cats] + [-1])
+        return remap[phys], labels
+    labels = sorted(str(x) for x in s.cast(pl.String).unique().drop_nulls().to_list())
     look = {lab: i for i, lab in enumerate(labels)}
     return s.cast(pl.String).replace_strict(look, return_dtype=pl.Int64).to_numpy(), labels
 
@@ -256,37 +259,62 @@ def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = Non
 def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame,
                   name_count: np.ndarray | None = None) -> dict[str, Any]:
     """Group metrics by array indexing (register ids are 0..N-1): the same numbers as
-    the join route, without joining tens of millions of links to the register."""
+    the join route, without joining tens of millions of links to the register.
+
+    Every resident gets one combined code over all grouping columns (each column's
+    code, with one extra slot for "missing"), so the links are gathered into groups
+    twice in all (true subject, assigned resident), not twice per column; each
+    column's counts are then sums over the other columns' axes."""
     truth = fl[TRUTH_COLUMN].fill_null(-1).to_numpy().astype(np.int64)
     asg = fl["resident_id"].fill_null(-1).to_numpy().astype(np.int64)
     linked = fl["_linked"].to_numpy()
     correct = fl["_correct"].to_numpy()
     wrong = linked & ~correct
-    victims = np.unique(asg[wrong])
-    groups: dict[str, Any] = {}
+    w = asg[wrong]
+    mark = np.zeros(int(w.max()) + 1 if len(w) else 0, dtype=bool)
+    mark[w] = True
+    victims = np.flatnonzero(mark)
+    del w, mark
+    dims = []
     for col in ("district", "hukou", "name_commonness"):
         if col != "name_commonness" and col not in register.columns:
             continue
         code, labels = _codes(register, col, name_count)
-        k = len(labels)
-        has_t = truth >= 0
-        tg = code[truth[has_t]]
-        records = np.bincount(tg, minlength=k)
-        corr = np.bincount(tg, weights=correct[has_t], minlength=k)
-        ag = code[asg[linked]]
-        links_n = np.bincount(ag, minlength=k)
-        wrong_n = np.bincount(code[asg[wrong]], minlength=k)
-        vict = np.bincount(code[victims], minlength=k)
-        sizes = np.bincount(code[code >= 0], minlength=k)
+        dims.append((col, np.where(code >= 0, code, len(labels)), labels))
+    if not dims:
+        return {}
+    shape = tuple(len(lab) + 1 for _, _, lab in dims)
+    size = int(np.prod(shape))
+    # A small dtype keeps the per-resident code array small, so the two random
+    # gathers below stay in cache.
+    dtype = np.int16 if size < 2**15 else np.int64
+    comb = np.zeros(register.height, dtype=dtype)
+    for (_col, c, _lab), k in zip(dims, shape, strict=True):
+        comb *= k
+        comb += c.astype(dtype)
+
+    def count(idx: np.ndarray) -> np.ndarray:
+        return np.bincount(idx, minlength=size).reshape(shape)
+
+    has_t = truth >= 0
+    ct = comb[truth[has_t]]
+    ca = comb[asg[linked]]
+    cubes = {"records": count(ct), "correct": count(ct[correct[has_t]]),
+             "links": count(ca), "wrong": count(ca[~correct[linked]]),
+             "victims": count(comb[victims]), "sizes": count(comb)}
+    groups: dict[str, Any] = {}
+    for axis, (col, _code, labels) in enumerate(dims):
+        other = tuple(i for i in range(len(dims)) if i != axis)
+        m = {k: v.sum(axis=other) if other else v for k, v in cubes.items()}
         out: dict[str, dict[str, Any]] = {}
         for i, label in enumerate(labels):
-            rec, cor = int(records[i]), int(corr[i])
-            ln, wr = int(links_n[i]), int(wrong_n[i])
-            if not (sizes[i] or rec or ln):
+            rec, cor = int(m["records"][i]), int(m["correct"][i])
+            ln, wr = int(m["links"][i]), int(m["wrong"][i])
+            res, v = int(m["sizes"][i]), int(m["victims"][i])
+            if not (res or rec or ln):
                 continue
             p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
             f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
-            res, v = int(sizes[i]), int(vict[i])
             out[str(label)] = {
                 "residents": res, "records": rec, "correct": cor, "recall": r,
                 "links_assigned": ln, "wrong_links_assigned": wr, "precision": p, "f1": f1,
