@@ -165,8 +165,9 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     ``full_records`` loads, per department, the rows of the full table a boolean
     mask selects, when ``records`` holds only the columns the loop reads (same
     rows, same order); the final ``records/<department>`` tables are made so.
-    ``emit(name, table)``, if given, takes each final records table as soon as it
-    is made (the pipeline writes it and lets it go) instead of the returned tables.
+    ``emit(name, table)``, if given, takes each large final table (events, records,
+    links, ledger, scores) as soon as it is made — the pipeline writes it and lets
+    it go — instead of returning it.
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -328,8 +329,15 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
          - pl.col("discounted")).clip(lower_bound=0).cast(pl.UInt32).alias("allowed"))
     demand = demand.select("day", "service", "demands", "allowed", "denied", "expedited",
                            "discounted").sort("day", "service")
-    events_out = pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev])
-    rec_out = {}
+    big: dict[str, pl.DataFrame] = {}  # the large final tables, emitted as made
+
+    def put(name: str, df: pl.DataFrame) -> None:
+        if emit is not None:
+            emit(name, df)
+        else:
+            big[name] = df
+
+    put("events", pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev]))
     for d in list(records):
         # One department at a time, releasing the candidate table once filtered
         # (the caller hands the loop its records dict to consume).
@@ -343,18 +351,15 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         del df
         if d == "court" and rep_rec.height:
             df2 = pl.concat([df2, rep_rec.select(df2.columns)])
-        if emit is not None:
-            emit(f"records/{d}", df2)
-        else:
-            rec_out[d] = df2
+        put(f"records/{d}", df2)
         del df2
-    links_out = pl.concat([links.filter(pl.Series(keep[rec_cand[rec_pos[
-        links["record_id"].to_numpy()]]])), rep_lk])
-    tables = {"events": events_out, **{f"records/{d}": v for d, v in rec_out.items()},
-              "links": links_out, "ledger": res.ledger,
-              # (month, resident) is unique: one int64 key gives the same order faster.
-              "scores": res.scores.sort(pl.col("month").cast(pl.Int64) * (1 << 32)
-                                        + pl.col("resident_id").cast(pl.Int64)),
+    put("links", pl.concat([links.filter(pl.Series(keep[rec_cand[rec_pos[
+        links["record_id"].to_numpy()]]])), rep_lk]))
+    put("ledger", res.ledger)
+    # (month, resident) is unique: one int64 key gives the same order faster.
+    put("scores", res.scores.sort(pl.col("month").cast(pl.Int64) * (1 << 32)
+                                  + pl.col("resident_id").cast(pl.Int64)))
+    tables = {**big,
               "list_spells": spells_out, "decisions": dec_out, "demand": demand,
               "appeals": appeals if appeals.height else pl.DataFrame(schema=APPEALS_SCHEMA)}
     return LoopResult(tables=tables, rounds=rounds, timings=t)
