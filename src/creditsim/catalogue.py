@@ -138,3 +138,30 @@ def enum_from_codes(codes: object, dtype: pl.Enum, name: str = "") -> pl.Series:
     """An Enum Series from integer category codes (fast: no per-row strings)."""
     cats = pl.Series(name, dtype.categories.to_list(), dtype=dtype)
     return cats.gather(pl.Series(np.asarray(codes).astype(np.uint32))).alias(name)
+
+
+def rows_of(ids: np.ndarray, queries: np.ndarray) -> np.ndarray:
+    """Row of each query in ``ids`` (distinct integers), -1 where absent.
+
+    Record ids are dense by construction, so this is usually an array indexed by
+    id (O(n), no sort, no join); sparse ids fall back to a sorted search.
+    """
+    ids = np.asarray(ids, dtype=np.int64)
+    q = np.asarray(queries, dtype=np.int64)
+    out = np.full(len(q), -1, dtype=np.int64)
+    if not len(ids) or not len(q):
+        return out
+    lo, hi = int(ids.min()), int(ids.max())
+    inside = (q >= lo) & (q <= hi)
+    if hi - lo < 4 * len(ids) + 1024:
+        pos = np.full(hi - lo + 1, -1, dtype=np.int64)
+        pos[ids - lo] = np.arange(len(ids))
+        out[inside] = pos[q[inside] - lo]
+        return out
+    order = np.argsort(ids, kind="stable")
+    at = np.searchsorted(ids, q[inside], sorter=order)
+    at = np.minimum(at, len(ids) - 1)
+    hit = ids[order[at]] == q[inside]
+    out[np.flatnonzero(inside)[hit]] = order[at[hit]]
+    return out
+

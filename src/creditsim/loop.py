@@ -186,8 +186,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     rec_pos[rids] = np.arange(len(rids))
     # The platform's resident of each record, placed by record-id position (the same
     # as joining ``links`` on record_id, without a 30M-row join).
-    lk_rid = links["record_id"].to_numpy()
-    lk_pos = np.where(lk_rid < len(rec_pos), rec_pos[np.minimum(lk_rid, len(rec_pos) - 1)], -1)
+    lk_pos = cat.rows_of(rids, links["record_id"].to_numpy())
     assigned = np.full(len(rids), -1, dtype=np.int32)
     on = lk_pos >= 0
     assigned[lk_pos[on]] = links["resident_id"].fill_null(-1).to_numpy()[on]

@@ -277,9 +277,8 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
             tables.update(produced)
             # Free tables no later stage reads (they stay on disk in the run).
             if not keep_tables:
-                later = {r for st in PLAN[PLAN.index(stage) + 1:] for r in st.reads}
-                for name in [n for n in tables if n not in later
-                             and f"{n.split('/')[0]}/*" not in later]:
+                later = PLAN[PLAN.index(stage) + 1:]
+                for name in [n for n in tables if not any(_reads(st, n) for st in later)]:
                     del tables[name]
             secs = time.perf_counter() - t0
             entry: dict[str, Any] = {"stage": stage.name, "seconds": round(secs, 3)}

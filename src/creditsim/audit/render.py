@@ -47,6 +47,15 @@ def _num(v: Any) -> str:
     return str(v)
 
 
+def _table(title: str, cols: tuple[str, ...], n_labels: int = 1) -> Table:
+    """A borderless table: the first ``n_labels`` columns are labels (left), the rest
+    numbers (right)."""
+    t = Table(title=title, show_edge=False)
+    for i, c in enumerate(cols):
+        t.add_column(c, justify="left" if i < n_labels else "right")
+    return t
+
+
 def print_audit(res: dict[str, Any], console: Console) -> None:
     run, h = res["run"], res["headline"]
     console.print(f"[bold]audit[/] {run['path']} · {run['residents']:,} residents × "
@@ -134,10 +143,8 @@ def _print_cascade(c: dict[str, Any], console: Console) -> None:
 def _print_time(tl: dict[str, Any], console: Console) -> None:
     if _missing("time on list", tl, console):
         return
-    t = Table(title="time on list by exit route (days; still listed censored at the end)",
-              show_edge=False)
-    for c in ("list", "route", "spells", "residents", "mean", "median", "p90"):
-        t.add_column(c, justify="left" if c in ("list", "route") else "right")
+    t = _table("time on list by exit route (days; still listed censored at the end)",
+               ("list", "route", "spells", "residents", "mean", "median", "p90"), n_labels=2)
     for name, part in [("all sanctioning", tl["sanctioning_lists"]),
                        *tl["by_list"].items()]:
         for route, r in part["routes"].items():
@@ -156,11 +163,9 @@ def _print_services(sv: dict[str, Any], console: Console) -> None:
                   + (f" to {ft['residents']:,} residents" if ft["residents"] is not None else "")
                   + (f", {ft['wrongful_denied']:,} wrongful" if ft["wrongful_denied"]
                      is not None else ""))
-    t = Table(title=f"services (from {sv['source']})", show_edge=False)
-    cols = ("service", "demands", "denied", "residents denied", "wrongful denied", "expedited",
-            "discounted")
-    for c in cols:
-        t.add_column(c, justify="left" if c == "service" else "right")
+    t = _table(f"services (from {sv['source']})",
+               ("service", "demands", "denied", "residents denied", "wrongful denied",
+                "expedited", "discounted"))
     for name, r in sv["by_service"].items():
         dm = r.get("demand", {})
         if not any(r.get(k, dm.get(k)) for k in ("denied", "expedited", "discounted")):
@@ -180,10 +185,9 @@ def _print_linkage(lk: dict[str, Any], console: Console) -> None:
                   f"{o['unlinked']:,} unlinked; precision {pct(o['precision']['rate'], 2)}, "
                   f"recall {pct(o['recall']['rate'], 2)}")
     for col, rows in lk["by_group"].items():
-        t = Table(title=f"linkage accuracy by {col}", show_edge=False)
-        for c in ("group", "residents", "recall (their records)", "precision (links to them)",
-                  "residents given others' records"):
-            t.add_column(c, justify="left" if c == "group" else "right")
+        t = _table(f"linkage accuracy by {col}",
+                   ("group", "residents", "recall (their records)",
+                    "precision (links to them)", "residents given others' records"))
         for r in rows:
             t.add_row(r["group"], f"{r['residents']:,}", rate_cell(r["recall"]),
                       rate_cell(r["precision"]), rate_cell(r["residents_given_wrong_records"]))
@@ -231,9 +235,7 @@ def print_compare(res: dict[str, Any], console: Console) -> None:
     if res["config_diff"]:
         console.print("config differs: " + "; ".join(
             f"{k}: {v['a']} → {v['b']}" for k, v in res["config_diff"].items()))
-    t = Table(title="headline", show_edge=False)
-    for c in ("metric", "A", "B", "B − A"):
-        t.add_column(c, justify="left" if c == "metric" else "right")
+    t = _table("headline", ("metric", "A", "B", "B − A"))
     for r in res["headline"]:
         if r["a"] == r["b"] and not isinstance(r["a"], (int, float)):
             continue

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import polars as pl
 
+from creditsim.catalogue import rows_of
 from creditsim.linkage.schema import PLATFORM_LINKS_SCHEMA
 
 TRUTH_COLUMN = "truth_resident_id"
@@ -60,23 +61,12 @@ def true_subjects(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
 
 def attach_truth(platform_links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """The ``links`` table: the platform's links plus each record's true subject."""
-    rid = platform_links["record_id"].to_numpy()
-    hi = int(rid.max()) if len(rid) else -1
-    if len(rid) and int(rid.min()) >= 0 and hi < 4 * len(rid) + 1024:
-        # Dense record ids: scatter the truth by id instead of joining.
-        tid = truth["record_id"].to_numpy()
-        keep = (tid >= 0) & (tid <= hi)
-        subj = np.full(hi + 1, -1, dtype=np.int64)
-        present = np.zeros(hi + 1, dtype=bool)
-        tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
-        subj[tid[keep]] = tr[keep]
-        present[tid[keep]] = tr[keep] >= 0
-        col = pl.Series(TRUTH_COLUMN, subj[rid], dtype=pl.Int32).set(
-            pl.Series(~present[rid]), None)
-        out = platform_links.with_columns(col)
-    else:
-        out = platform_links.join(truth.select("record_id", TRUTH_COLUMN), on="record_id",
-                                  how="left", maintain_order="left")
+    # By position (record ids index an array), not a join of tens of millions of rows.
+    rows = rows_of(truth["record_id"].to_numpy(), platform_links["record_id"].to_numpy())
+    tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
+    subj = np.where(rows >= 0, tr[np.maximum(rows, 0)], -1) if len(tr) else rows
+    out = platform_links.with_columns(
+        pl.Series(TRUTH_COLUMN, subj, dtype=pl.Int32).set(pl.Series(subj < 0), None))
     return out.select(list(LINKS_SCHEMA)).cast(LINKS_SCHEMA)  # type: ignore[arg-type]
 
 

@@ -170,36 +170,22 @@ def link_records(
     return LinkageResult(links=links, metrics=metrics, timings=t, charts=written)
 
 
-def _positions(record_id: np.ndarray) -> np.ndarray | None:
-    """Row of each record id (an array indexed by id), or None when ids are sparse."""
-    if not len(record_id):
-        return None
-    lo, hi = int(record_id.min()), int(record_id.max())
-    if lo < 0 or hi >= 4 * len(record_id) + 1024:
-        return None
-    pos = np.full(hi + 1, -1, dtype=np.int64)
-    pos[record_id] = np.arange(len(record_id))
-    return pos
-
-
 def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
     """The platform's links table, one row per record, in department/record order.
 
     Records linked by ID keep that link; the others take their best probabilistic
-    candidate when its posterior reaches ``threshold``. Work is by position (record
-    ids index an array), not by joining tens of millions of rows."""
+    candidate when its posterior reaches ``threshold``. Work is by position
+    (:func:`catalogue.rows_of`), not by joining tens of millions of rows."""
     rid = det["record_id"].to_numpy()
-    pos = _positions(rid)
-    if pos is None:  # sparse ids (hand-made inputs): the join route
-        return _assemble_join(det, best, threshold)
     res = det["resident_id"].fill_null(-1).to_numpy().copy()
     method = np.where(res >= 0, 0, 2).astype(np.uint8)  # id / unlinked
     prob = np.full(len(rid), np.nan)
     has_prob = np.zeros(len(rid), dtype=bool)
     if best.height:
-        rows = pos[best["record_id"].to_numpy()]
+        rows = cat.rows_of(rid, best["record_id"].to_numpy())
         post = best["posterior"].to_numpy()
-        ok = ~np.isnan(post) & (res[rows] < 0)
+        ok = (rows >= 0) & ~np.isnan(post)
+        ok[ok] &= res[rows[ok]] < 0
         prob[rows[ok]] = post[ok]
         has_prob[rows[ok]] = True
         acc = ok & (post >= threshold)
@@ -223,23 +209,6 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
     if np.all((dd > 0) | ((dd == 0) & (dr > 0))):
         return df
     return df.sort("department", "record_id")
-
-
-def _assemble_join(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
-    j = det.join(best.rename({"resident_id": "_cand"}), on="record_id", how="left",
-                 maintain_order="left")
-    by_id = pl.col("resident_id").is_not_null()
-    accept = (pl.col("posterior") >= threshold).fill_null(False)
-    out = j.select(
-        "department", "record_id",
-        pl.when(by_id).then(pl.col("resident_id"))
-        .when(accept).then(pl.col("_cand")).otherwise(None).alias("resident_id"),
-        pl.when(by_id).then(pl.lit("id")).when(accept).then(pl.lit("probabilistic"))
-        .otherwise(pl.lit("unlinked")).cast(MethodT).alias("method"),
-        pl.when(by_id).then(None).otherwise(pl.col("posterior")).alias("match_probability"),
-    )
-    out = out.with_columns(pl.col("department").cast(cat.DepartmentT))
-    return out.sort("department", "record_id").cast(PLATFORM_LINKS_SCHEMA)  # type: ignore[arg-type]
 
 
 def _metrics(links: pl.DataFrame, register: pl.DataFrame, det: pl.DataFrame,

@@ -1,0 +1,18 @@
+"""catalogue.rows_of against a plain dictionary lookup (dense and sparse ids)."""
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from creditsim.catalogue import rows_of
+
+
+@settings(max_examples=200, deadline=None)
+@given(ids=st.lists(st.one_of(st.integers(0, 300), st.integers(0, 10**15)), unique=True,
+                    max_size=60),
+       queries=st.lists(st.one_of(st.integers(-5, 300), st.integers(0, 10**15)), max_size=60))
+def test_rows_of_matches_a_dict(ids: list[int], queries: list[int]) -> None:
+    where = {v: i for i, v in enumerate(ids)}
+    expected = [where.get(q, -1) for q in queries]
+    got = rows_of(np.array(ids, dtype=np.int64), np.array(queries, dtype=np.int64))
+    assert got.tolist() == expected
