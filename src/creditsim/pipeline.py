@@ -28,7 +28,6 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future
 from functools import partial
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -68,10 +67,10 @@ class RunContext:
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
     departments: tuple = DEFAULT_DEPARTMENTS
     loop_models: LoopModels = field(default_factory=lambda: LoopModels())
-    #: Writes a table to the run's scratch area in the background (RunWriter.write_scratch).
-    spill: Callable[[str, pl.DataFrame], Future[Path]] | None = None
+    #: Writes a table to the run's scratch area (RunWriter.write_scratch).
+    spill: Callable[[str, pl.DataFrame], Path] | None = None
     #: Full candidate-record tables kept on scratch disk: department → (file, schema).
-    spilled: dict[str, tuple[Future[Path], dict[str, pl.DataType]]] = field(
+    spilled: dict[str, tuple[Path, dict[str, pl.DataType]]] = field(
         default_factory=dict)
     #: Writes an output table of the run right away (a stage that makes big tables
     #: one after another hands each over as soon as it exists; RunWriter.write_table).
@@ -139,12 +138,18 @@ def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
     if ctx.spill is not None:
-        # The full tables also go to scratch disk (in the background, overlapping
-        # linkage): the platform loop then holds only the columns it reads, and the
-        # final records/<department> tables are made from these files.
-        for d, df in recs.items():
+        # The full tables go to scratch disk; in memory stay only the columns that
+        # linkage and the platform loop read (the platform drops linkage's identity
+        # columns in turn). The final records/<department> tables are made from the
+        # files.
+        from creditsim.linkage.schema import RECORD_IDENTITY
+
+        wanted = set(RECORD_IDENTITY) | set(LOOP_RECORD_COLUMNS)
+        for d in list(recs):
             if d != "court":  # the loop reads every court column (repayment records)
+                df = recs[d]
                 ctx.spilled[d] = (ctx.spill(f"records/{d}.parquet", df), dict(df.schema))
+                recs[d] = df.select([c for c in df.columns if c in wanted])
     return {f"_records/{d}": df for d, df in recs.items()}
 
 
@@ -172,11 +177,11 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
 LOOP_RECORD_COLUMNS = (*STREAM_COLUMNS, "truth_event_id", "truth_resident_id")
 
 
-def _read_spilled(fut: Future[Path], schema: dict[str, pl.DataType],
+def _read_spilled(path: Path, schema: dict[str, pl.DataType],
                   keep: np.ndarray) -> pl.DataFrame:
     from creditsim.rundir import read_scratch
 
-    return read_scratch(fut.result(), schema, keep)
+    return read_scratch(path, schema, keep)
 
 
 def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
@@ -194,10 +199,10 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     full_records = {}
     for d in list(records):
         if d in ctx.spilled:  # keep only what the loop reads; the rest is on disk
-            fut, schema = ctx.spilled.pop(d)
+            path, schema = ctx.spilled.pop(d)
             records[d] = records[d].select(
                 [c for c in records[d].columns if c in LOOP_RECORD_COLUMNS])
-            full_records[d] = partial(_read_spilled, fut, schema)
+            full_records[d] = partial(_read_spilled, path, schema)
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
     text, _origin = policy_source(c.policy or c.preset)
     (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)

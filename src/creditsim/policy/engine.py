@@ -135,9 +135,9 @@ def coverage_days(
             first = np.maximum(first, table[bd - lo].astype(np.float64))
     if "hukou" in register.columns:
         hk = register["hukou"]
-        migrant = (hk.cast(pl.String) == "migrant").fill_null(False).to_numpy()
+        migrant = _value_in(hk, ("migrant",))
         if set(cov.hukou) != {"local", "migrant"}:
-            ok &= hk.cast(pl.String).is_in(list(cov.hukou)).fill_null(False).to_numpy()
+            ok &= _value_in(hk, tuple(cov.hukou))
     else:
         migrant = np.zeros(n, dtype=bool)
     need_local = cov.min_years_in_city
@@ -153,6 +153,17 @@ def coverage_days(
     first = np.clip(first, 0, NEVER)
     out[register["resident_id"].to_numpy()] = np.where(ok, first, NEVER).astype(np.int32)
     return out
+
+
+def _value_in(col: pl.Series, values: tuple[str, ...]) -> np.ndarray:
+    """``col`` (String or Enum/Categorical) is one of ``values``; null → False.
+    Enum columns are tested on their codes, without making 22 M strings."""
+    if isinstance(col.dtype, pl.Enum):
+        cats = col.dtype.categories.to_list()
+        hit = np.array([c in values for c in cats] + [False], dtype=bool)
+        codes = col.to_physical().fill_null(len(cats)).to_numpy()
+        return hit[codes]
+    return col.cast(pl.String).is_in(list(values)).fill_null(False).to_numpy()
 
 
 # ----------------------------------------------------------------------------- ledger
