@@ -48,3 +48,26 @@ def test_keyed_uniforms_depend_only_on_key() -> None:
     assert abs(all_u.mean() - 0.5) < 0.01
     # columns are not copies of each other
     assert abs(np.corrcoef(all_u[:, 0], all_u[:, 1])[0, 1]) < 0.05
+
+
+def _keyed_uniforms_plain(seed: int, name: str, keys: np.ndarray, k: int) -> np.ndarray:
+    """The definition, written out plainly (whole-array expressions)."""
+    from creditsim.rng import _GOLDEN, _mix64, _name_words
+
+    w = _name_words(name)
+    salt = np.uint64((seed * 0x9E3779B1 + (w[0] << 32 | w[1])) & 0xFFFFFFFFFFFFFFFF)
+    with np.errstate(over="ignore"):
+        base = _mix64(np.asarray(keys).astype(np.uint64) * _GOLDEN ^ salt)
+        return np.stack([(_mix64(base + np.uint64(j + 1) * _GOLDEN) >> np.uint64(40))
+                         .astype(np.float32) * np.float32(2.0**-24) for j in range(k)], axis=1)
+
+
+@pytest.mark.parametrize("n,k", [(0, 1), (1, 2), (1000, 3), ((1 << 18) + 17, 1),
+                                 (3 * (1 << 18) - 1, 2)])
+def test_keyed_uniforms_blocked_in_place_equal_the_plain_definition(n, k) -> None:
+    from creditsim.rng import keyed_uniforms
+
+    keys = np.random.default_rng(n).integers(-(2**40), 2**40, size=n)
+    got = keyed_uniforms(9, "feedback.keep", keys, k)
+    assert got.shape == (n, k) and got.dtype == np.float32
+    assert np.array_equal(got, _keyed_uniforms_plain(9, "feedback.keep", keys, k))

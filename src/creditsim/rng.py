@@ -70,6 +70,16 @@ def _mix64(z: np.ndarray) -> np.ndarray:
     return z ^ (z >> np.uint64(31))
 
 
+def _mix64_inplace(z: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """:func:`_mix64` computed in ``z`` itself (``tmp``: scratch of z's shape)."""
+    for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
+        np.right_shift(z, np.uint64(shift), out=tmp)
+        np.bitwise_xor(z, tmp, out=z)
+        if mult is not None:
+            np.multiply(z, np.uint64(mult), out=z)
+    return z
+
+
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 of ``x`` (a keyed hash for stable shuffles), vectorised."""
     with np.errstate(over="ignore"):
@@ -88,10 +98,22 @@ def keyed_uniforms(seed: int, name: str, keys: np.ndarray, k: int = 1) -> np.nda
     """
     w = _name_words(name)
     salt = np.uint64((seed * 0x9E3779B1 + (w[0] << 32 | w[1])) & 0xFFFFFFFFFFFFFFFF)
+    keys = np.asarray(keys)
+    out = np.empty((len(keys), k), dtype=np.float32)
+    # In cache-sized blocks, in place: the same numbers as the plain expression
+    # (tested), at a fraction of the memory traffic.
+    block = 1 << 18
     with np.errstate(over="ignore"):
-        base = _mix64(np.asarray(keys).astype(np.uint64) * _GOLDEN ^ salt)
-        out = np.empty((len(base), k), dtype=np.float32)
-        for j in range(k):
-            z = _mix64(base + np.uint64(j + 1) * _GOLDEN)
-            out[:, j] = (z >> np.uint64(40)).astype(np.float32) * np.float32(2.0**-24)
+        for s in range(0, len(keys), block):
+            base = keys[s: s + block].astype(np.uint64)
+            tmp = np.empty_like(base)
+            np.multiply(base, _GOLDEN, out=base)
+            np.bitwise_xor(base, salt, out=base)
+            _mix64_inplace(base, tmp)
+            z = np.empty_like(base)
+            for j in range(k):
+                np.add(base, np.uint64(j + 1) * _GOLDEN, out=z)
+                _mix64_inplace(z, tmp)
+                np.right_shift(z, np.uint64(40), out=z)
+                np.multiply(z.astype(np.float32), np.float32(2.0**-24), out=out[s: s + block, j])
     return out

@@ -281,13 +281,20 @@ def candidate_register(reg: RegisterFeatures, keys: pl.DataFrame, cap: int) -> p
 def tf_table(reg: RegisterFeatures, col: str, wanted: pl.Series) -> pl.DataFrame:
     """Term frequencies over the whole register of ``col`` ("name" or "name_py"),
     for the ``wanted`` values that occur in the register."""
+    table = reg.names["name"] if col == "name" else reg.py_strings
+    return tf_table_of(reg, col, _lookup(wanted.drop_nulls().unique(), table))
+
+
+def tf_table_of(reg: RegisterFeatures, col: str, idx: np.ndarray) -> pl.DataFrame:
+    """:func:`tf_table` for values given by their index in the register
+    (``name_idx`` for "name", ``py_idx`` for "name_py"; negative = absent), in
+    value order: a lookup, with no string hashing of the millions of wanted rows."""
+    u = np.unique(np.asarray(idx, dtype=np.int64))
+    u = u[u >= 0]
     if col == "name":
-        table, counts = reg.names["name"], reg.names["n"].to_numpy()
+        strings, counts = reg.names["name"].gather(u), reg.names["n"].to_numpy()[u]
     else:
-        table, counts = reg.py_strings, reg.py_n
-    w = wanted.drop_nulls().unique().sort()
-    pos = _lookup(w, table)
-    keep = pos >= 0
-    tf = counts[pos[keep]] / reg.height
-    return pl.DataFrame({col: w.filter(pl.Series(keep)),
-                         f"tf_{col}": pl.Series(tf, dtype=pl.Float64)})
+        strings, counts = reg.py_strings.gather(u), reg.py_n[u]
+    return pl.DataFrame({col: strings.alias(col),
+                         f"tf_{col}": pl.Series(counts / reg.height, dtype=pl.Float64)}
+                        ).sort(col)

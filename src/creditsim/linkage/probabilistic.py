@@ -200,9 +200,9 @@ def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterF
     right = db.register(_splink_input(cand.rename({"resident_id": "uid"})).to_arrow(),
                         dataset_display_name="register", table_name="register")
     linker = Linker(right, settings, log_level=None)
-    for col in ("name", "name_py"):
-        wanted = pl.concat([kf[col], cand[col]])
-        tf = features.tf_table(reg_feat, col, wanted)
+    for col, code in (("name", "name_idx"), ("name_py", "py_idx")):
+        tf = features.tf_table_of(reg_feat, col, np.concatenate(
+            [kf[code].to_numpy(), cand[code].to_numpy()]))
         tf_sdf = db.register(tf.to_arrow(), table_name=f"tf_lookup_{col}")
         linker.table_management.register_term_frequency_lookup(tf_sdf, col)
     parts = max(1, min(int(opts.predict_chunks), kf.height))

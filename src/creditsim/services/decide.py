@@ -37,11 +37,12 @@ DECISIONS_SCHEMA = {
 
 def state_intervals(result: PolicyResult) -> pl.DataFrame:
     """Per resident, intervals of constant (score, tier) off the baseline, from the
-    monthly snapshots: columns resident_id, start, end, score, tier."""
+    monthly snapshots: columns resident_id, start, end, score, tier (the scores'
+    tier Enum)."""
     sc = result.scores
     if sc.height == 0:
         return pl.DataFrame(schema={"resident_id": pl.Int32, "start": pl.Int32, "end": pl.Int32,
-                                    "score": pl.Int32, "tier": pl.String})
+                                    "score": pl.Int32, "tier": sc.schema["tier"]})
     days = result.days
     # Sorted shift instead of a window over millions of groups (measurements.md).
     # One int64 key (resident, day) sorts faster than two columns; (resident, day)
@@ -55,7 +56,7 @@ def state_intervals(result: PolicyResult) -> pl.DataFrame:
         pl.when(same_next).then(pl.col("day").cast(pl.Int32).shift(-1) + 1)
         .otherwise(days).alias("end"),
         pl.col("score").cast(pl.Int32),
-        pl.col("tier").cast(pl.String),
+        "tier",  # the scores' Enum (no 20 M-string cast)
     ).filter(pl.col("start") < pl.col("end"))
 
 

@@ -118,7 +118,8 @@ def label_state_decisions(decisions: pl.DataFrame, truth_states: pl.DataFrame,
         (pl.col("day").cast(pl.Int32) >= pl.col("start"))
         & (pl.col("day").cast(pl.Int32) < pl.col("end"))).unique("_i", keep="first")
     # Days no truth interval covers are at the baseline in the truth world.
-    hit = base.join(covering.select("_i", "score", "tier"), on="_i", how="left",
+    hit = base.join(covering.select("_i", "score", pl.col("tier").cast(pl.String)), on="_i",
+                    how="left",
                     maintain_order="left").with_columns(
         pl.col("score").fill_null(pl.lit(baseline[0])).alias("t_score"),
         pl.col("tier").fill_null(pl.lit(baseline[1])).alias("t_tier"))
