@@ -65,27 +65,46 @@ def link_by_id(records: pl.DataFrame, index: RegisterIndex, chunk_rows: int = 8_
     belongs to a registered resident. ``chunk_rows`` bounds peak memory only;
     the result is the same for any value.
     """
-    parts = []
-    for start in range(0, max(records.height, 1), max(chunk_rows, 1)):
-        chunk = records.slice(start, chunk_rows)
-        if chunk.height == 0:
-            break
-        body, check = idnumber.parse(chunk["id_number"])
-        rid = index.lookup(np.where(body >= 0, body * 11 + check, -1))
-        known = rid >= 0
-        status = np.where(known, 0, np.where(chunk["id_number"].is_null().to_numpy(), 3, 2))
-        # Only the misses need the (costlier) check-digit test.
-        miss = np.flatnonzero(status == 2)
-        if miss.size:
-            status[miss[idnumber.check_passes(body[miss], check[miss])]] = 1
-        parts.append(pl.DataFrame({
-            "department": chunk["department"],
-            "record_id": chunk["record_id"],
-            "resident_id": pl.Series(rid, dtype=pl.Int32).set(pl.Series(~known), None),
-            "id_status": enum_from_codes(status, IdStatusT),
+    return link_parts_by_id([records], index, chunk_rows)[0]
+
+
+def link_parts_by_id(parts: list[pl.DataFrame], index: RegisterIndex,
+                     chunk_rows: int = 8_000_000) -> list[pl.DataFrame]:
+    """:func:`link_by_id` of each table of ``parts`` (e.g. one per department).
+
+    The ID strings are parsed ``chunk_rows`` at a time, but the register is
+    looked up once for all of them: each lookup is a hash join that costs about
+    as much for the 22 M register keys as for the queries, so one join of 30 M
+    packed keys is about twice as fast as one per department."""
+    keys = []
+    for df in parts:
+        for start in range(0, df.height, max(chunk_rows, 1)):
+            chunk = df.slice(start, chunk_rows)
+            body, check = idnumber.parse(chunk["id_number"])
+            # packed key; -1 malformed, -2 missing
+            packed = np.where(body >= 0, body * 11 + check, -1)
+            packed[chunk["id_number"].is_null().to_numpy()] = -2
+            keys.append(packed)
+            del body, check
+    packed = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    del keys
+    rid = index.lookup(packed)
+    status_all = np.where(rid >= 0, 0, np.where(packed == -2, 3, 2)).astype(np.int8)
+    # Only the misses need the (costlier) check-digit test.
+    miss = np.flatnonzero((rid < 0) & (packed >= 0))
+    if miss.size:
+        pk = packed[miss]
+        status_all[miss[idnumber.check_passes(pk // 11, pk % 11)]] = 1
+    del packed
+    out, off = [], 0
+    for df in parts:
+        n = df.height
+        r, st = rid[off: off + n], status_all[off: off + n]
+        out.append(pl.DataFrame({
+            "department": df["department"],
+            "record_id": df["record_id"],
+            "resident_id": pl.Series(r, dtype=pl.Int32).set(pl.Series(r < 0), None),
+            "id_status": enum_from_codes(st, IdStatusT),
         }))
-    if not parts:
-        return pl.DataFrame(schema={"department": records.schema["department"],
-                                    "record_id": pl.Int64, "resident_id": pl.Int32,
-                                    "id_status": IdStatusT})
-    return pl.concat(parts)
+        off += n
+    return out

@@ -26,7 +26,7 @@ import polars as pl
 from creditsim import catalogue as cat
 from creditsim.errors import ConfigError
 from creditsim.linkage import evaluate, features, model, prepare
-from creditsim.linkage.deterministic import RegisterIndex, link_by_id
+from creditsim.linkage.deterministic import RegisterIndex, link_by_id, link_parts_by_id
 from creditsim.linkage.probabilistic import SplinkOptions, link_probabilistic
 from creditsim.linkage.schema import DEFAULT_THRESHOLD, PLATFORM_LINKS_SCHEMA, MethodT
 
@@ -123,7 +123,7 @@ def link_records(
     t["prepare"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    dets = [link_by_id(p, prep.index, chunk_rows=chunk_rows) for p in parts]
+    dets = link_parts_by_id(parts, prep.index, chunk_rows=chunk_rows)
     prep.index = None
     t["deterministic"] = time.perf_counter() - t0
 
