@@ -155,16 +155,19 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              records: dict[str, pl.DataFrame], links: pl.DataFrame, policy: Policy, *,
              seed: int, days: int, start_date: dt.date, models: LoopModels,
-             full_records: Mapping[str, Callable[[np.ndarray], pl.DataFrame]] | None = None,
+             full_records: Mapping[str, Callable[[np.ndarray, pl.DataFrame], pl.DataFrame]]
+             | None = None,
              emit: Callable[[str, pl.DataFrame], None] | None = None) -> LoopResult:
     """Run the platform loop to its fixed point. See the module docstring.
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
     records changed (the engine treats residents independently) and merge.
     ``records`` is consumed: its tables are removed as the final ones are made.
-    ``full_records`` loads, per department, the rows of the full table a boolean
-    mask selects, when ``records`` holds only the columns the loop reads (same
-    rows, same order); the final ``records/<department>`` tables are made so.
+    ``full_records`` completes, per department, the rows of the full table that a
+    boolean mask selects, when ``records`` holds only the columns the loop reads
+    (same rows, same order): it is called with the mask and those rows of the
+    loop's columns, and returns the full rows; the final ``records/<department>``
+    tables are made so.
     ``emit(name, table)``, if given, takes each large final table (events, records,
     links, ledger, scores) as soon as it is made — the pipeline writes it and lets
     it go — instead of returning it.
@@ -224,7 +227,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             raw = apply_policy(policy, register, linked, days=days, start_date=start_date)
             n_rescored = n
         else:
-            sel = rec_keep & np.isin(rec_platform, changed_res)
+            # rec_platform is -1 for unlinked records: never among changed_res.
+            flag = np.zeros(n + 1, dtype=bool)
+            flag[changed_res] = True
+            sel = rec_keep & flag[rec_platform]  # (a lookup; np.isin sorts 30 M ids)
             linked = pl.concat([linked_all.filter(pl.Series(sel)), rep_linked.filter(
                 pl.col("resident_id").is_in(pl.Series(changed_res.astype(np.int32)).implode()))])
             sub = apply_policy(policy, register, linked, days=days, start_date=start_date)
@@ -343,7 +349,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         df = records.pop(d)
         kept_rec = keep[_event_rows(cand_ids, df["truth_event_id"].to_numpy())]
         if full_records is not None and d in full_records:
-            df2 = full_records[d](kept_rec)
+            df2 = full_records[d](kept_rec, df.filter(pl.Series(kept_rec)))
             assert df2.height == int(kept_rec.sum()), f"full {d} records do not match"
         else:
             df2 = df.filter(pl.Series(kept_rec)) if not kept_rec.all() else df

@@ -138,17 +138,19 @@ def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
     if ctx.spill is not None:
-        # The full tables go to scratch disk; in memory stay only the columns that
-        # linkage and the platform loop read (the platform drops linkage's identity
-        # columns in turn). The final records/<department> tables are made from the
-        # files.
+        # The columns the platform loop does not hold go to scratch disk; in memory
+        # stay the columns that linkage and the loop read (the platform drops
+        # linkage's identity columns in turn). The final records/<department> tables
+        # are the loop's columns of the records that happened beside these files'.
         from creditsim.linkage.schema import RECORD_IDENTITY
 
         wanted = set(RECORD_IDENTITY) | set(LOOP_RECORD_COLUMNS)
         for d in list(recs):
             if d != "court":  # the loop reads every court column (repayment records)
                 df = recs[d]
-                ctx.spilled[d] = (ctx.spill(f"records/{d}.parquet", df), dict(df.schema))
+                rest = [c for c in df.columns if c not in LOOP_RECORD_COLUMNS]
+                ctx.spilled[d] = (ctx.spill(f"records/{d}.parquet", df.select(rest)),
+                                  dict(df.schema))
                 recs[d] = df.select([c for c in df.columns if c in wanted])
     return {f"_records/{d}": df for d, df in recs.items()}
 
@@ -177,11 +179,15 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
 LOOP_RECORD_COLUMNS = (*STREAM_COLUMNS, "truth_event_id", "truth_resident_id")
 
 
-def _read_spilled(path: Path, schema: dict[str, pl.DataType],
-                  keep: np.ndarray) -> pl.DataFrame:
+def _read_spilled(path: Path, schema: dict[str, pl.DataType], keep: np.ndarray,
+                  loop_rows: pl.DataFrame) -> pl.DataFrame:
+    """The full rows ``keep`` selects: the loop's columns (``loop_rows``) beside the
+    other columns read back from scratch, in the table's column order."""
     from creditsim.rundir import read_scratch
 
-    return read_scratch(path, schema, keep)
+    spilled = read_scratch(path, {c: t for c, t in schema.items() if c not in loop_rows.columns},
+                           keep)
+    return pl.concat([loop_rows, spilled], how="horizontal").select(list(schema))
 
 
 def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
