@@ -31,6 +31,11 @@ def test_term_frequencies_by_index_equal_those_by_string(indexed, col, code) -> 
     fast = features.tf_table_of(f, col, np.concatenate([kf[code].to_numpy(),
                                                         cand[code].to_numpy()]))
     assert fast.equals(plain)
+    # exactly the wanted values the register knows, each once
+    known = set(reg.with_columns(features.with_pinyin(reg)["name_py"])[col].to_list())
+    wanted = set(kf[col].to_list()) | set(cand[col].to_list())
+    assert fast[col].n_unique() == fast.height
+    assert set(fast[col].to_list()) == wanted & known
     assert "查无此人" not in fast[col].to_list()
     # each frequency is the share of registered residents with that value
     counts = reg.with_columns(features.with_pinyin(reg)["name_py"]).group_by(col).len()

@@ -261,7 +261,7 @@ def candidate_register(reg: RegisterFeatures, keys: pl.DataFrame, cap: int) -> p
     # Rules 4-6: pinyin with birth date, the ID's birth digits, or its region+sequence.
     in_py = _flag(len(reg.py_n), k_pi[k_pi >= 0])[r_pi]
     rows = np.flatnonzero(in_py & ~hit)
-    sub = f[rows]
+    sub = f.select("py_idx", "birth_date", "id_birth", "id_rs")[rows]  # no strings
     kk = keys.filter(pl.col("py_idx") >= 0)
     date_days = pl.col("birth_date").cast(pl.Int32).cast(pl.Int64) + _DATE_SHIFT
     found = []
@@ -288,13 +288,16 @@ def tf_table(reg: RegisterFeatures, col: str, wanted: pl.Series) -> pl.DataFrame
 def tf_table_of(reg: RegisterFeatures, col: str, idx: np.ndarray) -> pl.DataFrame:
     """:func:`tf_table` for values given by their index in the register
     (``name_idx`` for "name", ``py_idx`` for "name_py"; negative = absent), in
-    value order: a lookup, with no string hashing of the millions of wanted rows."""
-    u = np.unique(np.asarray(idx, dtype=np.int64))
-    u = u[u >= 0]
+    index order: flags and a gather, with no hashing or sorting of the millions of
+    wanted rows (the table is a lookup; its row order changes no result)."""
+    idx = np.asarray(idx, dtype=np.int64)
+    size = len(reg.names) if col == "name" else len(reg.py_n)
+    flag = np.zeros(size, dtype=bool)
+    flag[idx[idx >= 0]] = True
+    u = np.flatnonzero(flag)
     if col == "name":
         strings, counts = reg.names["name"].gather(u), reg.names["n"].to_numpy()[u]
     else:
         strings, counts = reg.py_strings.gather(u), reg.py_n[u]
     return pl.DataFrame({col: strings.alias(col),
-                         f"tf_{col}": pl.Series(counts / reg.height, dtype=pl.Float64)}
-                        ).sort(col)
+                         f"tf_{col}": pl.Series(counts / reg.height, dtype=pl.Float64)})
