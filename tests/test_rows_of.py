@@ -16,3 +16,9 @@ def test_rows_of_matches_a_dict(ids: list[int], queries: list[int]) -> None:
     expected = [where.get(q, -1) for q in queries]
     got = rows_of(np.array(ids, dtype=np.int64), np.array(queries, dtype=np.int64))
     assert got.tolist() == expected
+
+
+@given(ids=st.lists(st.integers(-10, 10**12), unique=True, max_size=60))
+def test_rows_of_identical_arrays_is_the_identity(ids: list[int]) -> None:
+    a = np.array(ids, dtype=np.int64)
+    assert np.array_equal(rows_of(a, a.copy()), np.arange(len(a)))

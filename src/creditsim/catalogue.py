@@ -148,6 +148,8 @@ def rows_of(ids: np.ndarray, queries: np.ndarray) -> np.ndarray:
     """
     ids = np.asarray(ids, dtype=np.int64)
     q = np.asarray(queries, dtype=np.int64)
+    if len(ids) == len(q) and np.array_equal(ids, q):  # the same rows, in order
+        return np.arange(len(q), dtype=np.int64)
     out = np.full(len(q), -1, dtype=np.int64)
     if not len(ids) or not len(q):
         return out
