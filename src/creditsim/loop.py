@@ -140,11 +140,15 @@ def _repayment_rows(rep: pl.DataFrame, records: pl.DataFrame, links: pl.DataFram
 
 def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> PolicyResult:
     """``prev`` with the rows of residents ``changed`` replaced by ``sub``'s."""
-    ch = pl.Series(changed.astype(np.int32)).implode()
+    # A flag per resident id, looked up per row (is_in hashes 40 M ledger and
+    # score rows per round).
+    flag = np.zeros(int(prev.covered_from.size) + 1, dtype=bool)
+    flag[changed] = True
 
     def mix(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-        return pl.concat([a.filter(~pl.col("resident_id").is_in(ch)),
-                          b.filter(pl.col("resident_id").is_in(ch))])
+        def hit(df: pl.DataFrame) -> pl.Series:
+            return pl.Series(flag[df["resident_id"].to_numpy()])
+        return pl.concat([a.filter(~hit(a)), b.filter(hit(b))])
 
     return replace(prev, ledger=mix(prev.ledger, sub.ledger),
                    scores=mix(prev.scores, sub.scores),
@@ -225,6 +229,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         if raw is None or changed_res is None or not models.incremental:
             linked = pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked])
             raw = apply_policy(policy, register, linked, days=days, start_date=start_date)
+            covered = raw.covered_from  # the same for every application below
             n_rescored = n
         else:
             # rec_platform is -1 for unlinked records: never among changed_res.
@@ -233,7 +238,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             sel = rec_keep & flag[rec_platform]  # (a lookup; np.isin sorts 30 M ids)
             linked = pl.concat([linked_all.filter(pl.Series(sel)), rep_linked.filter(
                 pl.col("resident_id").is_in(pl.Series(changed_res.astype(np.int32)).implode()))])
-            sub = apply_policy(policy, register, linked, days=days, start_date=start_date)
+            sub = apply_policy(policy, register, linked, days=days, start_date=start_date,
+                               covered_from=covered)
             raw = _merge(raw, sub, changed_res)
             n_rescored = len(changed_res)
         res = replace(raw)

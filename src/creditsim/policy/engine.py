@@ -509,6 +509,7 @@ def apply_policy(
     *,
     days: int,
     start_date: date = date(2021, 1, 1),
+    covered_from: np.ndarray | None = None,
 ) -> PolicyResult:
     """Apply ``policy`` to the platform's register and linked record stream.
 
@@ -517,6 +518,9 @@ def apply_policy(
     record_id, resident_id (null = unlinked, ignored), kind, day_event,
     day_recorded, amount and, for per-case lists, case_number. Records recorded
     outside ``[0, days)`` are ignored. Never reads ``truth_*`` columns.
+    ``covered_from`` is :func:`coverage_days` of (policy, register, start_date,
+    days) when the caller already has it (the platform loop applies one policy
+    to one register several times).
     """
     from creditsim.policy.lists import build_spells
 
@@ -525,7 +529,8 @@ def apply_policy(
     t: dict[str, float] = {}
     t0 = time.perf_counter()
     recs = Records.from_frame(linked, register.height, days)
-    covered = coverage_days(policy, register, start_date, days)
+    covered = coverage_days(policy, register, start_date, days) if covered_from is None \
+        else covered_from
     t["coverage"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     ledger = build_ledger(policy, recs, covered, start_date, days)
