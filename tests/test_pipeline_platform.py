@@ -91,11 +91,3 @@ def test_invalid_policy_file(tmp_path: Path) -> None:
     assert "bad.toml" in res.output and "Traceback" not in res.output
     assert not out.exists()
 
-
-def test_deferred_writes_are_read_by_their_stage() -> None:
-    """A table written when a later stage starts must still be in memory then."""
-    from creditsim.pipeline import DEFERRED_WRITES, PLAN, _reads
-
-    for name, at in DEFERRED_WRITES.items():
-        stage = next(s for s in PLAN if s.name == at)
-        assert _reads(stage, name), (name, at)

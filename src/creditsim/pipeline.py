@@ -242,16 +242,6 @@ PLAN: list[Stage] = [
 ]
 
 
-#: Output tables written when a later stage starts rather than when made: table →
-#: stage. The residents table (~10 CPU-seconds of Parquet encoding at 21.9 M) would
-#: otherwise be encoded while the behaviour and records stages keep both cores
-#: busy; the platform stage leaves a third of a core idle (measured, DESIGN §4),
-#: and holds the residents table anyway.
-DEFERRED_WRITES: dict[str, str] = {"residents": "platform"}
-# (A deferred table must stay in memory until its stage, so that stage must read it:
-# tested, tests/test_pipeline_platform.py.)
-
-
 @dataclass
 class RunResult:
     out: Path
@@ -290,13 +280,11 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         for stage in PLAN:
             t0 = time.perf_counter()
             inputs = _inputs(stage, tables, keep_tables)
-            for name in [n for n, at in DEFERRED_WRITES.items() if at == stage.name]:
-                writer.write_table(f"{name}.parquet", inputs[name])  # (the stage reads it)
             produced = stage.fn(ctx, inputs)
             del inputs
             for name, df in produced.items():
-                if not name.startswith("_") and name not in DEFERRED_WRITES:
-                    writer.write_table(f"{name}.parquet", df)  # "_name": in-memory only
+                if not name.startswith("_"):  # "_name": in-memory only
+                    writer.write_table(f"{name}.parquet", df)
             tables.update(produced)
             # Free tables no later stage reads (they stay on disk in the run).
             if not keep_tables:
