@@ -52,7 +52,12 @@ def test_keyed_uniforms_depend_only_on_key() -> None:
 
 def _keyed_uniforms_plain(seed: int, name: str, keys: np.ndarray, k: int) -> np.ndarray:
     """The definition, written out plainly (whole-array expressions)."""
-    from creditsim.rng import _GOLDEN, _mix64, _name_words
+    from creditsim.rng import _GOLDEN, _name_words
+
+    def _mix64(z: np.ndarray) -> np.ndarray:  # SplitMix64's finaliser
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return z ^ (z >> np.uint64(31))
 
     w = _name_words(name)
     salt = np.uint64((seed * 0x9E3779B1 + (w[0] << 32 | w[1])) & 0xFFFFFFFFFFFFFFFF)

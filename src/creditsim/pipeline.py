@@ -28,8 +28,8 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
-from functools import partial
 from dataclasses import dataclass, field
+from functools import partial
 from importlib import metadata
 from pathlib import Path
 from typing import Any

@@ -63,15 +63,9 @@ def block_bounds(n: int, block: int = RESIDENT_BLOCK) -> list[tuple[int, int]]:
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 
 
-def _mix64(z: np.ndarray) -> np.ndarray:
-    """SplitMix64 finaliser (vectorised, wrapping uint64 arithmetic)."""
-    z = (z ^ (z >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-    z = (z ^ (z >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-    return z ^ (z >> np.uint64(31))
-
-
 def _mix64_inplace(z: np.ndarray, tmp: np.ndarray) -> np.ndarray:
-    """:func:`_mix64` computed in ``z`` itself (``tmp``: scratch of z's shape)."""
+    """The SplitMix64 finaliser computed in ``z`` itself (``tmp``: scratch of z's
+    shape): z ^= z >> 30; z *= C1; z ^= z >> 27; z *= C2; z ^= z >> 31."""
     for shift, mult in ((30, 0xBF58476D1CE4E5B9), (27, 0x94D049BB133111EB), (31, None)):
         np.right_shift(z, np.uint64(shift), out=tmp)
         np.bitwise_xor(z, tmp, out=z)
@@ -83,7 +77,8 @@ def _mix64_inplace(z: np.ndarray, tmp: np.ndarray) -> np.ndarray:
 def splitmix64(x: np.ndarray) -> np.ndarray:
     """SplitMix64 of ``x`` (a keyed hash for stable shuffles), vectorised."""
     with np.errstate(over="ignore"):
-        return _mix64(np.asarray(x).astype(np.uint64) + _GOLDEN)
+        z = np.asarray(x).astype(np.uint64) + _GOLDEN  # a new array: mixed in place
+        return _mix64_inplace(z, np.empty_like(z))
 
 
 def keyed_uniforms(seed: int, name: str, keys: np.ndarray, k: int = 1) -> np.ndarray:

@@ -45,7 +45,7 @@ class RegisterIndex:
     def lookup(self, packed: np.ndarray) -> np.ndarray:
         """resident_id for each packed key, -1 where absent (or the key is < 0).
 
-        A hash join of the int64 keys in DuckDB (both cores; at city scale about
+        A hash join of the int64 keys in DuckDB (all cores; at city scale about
         1.6× Polars' join and far faster than sorting or bucketing the queries,
         measured), then a scatter back to the query order."""
         import duckdb
@@ -54,9 +54,8 @@ class RegisterIndex:
         out = np.full(len(packed), -1, dtype=np.int32)
         if self.keys.height == 0 or len(packed) == 0:
             return out
-        con = duckdb.connect()
+        con = duckdb.connect()  # in memory; DuckDB uses every core by default
         try:
-            con.execute("SET threads = 2")
             con.register("reg", self.keys.to_arrow())
             con.register("q", pa.table({"key": np.asarray(packed, dtype=np.int64),
                                         "row": np.arange(len(packed), dtype=np.int64)}))
@@ -93,7 +92,7 @@ def link_parts_by_id(parts: list[pl.DataFrame], index: RegisterIndex,
             chunk = df.slice(start, chunk_rows)
             body, check = idnumber.parse(chunk["id_number"])
             # packed key; -1 malformed, -2 missing
-            packed = np.where(body >= 0, body * 11 + check, -1)
+            packed = idnumber.pack_parsed(body, check)
             packed[chunk["id_number"].is_null().to_numpy()] = -2
             keys.append(packed)
             del body, check

@@ -65,7 +65,7 @@ def prepare_register(register: pl.DataFrame) -> RegisterPrep:
 
     reg = prepare.register_view(register)
     body, check = idnumber.parse(reg["id_number"])
-    index = RegisterIndex.build(reg, packed=np.where(body >= 0, body * 11 + check, -1))
+    index = RegisterIndex.build(reg, packed=idnumber.pack_parsed(body, check))
     del check
     feat = features.register_features(reg, body=body)
     return RegisterPrep(reg=reg, index=index, features=feat, name_count=feat.name_count())

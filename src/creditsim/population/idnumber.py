@@ -145,7 +145,12 @@ def parse(ids: pl.Series) -> tuple[np.ndarray, np.ndarray]:
 
 def packed(ids: pl.Series) -> np.ndarray:
     """Packed join key (body × 11 + check index), -1 where malformed."""
-    body, check = parse(ids)
+    return pack_parsed(*parse(ids))
+
+
+def pack_parsed(body: np.ndarray, check: np.ndarray) -> np.ndarray:
+    """:func:`packed` from :func:`parse`'s output (-1 where malformed); the body
+    and check index are ``key // 11`` and ``key % 11``."""
     return np.where(body >= 0, body * 11 + check, -1)
 
 
