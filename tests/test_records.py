@@ -13,7 +13,13 @@ import pytest
 from creditsim.catalogue import DEPARTMENTS
 from creditsim.params import Cited
 from creditsim.population import idnumber
-from creditsim.records import COMMON_SCHEMA, DEFAULT_DEPARTMENTS, FAULT_BITS, TRUTH_SCHEMA, build_records
+from creditsim.records import (
+    COMMON_SCHEMA,
+    DEFAULT_DEPARTMENTS,
+    FAULT_BITS,
+    TRUTH_SCHEMA,
+    build_records,
+)
 from creditsim.records.departments import DUPLICATE, ID_MISSING, ID_MISTYPED, ID_OTHER, NAME_TYPO
 
 START = dt.date(2021, 1, 1)
