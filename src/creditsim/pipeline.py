@@ -28,6 +28,7 @@ import platform
 import sys
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from importlib import metadata
@@ -77,6 +78,12 @@ class RunContext:
     emit: Callable[[str, pl.DataFrame], None] | None = None
     #: Seconds per step inside a stage (stage name → {step: seconds}), for the manifest.
     step_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
+    #: The register indexed for linkage (:func:`creditsim.linkage.prepare_register`,
+    #: a pure function of the residents table), built in a background thread while
+    #: the behaviour and records stages run; the linkage stage takes it.
+    register_prep: Future | None = None
+    #: Runs work beside the stages (None: everything on the calling thread).
+    background: ThreadPoolExecutor | None = None
 
     @property
     def city(self):  # noqa: ANN201 - CityProfile
@@ -103,7 +110,24 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
     c = ctx.config
     df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
                     ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
+    if ctx.background is not None:
+        # Linkage's index of the register depends on nothing else: built beside the
+        # next two stages, which leave part of the machine idle (their work between
+        # parallel sections is single-threaded).
+        # The thread gets its own frame object (the same column buffers): Polars locks
+        # each Python-side frame, and a frame used from two threads at once can
+        # deadlock (one thread holds the frame's read lock waiting for the GIL, the
+        # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
+        ctx.register_prep = ctx.background.submit(_timed_register_prep, df.clone())
     return {"residents": df}
+
+
+def _timed_register_prep(residents: pl.DataFrame) -> tuple[Any, float]:
+    from creditsim.linkage import prepare_register
+
+    t0 = time.perf_counter()
+    prep = prepare_register(residents)
+    return prep, time.perf_counter() - t0
 
 
 def _behaviour(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
@@ -166,11 +190,22 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                if k.startswith("_records/")}
     # DuckDB's share is capped at 3 GB: the register, candidates and records are
     # alive beside it, and the whole run should stay near 12 GB (measurements.md).
+    prep, prep_secs = None, None
+    if ctx.register_prep is not None:
+        t0 = time.perf_counter()
+        prep, prep_secs = ctx.register_prep.result()
+        ctx.register_prep = None
+        waited = time.perf_counter() - t0
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
-                       preset=c.preset, memory_limit="3GB")
+                       preset=c.preset, memory_limit="3GB", prep=prep)
     ctx.documents["linkage.json"] = res.metrics
     ctx.step_seconds["linkage"] = res.timings
+    if prep_secs is not None:
+        # The register's index was built in the background (its own seconds; the
+        # stage waited only for what was left of it).
+        res.timings["prepare"] += waited
+        res.timings["register_index_background"] = prep_secs
     ctx.progress("linkage", 1.0)
     return {"_links": res.links}
 
@@ -263,8 +298,11 @@ def package_versions() -> dict[str, str]:
 def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         progress: Progress | None = None,
         on_stage: Callable[[str, float], None] | None = None,
-        keep_tables: bool = False) -> RunResult:
-    """Run the plan and publish the run directory ``out`` atomically."""
+        keep_tables: bool = False, background: bool = True) -> RunResult:
+    """Run the plan and publish the run directory ``out`` atomically.
+
+    ``background``: build linkage's index of the register in a background thread
+    while the behaviour and records stages run (the same result either way)."""
     writer = RunWriter(out, overwrite=overwrite)
     from creditsim.feedback import FeedbackModel
 
@@ -273,7 +311,10 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                      emit=None if keep_tables else (
                          lambda name, df: writer.write_table(f"{name}.parquet", df)),
                      progress=progress or (lambda s, f: None),
-                     loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
+                     loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)),
+                     background=ThreadPoolExecutor(max_workers=1,
+                                                   thread_name_prefix="creditsim-bg")
+                     if background else None)
     tables: dict[str, pl.DataFrame] = {}
     timings: list[dict[str, Any]] = []
     try:
@@ -323,6 +364,9 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     except BaseException:
         writer.abort()
         raise
+    finally:
+        if ctx.background is not None:
+            ctx.background.shutdown(wait=True, cancel_futures=True)
     return RunResult(out=writer.out, manifest=manifest, tables=tables if keep_tables else {})
 
 

@@ -193,12 +193,43 @@ def _sort_order(
     res: np.ndarray, day: np.ndarray, rid: np.ndarray, extra: np.ndarray | None = None
 ) -> np.ndarray:
     """Permutation sorting by (resident, day, record_id[, extra])."""
+    fast = _packed_order(res, day, rid, extra)
+    if fast is not None:
+        return fast
     cols = {"k": (res.astype(np.int64) << 16) | day.astype(np.int64), "r": rid}
     by = ["k", "r"]
     if extra is not None:
         cols["e"] = extra
         by.append("e")
     return pl.DataFrame(cols).with_row_index("i").sort(by)["i"].to_numpy().astype(np.int64)
+
+
+def _packed_order(
+    res: np.ndarray, day: np.ndarray, rid: np.ndarray, extra: np.ndarray | None
+) -> np.ndarray | None:
+    """:func:`_sort_order` by one sort of packed uint64 keys (resident, day, row),
+    when the rows already come in (record_id[, extra]) order — the record stream's
+    own order — so that the row number breaks ties as they would; None otherwise
+    (or when the three do not fit in 64 bits)."""
+    n = res.size
+    if n < 2:
+        return np.arange(n, dtype=np.int64)
+    step = rid[1:] > rid[:-1]
+    if extra is not None:
+        step |= (rid[1:] == rid[:-1]) & (extra[1:] > extra[:-1])
+    if not step.all() or int(res.min()) < 0 or int(day.min()) < 0:
+        return None
+    ib = int(n - 1).bit_length()
+    db = max(1, int(day.max()).bit_length())
+    if int(res.max()).bit_length() + db + ib > 64:
+        return None
+    key = res.astype(np.uint64) << np.uint64(db + ib)
+    key |= day.astype(np.uint64) << np.uint64(ib)
+    key |= np.arange(n, dtype=np.uint64)
+    # Keys are distinct (they hold the row), so any sort gives this order; Polars'
+    # sort is multi-threaded.
+    key = pl.Series(key).sort().to_numpy()
+    return (key & np.uint64((1 << ib) - 1)).astype(np.int64)
 
 
 def _segmented_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
