@@ -167,6 +167,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     Round 0 scores everyone; later rounds re-score only the residents whose linked
     records changed (the engine treats residents independently) and merge.
     ``records`` is consumed: its tables are removed as the final ones are made.
+    ``residents`` and ``candidates`` are let go before the final tables are made
+    (their memory is freed if the caller holds no other reference).
     ``full_records`` completes, per department, the rows of the full table that a
     boolean mask selects, when ``records`` holds only the columns the loop reads
     (same rows, same order): it is called with the mask and those rows of the
@@ -348,7 +350,12 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         else:
             big[name] = df
 
+    # The residents and candidates are not needed past here: when the caller handed
+    # them over (as the pipeline does), they are released before the big tables are
+    # made — the stage's peak of memory at city scale.
+    del residents, register
     put("events", pl.concat([candidates.filter(pl.Series(keep)).drop("boost"), rep_ev]))
+    del candidates
     for d in list(records):
         # One department at a time, releasing the candidate table once filtered
         # (the caller hands the loop its records dict to consume).

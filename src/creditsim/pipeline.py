@@ -248,7 +248,8 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     text, _origin = policy_source(c.policy or c.preset)
     (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)
                                               else text)
-    res = run_loop(t["residents"], t["_candidates"], records, t["_links"], policy,
+    # Handed over, not shared: the loop releases them before its final tables.
+    res = run_loop(t.pop("residents"), t.pop("_candidates"), records, t["_links"], policy,
                    seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models,
                    full_records=full_records, emit=ctx.emit)
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
