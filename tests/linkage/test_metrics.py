@@ -132,3 +132,17 @@ def test_hand_made_links() -> None:
     assert m["by_stage"]["id"]["precision"] == pytest.approx(0.5)
     assert m["by_stage"]["probabilistic"]["recall"] == pytest.approx(0.5)
     assert m["by_department"]["civil"]["unlinked"] == 1
+
+
+@pytest.mark.parametrize("block", [1, 7, 1000])
+def test_block_size_changes_nothing(linked: dict, register: pl.DataFrame, block: int,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Links are counted block by block: any block size gives the same document,
+    group counts and "residents given wrong records" (a set union) included."""
+    from creditsim.linkage import evaluate
+
+    links = linked["result"].links.head(3_000) if block == 1 else linked["result"].links
+    whole = evaluate_links(links, register)
+    monkeypatch.setattr(evaluate, "EVAL_BLOCK", block)
+    assert evaluate_links(links, register) == whole
+    assert any(g["residents_given_wrong_records"] for g in whole["by_group"]["district"].values())

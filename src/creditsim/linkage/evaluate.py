@@ -138,21 +138,9 @@ def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str) -> dict[str,
     return out
 
 
-def _tally(code: np.ndarray, labels: Sequence[str], linked: np.ndarray,
-           correct: np.ndarray) -> dict[str, dict[str, Any]]:
-    """:func:`_scores` per group code (labels in output order; absent groups left out)."""
-    k = len(labels)
-    n = np.bincount(code, minlength=k)
-    nl = np.bincount(code[linked], minlength=k)
-    nc = np.bincount(code[correct], minlength=k)
-    return {labels[i]: _scores(int(n[i]), int(nl[i]), int(nc[i])) for i in range(k) if n[i]}
-
-
-def _enum_codes(s: pl.Series) -> tuple[np.ndarray, list[str]]:
-    """Physical codes and category labels of an Enum (or castable) column."""
-    if not isinstance(s.dtype, pl.Enum):
-        s = s.cast(pl.Enum(sorted(s.cast(pl.String).unique().drop_nulls().to_list())))
-    return s.to_physical().cast(pl.Int64).to_numpy(), s.dtype.categories.to_list()
+#: Links per block of :func:`evaluate_links`' counting (bounds its temporaries:
+#: a few tens of MB a block, where whole-table arrays took 2 GB at city scale).
+EVAL_BLOCK = 1 << 22
 
 
 def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
@@ -164,35 +152,51 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
     (resident_id, name, district, hukou) is given — per group of residents.
     ``name_count`` (residents sharing each resident's name, by resident_id) saves
     counting names again when the caller has them.
+
+    Links are counted in blocks of :data:`EVAL_BLOCK` rows (the counts are sums
+    over blocks, so the block size changes nothing).
     """
-    rid = links["resident_id"]
-    truth = links[TRUTH_COLUMN]
-    linked = rid.is_not_null().to_numpy()
-    correct = (rid == truth).fill_null(False).to_numpy()
-    n, nl, nc = links.height, int(linked.sum()), int(correct.sum())
-    m_code, m_labels = _enum_codes(links["method"])
-    is_id = m_code == m_labels.index("id") if "id" in m_labels else np.zeros(n, bool)
-    d_code, d_labels = _enum_codes(links["department"])
-    m_n = np.bincount(m_code, minlength=len(m_labels))
+    links = links.with_columns(_as_enum(links["method"]), _as_enum(links["department"]))
+    m_labels = links["method"].dtype.categories.to_list()  # type: ignore[attr-defined]
+    d_labels = links["department"].dtype.categories.to_list()  # type: ignore[attr-defined]
+    id_code = m_labels.index("id") if "id" in m_labels else -1
+    dense = register is not None and _dense(register)
+    groups = _GroupCounter(register, name_count) if dense else None
+    m_n = np.zeros(len(m_labels), dtype=np.int64)
+    st = np.zeros((3, 2), dtype=np.int64)  # (records, linked, correct) × (id, probabilistic)
+    dp = np.zeros((3, len(d_labels)), dtype=np.int64)
+    for s in range(0, links.height, EVAL_BLOCK):
+        blk = links.slice(s, EVAL_BLOCK)
+        rid = blk["resident_id"].fill_null(-1).cast(pl.Int32).to_numpy()
+        truth = blk[TRUTH_COLUMN].fill_null(-1).cast(pl.Int32).to_numpy()
+        linked = rid >= 0
+        correct = linked & (rid == truth)
+        m_code = blk["method"].to_physical().cast(pl.Int64).to_numpy()
+        d_code = blk["department"].to_physical().cast(pl.Int64).to_numpy()
+        m_n += np.bincount(m_code, minlength=len(m_labels))
+        stage = (m_code != id_code).astype(np.int64)
+        for i, sel in enumerate((None, linked, correct)):
+            st[i] += np.bincount(stage if sel is None else stage[sel], minlength=2)
+            dp[i] += np.bincount(d_code if sel is None else d_code[sel],
+                                 minlength=len(d_labels))
+        if groups is not None:
+            groups.add(rid, truth, linked, correct)
     out: dict[str, Any] = {
         "definition": "pairwise over (record, resident) links: precision = correct/links, "
                       "recall = correct/records",
-        "overall": _scores(n, nl, nc),
-        "by_stage": _tally((~is_id).astype(np.int64), ["id", "probabilistic"], linked,
-                           correct),
+        "overall": _scores(links.height, int(st[1].sum()), int(st[2].sum())),
+        "by_stage": _tally_counts(st, ["id", "probabilistic"]),
         "by_method": {m: {"records": int(m_n[i])} for i, m in enumerate(m_labels) if m_n[i]},
-        "by_department": _tally(d_code, d_labels, linked, correct),
+        "by_department": _tally_counts(dp, d_labels),
     }
-    if register is not None and _dense(register):
-        fl = pl.DataFrame({"resident_id": rid, TRUTH_COLUMN: truth, "_linked": linked,
-                           "_correct": correct})
-        out["by_group"] = _groups_dense(fl, register, name_count)
+    if groups is not None:
+        out["by_group"] = groups.report()
         out["name_commonness_bands"] = {
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
             for label, lo, hi in COMMONNESS_BANDS}
     elif register is not None:
         fl = _flags(links)
-        groups: dict[str, Any] = {}
+        found: dict[str, Any] = {}
         attrs = register.select("resident_id").join(
             name_commonness(register), on="resident_id", how="left")
         for col in ("district", "hukou"):
@@ -206,12 +210,26 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
             both = (slim.join(a.rename({"resident_id": TRUTH_COLUMN, col: "_tg"}),
                               on=TRUTH_COLUMN, how="left")
                     .join(a.rename({col: "_ag"}), on="resident_id", how="left"))
-            groups[col] = _group_metrics(both, attrs, col)
-        out["by_group"] = groups
+            found[col] = _group_metrics(both, attrs, col)
+        out["by_group"] = found
         out["name_commonness_bands"] = {
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
             for label, lo, hi in COMMONNESS_BANDS}
     return out
+
+
+def _as_enum(s: pl.Series) -> pl.Series:
+    """``s`` as an Enum (its own if it has one; else its sorted distinct values)."""
+    if isinstance(s.dtype, pl.Enum):
+        return s
+    return s.cast(pl.Enum(sorted(s.cast(pl.String).unique().drop_nulls().to_list())))
+
+
+def _tally_counts(c: np.ndarray, labels: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """:func:`_scores` per label from (records, links, correct) rows of counts
+    (labels in output order; absent groups left out)."""
+    return {labels[i]: _scores(int(c[0, i]), int(c[1, i]), int(c[2, i]))
+            for i in range(len(labels)) if c[0, i]}
 
 
 def _dense(register: pl.DataFrame) -> bool:
@@ -221,7 +239,8 @@ def _dense(register: pl.DataFrame) -> bool:
 
 def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = None
            ) -> tuple[np.ndarray, list[str]]:
-    """Integer group code per resident and the group labels (sorted)."""
+    """Small integer group code per resident (-1: missing) and the group labels
+    (sorted)."""
     if col == "name_commonness":
         if name_count is None:
             from creditsim.linkage.features import dense_index
@@ -229,90 +248,95 @@ def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = Non
             idx, _ = dense_index(register["name"].hash(seed=7).to_numpy())
             name_count = np.bincount(idx)[idx]
         count = np.asarray(name_count)
-        code = np.zeros(len(count), dtype=np.int64)
+        code = np.zeros(len(count), dtype=np.int8)
         for i, (_label, lo, hi) in enumerate(COMMONNESS_BANDS):
             code[(count >= lo) & ((count <= hi) if hi is not None else True)] = i
         return code, [b[0] for b in COMMONNESS_BANDS]
     s = register[col]
     if isinstance(s.dtype, pl.Enum):
         cats = s.dtype.categories.to_list()
-        phys = s.to_physical().fill_null(len(cats)).cast(pl.Int64).to_numpy()
+        phys = s.to_physical().fill_null(len(cats)).cast(pl.Int32).to_numpy()
         present = np.flatnonzero(np.bincount(phys, minlength=len(cats) + 1)[:len(cats)])
         labels = sorted(str(cats[i]) for i in present)
-        remap = np.array([labels.index(c) if c in labels else -1 for c in cats] + [-1])
+        remap = np.array([labels.index(c) if c in labels else -1 for c in cats] + [-1],
+                         dtype=np.int16)
         return remap[phys], labels
     labels = sorted(str(x) for x in s.cast(pl.String).unique().drop_nulls().to_list())
     look = {lab: i for i, lab in enumerate(labels)}
-    return s.cast(pl.String).replace_strict(look, return_dtype=pl.Int64).to_numpy(), labels
+    return s.cast(pl.String).replace_strict(look, default=-1, return_dtype=pl.Int32
+                                            ).fill_null(-1).to_numpy(), labels
 
 
-def _groups_dense(fl: pl.DataFrame, register: pl.DataFrame,
-                  name_count: np.ndarray | None = None) -> dict[str, Any]:
+class _GroupCounter:
     """Group metrics by array indexing (register ids are 0..N-1): the same numbers as
     the join route, without joining tens of millions of links to the register.
 
     Every resident gets one combined code over all grouping columns (each column's
-    code, with one extra slot for "missing"), so the links are gathered into groups
-    twice in all (true subject, assigned resident), not twice per column; each
-    column's counts are then sums over the other columns' axes."""
-    truth = fl[TRUTH_COLUMN].fill_null(-1).to_numpy().astype(np.int64)
-    asg = fl["resident_id"].fill_null(-1).to_numpy().astype(np.int64)
-    linked = fl["_linked"].to_numpy()
-    correct = fl["_correct"].to_numpy()
-    wrong = linked & ~correct
-    w = asg[wrong]
-    mark = np.zeros(int(w.max()) + 1 if len(w) else 0, dtype=bool)
-    mark[w] = True
-    victims = np.flatnonzero(mark)
-    del w, mark
-    dims = []
-    for col in ("district", "hukou", "name_commonness"):
-        if col != "name_commonness" and col not in register.columns:
-            continue
-        code, labels = _codes(register, col, name_count)
-        dims.append((col, np.where(code >= 0, code, len(labels)), labels))
-    if not dims:
-        return {}
-    shape = tuple(len(lab) + 1 for _, _, lab in dims)
-    size = int(np.prod(shape))
-    # A small dtype keeps the per-resident code array small, so the two random
-    # gathers below stay in cache.
-    dtype = np.int16 if size < 2**15 else np.int64
-    comb = np.zeros(register.height, dtype=dtype)
-    for (_col, c, _lab), k in zip(dims, shape, strict=True):
-        comb *= k
-        comb += c.astype(dtype)
+    code, with one extra slot for "missing"), so each block of links is gathered
+    into groups twice in all (true subject, assigned resident), not twice per
+    column; each column's counts are then sums over the other columns' axes."""
 
-    def count(idx: np.ndarray) -> np.ndarray:
-        return np.bincount(idx, minlength=size).reshape(shape)
-
-    has_t = truth >= 0
-    ct = comb[truth[has_t]]
-    ca = comb[asg[linked]]
-    cubes = {"records": count(ct), "correct": count(ct[correct[has_t]]),
-             "links": count(ca), "wrong": count(ca[~correct[linked]]),
-             "victims": count(comb[victims]), "sizes": count(comb)}
-    groups: dict[str, Any] = {}
-    for axis, (col, _code, labels) in enumerate(dims):
-        other = tuple(i for i in range(len(dims)) if i != axis)
-        m = {k: v.sum(axis=other) if other else v for k, v in cubes.items()}
-        out: dict[str, dict[str, Any]] = {}
-        for i, label in enumerate(labels):
-            rec, cor = int(m["records"][i]), int(m["correct"][i])
-            ln, wr = int(m["links"][i]), int(m["wrong"][i])
-            res, v = int(m["sizes"][i]), int(m["victims"][i])
-            if not (res or rec or ln):
+    def __init__(self, register: pl.DataFrame, name_count: np.ndarray | None) -> None:
+        self.dims = []
+        for col in ("district", "hukou", "name_commonness"):
+            if col != "name_commonness" and col not in register.columns:
                 continue
-            p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
-            f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
-            out[str(label)] = {
-                "residents": res, "records": rec, "correct": cor, "recall": r,
-                "links_assigned": ln, "wrong_links_assigned": wr, "precision": p, "f1": f1,
-                "residents_given_wrong_records": v,
-                "residents_given_wrong_records_per_100k": (1e5 * v / res) if res else None,
-            }
-        groups[col] = out
-    return groups
+            code, labels = _codes(register, col, name_count)
+            self.dims.append((col, np.where(code >= 0, code, len(labels)), labels))
+        self.shape = tuple(len(lab) + 1 for _, _, lab in self.dims)
+        self.size = int(np.prod(self.shape))
+        # A small dtype keeps the per-resident code array small, so the gathers
+        # stay in cache.
+        dtype = np.int16 if self.size < 2**15 else np.int64
+        self.comb = np.zeros(register.height, dtype=dtype)
+        for (_col, c, _lab), k in zip(self.dims, self.shape, strict=True):
+            self.comb *= k
+            self.comb += c.astype(dtype)
+        self.cubes = {k: np.zeros(self.size, dtype=np.int64)
+                      for k in ("records", "correct", "links", "wrong")}
+        self.victim = np.zeros(register.height, dtype=bool)  # given a wrong record
+
+    def add(self, asg: np.ndarray, truth: np.ndarray, linked: np.ndarray,
+            correct: np.ndarray) -> None:
+        if not self.dims:
+            return
+        has_t = truth >= 0
+        ct = self.comb[truth[has_t]]
+        ca = self.comb[asg[linked]]
+        for k, idx in (("records", ct), ("correct", ct[correct[has_t]]), ("links", ca),
+                       ("wrong", ca[~correct[linked]])):
+            self.cubes[k] += np.bincount(idx, minlength=self.size)
+        self.victim[asg[linked & ~correct]] = True
+
+    def report(self) -> dict[str, Any]:
+        if not self.dims:
+            return {}
+        cubes = {k: v.reshape(self.shape) for k, v in self.cubes.items()}
+        cubes["victims"] = np.bincount(self.comb[self.victim],
+                                       minlength=self.size).reshape(self.shape)
+        cubes["sizes"] = np.bincount(self.comb, minlength=self.size).reshape(self.shape)
+        groups: dict[str, Any] = {}
+        for axis, (col, _code, labels) in enumerate(self.dims):
+            other = tuple(i for i in range(len(self.dims)) if i != axis)
+            m = {k: v.sum(axis=other) if other else v for k, v in cubes.items()}
+            out: dict[str, dict[str, Any]] = {}
+            for i, label in enumerate(labels):
+                rec, cor = int(m["records"][i]), int(m["correct"][i])
+                ln, wr = int(m["links"][i]), int(m["wrong"][i])
+                res, v = int(m["sizes"][i]), int(m["victims"][i])
+                if not (res or rec or ln):
+                    continue
+                p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
+                f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 \
+                    else None
+                out[str(label)] = {
+                    "residents": res, "records": rec, "correct": cor, "recall": r,
+                    "links_assigned": ln, "wrong_links_assigned": wr, "precision": p,
+                    "f1": f1, "residents_given_wrong_records": v,
+                    "residents_given_wrong_records_per_100k": (1e5 * v / res) if res else None,
+                }
+            groups[col] = out
+        return groups
 
 
 def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
