@@ -155,6 +155,11 @@ def rows_of(ids: np.ndarray, queries: np.ndarray) -> np.ndarray:
         return out
     lo, hi = int(ids.min()), int(ids.max())
     inside = (q >= lo) & (q <= hi)
+    if hi - lo + 1 == len(ids) and bool(np.all(ids[1:] > ids[:-1])):
+        # ids are lo, lo + 1, ..., hi in order (distinct ids filling their range):
+        # a query's row is its offset, with no id-indexed table to build.
+        out[inside] = q[inside] - lo
+        return out
     if hi - lo < 4 * len(ids) + 1024:
         pos = np.full(hi - lo + 1, -1, dtype=np.int64)
         pos[ids - lo] = np.arange(len(ids))

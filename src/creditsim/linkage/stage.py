@@ -178,7 +178,7 @@ def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.Dat
     (:func:`catalogue.rows_of`), not by joining tens of millions of rows."""
     rid = det["record_id"].to_numpy()
     res = det["resident_id"].fill_null(-1).to_numpy().copy()
-    method = np.where(res >= 0, 0, 2).astype(np.uint8)  # id / unlinked
+    method = np.where(res >= 0, np.uint8(0), np.uint8(2))  # id / unlinked
     prob = np.full(len(rid), np.nan)
     has_prob = np.zeros(len(rid), dtype=bool)
     if best.height:
