@@ -161,7 +161,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
              seed: int, days: int, start_date: dt.date, models: LoopModels,
              full_records: Mapping[str, Callable[[np.ndarray, pl.DataFrame], pl.DataFrame]]
              | None = None,
-             emit: Callable[[str, pl.DataFrame], None] | None = None) -> LoopResult:
+             emit: Callable[[str, pl.DataFrame], None] | None = None,
+             totals: pl.DataFrame | None = None) -> LoopResult:
     """Run the platform loop to its fixed point. See the module docstring.
 
     Round 0 scores everyone; later rounds re-score only the residents whose linked
@@ -177,6 +178,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     ``emit(name, table)``, if given, takes each large final table (events, records,
     links, ledger, scores) as soon as it is made — the pipeline writes it and lets
     it go — instead of returning it.
+    ``totals`` is :func:`~creditsim.services.demand_totals` of the residents if
+    already computed (it depends on nothing else).
     """
     t: dict[str, float] = {k: 0.0 for k in ("setup", "policy", "services", "appeals",
                                             "feedback")}
@@ -211,7 +214,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     next_eid = int(cand_ids.max() if len(cand_ids) else 0) + 1
     per_case_lists = {lst.id for lst in policy.lists if lst.per_case and lst.exit_kinds}
     green = _green_threshold(policy)
-    totals = demand_totals(residents, seed=seed, days=days, start_date=start_date)
+    if totals is None:
+        totals = demand_totals(residents, seed=seed, days=days, start_date=start_date)
     services_used = {c.service for c in policy.consequences}
     no_gaming = pl.DataFrame(schema={"resident_id": pl.Int32, "start": pl.Int32,
                                      "end": pl.Int32})

@@ -82,6 +82,9 @@ class RunContext:
     #: a pure function of the residents table), built in a background thread while
     #: the behaviour and records stages run; the linkage stage takes it.
     register_prep: Future | None = None
+    #: City-wide service demand per day (services.demand_totals, a function of the
+    #: residents and the seed), computed in the background like ``register_prep``.
+    demand_totals: Future | None = None
     #: Runs work beside the stages (None: everything on the calling thread).
     background: ThreadPoolExecutor | None = None
 
@@ -119,6 +122,10 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
         # deadlock (one thread holds the frame's read lock waiting for the GIL, the
         # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
         ctx.register_prep = ctx.background.submit(_timed_register_prep, df.clone())
+        from creditsim.services import demand_totals
+
+        ctx.demand_totals = ctx.background.submit(
+            demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date)
     return {"residents": df}
 
 
@@ -251,7 +258,9 @@ def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
     # Handed over, not shared: the loop releases them before its final tables.
     res = run_loop(t.pop("residents"), t.pop("_candidates"), records, t["_links"], policy,
                    seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models,
-                   full_records=full_records, emit=ctx.emit)
+                   full_records=full_records, emit=ctx.emit,
+                   totals=ctx.demand_totals.result() if ctx.demand_totals is not None else None)
+    ctx.demand_totals = None
     ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
                                   "converged": res.rounds[-1]["events_changed_next"] == 0
                                   and not res.rounds[-1]["repayments_changed_next"],
@@ -302,8 +311,9 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         keep_tables: bool = False, background: bool = True) -> RunResult:
     """Run the plan and publish the run directory ``out`` atomically.
 
-    ``background``: build linkage's index of the register in a background thread
-    while the behaviour and records stages run (the same result either way)."""
+    ``background``: build linkage's index of the register and the city-wide service
+    demand in a background thread while the behaviour and records stages run (the
+    same result either way)."""
     writer = RunWriter(out, overwrite=overwrite)
     from creditsim.feedback import FeedbackModel
 
