@@ -121,12 +121,25 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
         # each Python-side frame, and a frame used from two threads at once can
         # deadlock (one thread holds the frame's read lock waiting for the GIL, the
         # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
+        ctx.background.submit(_lower_priority)
         ctx.register_prep = ctx.background.submit(_timed_register_prep, df.clone())
         from creditsim.services import demand_totals
 
         ctx.demand_totals = ctx.background.submit(
             demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date)
     return {"residents": df}
+
+
+def _lower_priority() -> None:
+    """Lower the calling thread's scheduling priority (Linux: per thread), so the
+    background thread takes the cores the stages leave idle, not theirs."""
+    import os
+    import threading
+
+    try:
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+    except (AttributeError, OSError):  # not Linux, or not permitted: no harm
+        pass
 
 
 def _timed_register_prep(residents: pl.DataFrame) -> tuple[Any, float]:
