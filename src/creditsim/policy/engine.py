@@ -170,20 +170,32 @@ def _value_in(col: pl.Series, values: tuple[str, ...]) -> np.ndarray:
 
 
 def _trunc_points(x: np.ndarray) -> np.ndarray:
-    return np.trunc(x + np.where(x >= 0, 1e-9, -1e-9)).astype(np.int64)
+    """Points truncated toward zero after a 1e-9 nudge away from it (``x`` is
+    consumed: the nudge is added in place)."""
+    x += np.where(x >= 0, 1e-9, -1e-9)
+    return np.trunc(x, out=x).astype(np.int64)
 
 
 def per_unit_value(rule: Rule, q: np.ndarray) -> np.ndarray:
-    """Cumulative points (before truncation) for ``q`` milli-units."""
+    """Cumulative points (before truncation) for ``q`` milli-units.
+
+    In place where it can be (the same operations in the same order as
+    ``acc + b.points * part / (b.per * 1000.0)``; brackets worth 0 points add
+    exactly 0 and are skipped)."""
     assert rule.per_unit is not None
     acc = np.zeros(q.shape, dtype=np.float64)
     lo = 0
     for b in rule.per_unit.brackets:
         width = None if b.upto is None else int(round(b.upto * 1000)) - lo
-        part = np.maximum(q - lo, 0)
-        if width is not None:
-            part = np.minimum(part, width)
-        acc = acc + b.points * part / (b.per * 1000.0)
+        if b.points != 0:
+            part = q - lo
+            np.maximum(part, 0, out=part)
+            if width is not None:
+                np.minimum(part, width, out=part)
+            term = b.points * part
+            del part
+            acc += term / (b.per * 1000.0)
+            del term
         if width is not None:
             lo += width
     return acc
@@ -235,10 +247,12 @@ def _packed_order(
 def _segmented_cumsum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Cumulative sums restarting where ``starts`` is True (values int64, exact)."""
     cs = np.cumsum(values)
-    grp = np.cumsum(starts) - 1
+    grp = np.cumsum(starts)
+    grp -= 1
     first = np.flatnonzero(starts)
     base = np.where(first > 0, cs[np.maximum(first - 1, 0)], 0)
-    return cs - base[grp]
+    cs -= base[grp]
+    return cs
 
 
 def _group_starts(res: np.ndarray, per: np.ndarray) -> np.ndarray:
