@@ -136,9 +136,11 @@ def _lower_priority() -> None:
     import os
     import threading
 
+    if not sys.platform.startswith("linux"):  # elsewhere the id would name a process
+        return
     try:
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
-    except (AttributeError, OSError):  # not Linux, or not permitted: no harm
+    except OSError:  # not permitted: no harm
         pass
 
 
