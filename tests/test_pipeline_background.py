@@ -64,3 +64,23 @@ def test_background_thread_does_not_deadlock(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             pytest.fail(f"run {i} hung (deadlock?)")
         assert done.returncode == 0, done.stderr.decode()[-2000:]
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"),
+                    reason="per-thread priority is a Linux feature")
+def test_background_thread_runs_at_lowest_priority() -> None:
+    """Only the calling thread is lowered (Linux priorities are per thread)."""
+    import os
+    import threading
+
+    seen: list[int] = []
+
+    def work() -> None:
+        pipeline._lower_priority()
+        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
+    th = threading.Thread(target=work)
+    th.start()
+    th.join()
+    assert seen == [19]
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 19
