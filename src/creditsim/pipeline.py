@@ -114,17 +114,17 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
     df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
                     ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
     if ctx.background is not None:
-        # Linkage's index of the register depends on nothing else: built beside the
-        # next two stages, which leave part of the machine idle (their work between
-        # parallel sections is single-threaded).
-        # The thread gets its own frame object (the same column buffers): Polars locks
+        from creditsim.services import demand_totals
+
+        # Linkage's index of the register and the city-wide demand depend on the
+        # residents alone: built beside the next two stages, which leave part of the
+        # machine idle (their work between parallel sections is single-threaded).
+        # Each job gets its own frame object (the same column buffers): Polars locks
         # each Python-side frame, and a frame used from two threads at once can
         # deadlock (one thread holds the frame's read lock waiting for the GIL, the
         # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
         ctx.background.submit(_lower_priority)
         ctx.register_prep = ctx.background.submit(_timed_register_prep, df.clone())
-        from creditsim.services import demand_totals
-
         ctx.demand_totals = ctx.background.submit(
             demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date)
     return {"residents": df}
@@ -212,7 +212,7 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                if k.startswith("_records/")}
     # DuckDB's share is capped at 3 GB: the register, candidates and records are
     # alive beside it, and the whole run should stay near 12 GB (measurements.md).
-    prep, prep_secs = None, None
+    prep, prep_secs, waited = None, None, 0.0
     if ctx.register_prep is not None:
         t0 = time.perf_counter()
         prep, prep_secs = ctx.register_prep.result()
@@ -222,12 +222,12 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset, memory_limit="3GB", prep=prep)
     ctx.documents["linkage.json"] = res.metrics
-    ctx.step_seconds["linkage"] = res.timings
+    # "prepare" includes the wait for the background index, whose own seconds are
+    # reported beside it.
+    res.timings["prepare"] += waited
     if prep_secs is not None:
-        # The register's index was built in the background (its own seconds; the
-        # stage waited only for what was left of it).
-        res.timings["prepare"] += waited
         res.timings["register_index_background"] = prep_secs
+    ctx.step_seconds["linkage"] = res.timings
     ctx.progress("linkage", 1.0)
     return {"_links": res.links}
 

@@ -123,19 +123,25 @@ def _group_metrics(fl: pl.DataFrame, attrs: pl.DataFrame, col: str) -> dict[str,
     for row in t.iter_rows(named=True):
         if row["_g"] is None:
             continue
-        records, correct = int(row["records"] or 0), int(row["correct"] or 0)
-        links, wrong = int(row["links"] or 0), int(row["wrong"] or 0)
-        p, r = _ratio(links - wrong, links), _ratio(correct, records)
-        f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
-        res = int(row["residents"] or 0)
-        victims = int(row["victims"] or 0)
-        out[str(row["_g"])] = {
-            "residents": res, "records": records, "correct": correct, "recall": r,
-            "links_assigned": links, "wrong_links_assigned": wrong, "precision": p, "f1": f1,
-            "residents_given_wrong_records": victims,
-            "residents_given_wrong_records_per_100k": (1e5 * victims / res) if res else None,
-        }
+        out[str(row["_g"])] = _group_entry(
+            *(int(row[k] or 0) for k in ("residents", "records", "correct", "links", "wrong",
+                                          "victims")))
     return out
+
+
+def _group_entry(res: int, rec: int, cor: int, ln: int, wr: int, victims: int
+                 ) -> dict[str, Any]:
+    """One group's figures: ``res`` residents, ``rec`` records truly theirs of which
+    ``cor`` linked right, ``ln`` links assigned to them of which ``wr`` wrong, and
+    ``victims`` residents given someone else's record."""
+    p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
+    f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 else None
+    return {
+        "residents": res, "records": rec, "correct": cor, "recall": r,
+        "links_assigned": ln, "wrong_links_assigned": wr, "precision": p, "f1": f1,
+        "residents_given_wrong_records": victims,
+        "residents_given_wrong_records_per_100k": (1e5 * victims / res) if res else None,
+    }
 
 
 #: Links per block of :func:`evaluate_links`' counting (bounds its temporaries:
@@ -191,9 +197,6 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
     }
     if groups is not None:
         out["by_group"] = groups.report()
-        out["name_commonness_bands"] = {
-            label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
-            for label, lo, hi in COMMONNESS_BANDS}
     elif register is not None:
         fl = _flags(links)
         found: dict[str, Any] = {}
@@ -212,6 +215,7 @@ def evaluate_links(links: pl.DataFrame, register: pl.DataFrame | None = None,
                     .join(a.rename({col: "_ag"}), on="resident_id", how="left"))
             found[col] = _group_metrics(both, attrs, col)
         out["by_group"] = found
+    if register is not None:
         out["name_commonness_bands"] = {
             label: {"min_residents_sharing_name": lo, "max_residents_sharing_name": hi}
             for label, lo, hi in COMMONNESS_BANDS}
@@ -321,20 +325,11 @@ class _GroupCounter:
             m = {k: v.sum(axis=other) if other else v for k, v in cubes.items()}
             out: dict[str, dict[str, Any]] = {}
             for i, label in enumerate(labels):
-                rec, cor = int(m["records"][i]), int(m["correct"][i])
-                ln, wr = int(m["links"][i]), int(m["wrong"][i])
-                res, v = int(m["sizes"][i]), int(m["victims"][i])
+                res, rec, ln = int(m["sizes"][i]), int(m["records"][i]), int(m["links"][i])
                 if not (res or rec or ln):
                     continue
-                p, r = _ratio(ln - wr, ln), _ratio(cor, rec)
-                f1 = 2 * p * r / (p + r) if p is not None and r is not None and (p + r) > 0 \
-                    else None
-                out[str(label)] = {
-                    "residents": res, "records": rec, "correct": cor, "recall": r,
-                    "links_assigned": ln, "wrong_links_assigned": wr, "precision": p,
-                    "f1": f1, "residents_given_wrong_records": v,
-                    "residents_given_wrong_records_per_100k": (1e5 * v / res) if res else None,
-                }
+                out[str(label)] = _group_entry(res, rec, int(m["correct"][i]), ln,
+                                               int(m["wrong"][i]), int(m["victims"][i]))
             groups[col] = out
         return groups
 
