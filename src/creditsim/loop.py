@@ -140,15 +140,10 @@ def _repayment_rows(rep: pl.DataFrame, records: pl.DataFrame, links: pl.DataFram
 
 def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> PolicyResult:
     """``prev`` with the rows of residents ``changed`` replaced by ``sub``'s."""
-    # A flag per resident id, looked up per row (is_in hashes 40 M ledger and
-    # score rows per round).
-    flag = np.zeros(int(prev.covered_from.size) + 1, dtype=bool)
-    flag[changed] = True
+    hit = _member_of(changed, int(prev.covered_from.size))
 
     def mix(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-        def hit(df: pl.DataFrame) -> pl.Series:
-            return pl.Series(flag[df["resident_id"].to_numpy()])
-        return pl.concat([a.filter(~hit(a)), b.filter(hit(b))])
+        return pl.concat([a.filter(~hit(a["resident_id"])), b.filter(hit(b["resident_id"]))])
 
     return replace(prev, ledger=mix(prev.ledger, sub.ledger),
                    scores=mix(prev.scores, sub.scores),
@@ -238,12 +233,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             covered = raw.covered_from  # the same for every application below
             n_rescored = n
         else:
-            # rec_platform is -1 for unlinked records: never among changed_res.
-            flag = np.zeros(n + 1, dtype=bool)
-            flag[changed_res] = True
-            sel = rec_keep & flag[rec_platform]  # (a lookup; np.isin sorts 30 M ids)
-            linked = pl.concat([linked_all.filter(pl.Series(sel)), rep_linked.filter(
-                pl.col("resident_id").is_in(pl.Series(changed_res.astype(np.int32)).implode()))])
+            hit = _member_of(changed_res, n)  # unlinked records (null) never hit
+            linked = pl.concat([
+                linked_all.filter(pl.Series(rec_keep) & hit(linked_all["resident_id"])),
+                rep_linked.filter(hit(rep_linked["resident_id"]))])
             sub = apply_policy(policy, register, linked, days=days, start_date=start_date,
                                covered_from=covered)
             raw = _merge(raw, sub, changed_res)
@@ -385,6 +378,22 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
               "list_spells": spells_out, "decisions": dec_out, "demand": demand,
               "appeals": appeals if appeals.height else pl.DataFrame(schema=APPEALS_SCHEMA)}
     return LoopResult(tables=tables, rounds=rounds, timings=t)
+
+
+def _member_of(ids: np.ndarray, n: int) -> Callable[[pl.Series], pl.Series]:
+    """A test "resident id is one of ``ids``" (ids in 0..n-1) for Series of ids.
+
+    Few ids (a round's changed residents): Polars' ``is_in`` against a small hash
+    set. Many: a flag per resident id, looked up per row. (At city scale a lookup
+    in a 22 MB table misses the cache on almost every row, so is_in on a small set
+    is several times faster.)"""
+    if ids.size <= n // 64:
+        s = pl.Series(ids.astype(np.int32)).implode()
+        return lambda col: col.is_in(s).fill_null(False)
+    flag = np.zeros(n + 1, dtype=bool)
+    flag[ids] = True
+    return lambda col: pl.Series(flag[(col.fill_null(n) if col.null_count() else col)
+                                      .to_numpy()])
 
 
 def _event_rows(cand_ids: np.ndarray, event_ids: np.ndarray) -> np.ndarray:

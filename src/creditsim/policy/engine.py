@@ -474,6 +474,16 @@ def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFram
     ov_res = ov["resident_id"].to_numpy()
     ov_s, ov_e = ov["start_day"].to_numpy(), ov["end_day"].to_numpy()
     ov_cs, ov_ct = ov["cap_score"].to_numpy(), ov["cap_tier"].to_numpy()
+    # Only residents with a ledger entry or an override can leave the baseline. When
+    # they are few (a re-scored subset), work on them alone: the per-resident arrays
+    # below then have their size, not the register's.
+    ids = None
+    if res.size + ov_res.size < n // 8:
+        ids = np.unique(np.concatenate([res, ov_res]).astype(np.int64))
+        res = np.searchsorted(ids, res)
+        ov_res = np.searchsorted(ids, ov_res)
+        cov = cov[ids]
+        n = ids.size
 
     base_tier = int(_tier_index(policy, np.array([sc.baseline]))[0])
     running = np.zeros(n, dtype=np.int64)
@@ -516,7 +526,7 @@ def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFram
         out.append(
             pl.DataFrame(
                 {
-                    "resident_id": idx.astype(np.int32),
+                    "resident_id": (idx if ids is None else ids[idx]).astype(np.int32),
                     "score": score,
                     "tier": tier_values.gather(tier.astype(np.uint32)),
                 }
