@@ -299,14 +299,17 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         changed = int(flip.sum())
         rep_changed = not rep.equals(new_rep)
         first_changed = int(cinfo.day[flip].min()) if changed else None
-        # Platform residents whose linked records change next round.
-        moved = rec_platform[flip[rec_cand]]
+        # Platform residents whose linked records change next round: those of the
+        # records of flipped candidates, and those of cases whose repayment changed
+        # (case records are court records, so in rec_all).
+        moved = rec_platform[_member_of(np.flatnonzero(flip), len(flip))(
+            pl.Series(rec_cand)).to_numpy()]
         rep_diff = pl.concat([rep, new_rep]).unique(keep="none")
-        rep_who = court.join(rep_diff.select(pl.col("case_record_id").alias("record_id")),
-                             on="record_id", how="semi").select("record_id").join(
-            links.select("record_id", "resident_id"), on="record_id")["resident_id"]
-        changed_res = np.unique(np.concatenate([
-            moved[moved >= 0], rep_who.drop_nulls().to_numpy()])).astype(np.int64)
+        case_ids = rep_diff["case_record_id"].to_numpy()
+        case_pos = rec_pos[case_ids[case_ids < len(rec_pos)]]
+        rep_who = rec_platform[case_pos[case_pos >= 0]]
+        changed_res = np.unique(np.concatenate([moved, rep_who]))
+        changed_res = changed_res[changed_res >= 0].astype(np.int64)
         rounds.append({"round": r, "events": int(keep.sum()) + rep_ev.height,
                        "rescored_residents": int(n_rescored),
                        "listed": int(res.list_spells["resident_id"].n_unique()),
@@ -324,7 +327,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     dec_out = sv_eval.label_decisions(decisions, spells_t)
     t0 = time.perf_counter()
     dec_out = _label_state_decisions(dec_out, policy, register, linked_all, rec_all, rec_keep,
-                                     rec_pos, links, rep_linked, rep_lk, days, start_date)
+                                     rec_pos, links, rep_linked, rep_lk, days, start_date,
+                                     covered)
     t["truth_world"] = time.perf_counter() - t0
     # The round's working tables are no longer needed: release them before the
     # final tables are made (the peak of the stage at city scale).
@@ -388,8 +392,8 @@ def _member_of(ids: np.ndarray, n: int) -> Callable[[pl.Series], pl.Series]:
     in a 22 MB table misses the cache on almost every row, so is_in on a small set
     is several times faster.)"""
     if ids.size <= n // 64:
-        s = pl.Series(ids.astype(np.int32)).implode()
-        return lambda col: col.is_in(s).fill_null(False)
+        s = pl.Series(ids.astype(np.int64))
+        return lambda col: col.is_in(s.cast(col.dtype).implode()).fill_null(False)
     flag = np.zeros(n + 1, dtype=bool)
     flag[ids] = True
     return lambda col: pl.Series(flag[(col.fill_null(n) if col.null_count() else col)
@@ -408,9 +412,11 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
                            linked_all: pl.DataFrame, rec_all: pl.DataFrame,
                            rec_keep: np.ndarray, rec_pos: np.ndarray, links: pl.DataFrame,
                            rep_linked: pl.DataFrame, rep_lk: pl.DataFrame, days: int,
-                           start_date: dt.date) -> pl.DataFrame:
+                           start_date: dt.date, covered: np.ndarray) -> pl.DataFrame:
     """Tier- and score-caused decisions against a truth-world scoring (the same
-    records, each linked to its true subject, duplicates removed)."""
+    records, each linked to its true subject, duplicates removed). ``covered`` is
+    the policy's coverage of the register (the platform's, which is the truth's:
+    coverage reads only the register)."""
     if not policy.scores or not dec.filter(
             pl.col("cause_type").cast(pl.String).is_in(["tier", "score"])).height:
         return dec
@@ -436,7 +442,7 @@ def _label_state_decisions(dec: pl.DataFrame, policy: Policy, register: pl.DataF
         ["truth_event_id"], keep="first", maintain_order=True) if truth_stream.height else \
         truth_stream
     tw = apply_policy(policy, register, truth_stream.drop("truth_event_id"), days=days,
-                      start_date=start_date)
+                      start_date=start_date, covered_from=covered)
     conditions = {c.id: (c.tiers, c.score_min) for c in policy.consequences
                   if c.tiers is not None or c.score_min is not None}
     base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
