@@ -156,3 +156,12 @@ def test_incremental_rescoring_equals_full_rescoring() -> None:
         a, b = out[True].tables[name], out[False].tables[name]
         cols = a.columns
         assert a.sort(cols).equals(b.sort(cols)), name
+
+
+def test_ledger_sorted_by_resident_after_rounds(runs: dict) -> None:
+    """The written ledger keeps the engine's order (by resident) although later
+    rounds re-score some residents and merge their rows."""
+    doc = json.loads((runs["beijing_on"] / "loop.json").read_text())
+    assert len(doc["rounds"]) > 1  # re-scoring rounds happened
+    led = pl.read_parquet(runs["beijing_on"] / "ledger.parquet")
+    assert led.height > 0 and led["resident_id"].is_sorted()

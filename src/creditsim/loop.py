@@ -374,7 +374,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         del df2
     put("links", pl.concat([links.filter(pl.Series(keep[rec_cand[rec_pos[
         links["record_id"].to_numpy()]]])), rep_lk]))
-    put("ledger", res.ledger)
+    # The engine's ledger is sorted by resident; the rounds' merges append the
+    # re-scored residents' rows (each resident's rows stay together and in order), so
+    # a stable sort by resident restores the engine's order.
+    put("ledger", res.ledger if res.ledger["resident_id"].is_sorted() else
+        res.ledger.sort("resident_id", maintain_order=True))
     # (month, resident) is unique: one int64 key gives the same order faster.
     put("scores", res.scores.sort(pl.col("month").cast(pl.Int64) * (1 << 32)
                                   + pl.col("resident_id").cast(pl.Int64)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from creditsim.policy import apply_policy
 
@@ -26,4 +27,26 @@ def _compare(policy, rows, recs, days, start) -> None:  # noqa: ANN001
 @given(policies(), populations())
 def test_fast_engine_matches_reference(policy, population) -> None:  # noqa: ANN001
     rows, recs, days, start = population
+    _compare(policy, rows, recs, days, start)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(policies(), populations(), st.integers(1, 5))
+def test_blocks_change_nothing(policy, population, block_rows) -> None:  # noqa: ANN001
+    """Blocks of residents of any size give the very same tables, row for row, as
+    one piece (and still the reference's)."""
+    from creditsim.policy import engine
+
+    rows, recs, days, start = population
+    reg, lk = register(rows), linked(recs)
+    whole = apply_policy(policy, reg, lk, days=days, start_date=start)
+    saved = engine.LEDGER_BLOCK_ROWS
+    try:
+        engine.LEDGER_BLOCK_ROWS = block_rows
+        blocked = apply_policy(policy, reg, lk, days=days, start_date=start)
+    finally:
+        engine.LEDGER_BLOCK_ROWS = saved
+    for name, table in whole.tables().items():
+        assert blocked.tables()[name].equals(table), name
+    assert whole.override_spells.equals(blocked.override_spells)
     _compare(policy, rows, recs, days, start)

@@ -10,9 +10,14 @@ algorithm (documented in docs/policy.md, "The engine"):
    (resident, day, record_id) — never a group window over millions of groups;
 3. list spells (:mod:`creditsim.policy.lists`);
 4. override intervals (records and spells that cap a score or tier);
-5. monthly snapshots: each ledger entry is active on the snapshot days in
-   ``[day, expires_day)``; a running per-resident total is updated month by
-   month with ``bincount`` of the entries entering and leaving.
+5. monthly snapshots (:mod:`creditsim.policy.snapshots`): each ledger entry is
+   active on the snapshot days in ``[day, expires_day)``; a running per-resident
+   total is updated month by month with the entries entering and leaving.
+
+Residents are scored independently, so the ledger and the snapshots are computed
+in blocks of consecutive resident ids (a few million records each): arrays of a
+block's size stay in the caches and are recycled by the allocator, which at city
+scale is about a third faster than one piece. No result depends on the block size.
 
 The reference interpreter in ``tests/policy/reference.py`` implements the same
 rules one resident at a time; the differential tests assert identical tables.
@@ -28,7 +33,7 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.policy.calendar import NEVER, period_index, snapshots
+from creditsim.policy.calendar import NEVER, period_index
 from creditsim.policy.errors import PolicyError, Problem
 from creditsim.policy.model import Coverage, Policy, Rule
 from creditsim.policy.result import (
@@ -36,6 +41,10 @@ from creditsim.policy.result import (
     ledger_schema,
     scores_schema,
 )
+from creditsim.policy.snapshots import monthly_scores, snapshot_states
+
+__all__ = ["Records", "apply_policy", "build_ledger", "coverage_days", "monthly_scores",
+           "override_spells", "snapshot_states"]
 
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 
@@ -94,6 +103,31 @@ class Records:
         if "case_number" not in self.frame.columns:
             return [None] * len(idx)
         return self.frame["case_number"].gather(idx).to_list()
+
+    def take(self, rows: np.ndarray) -> Records:
+        """The records at ``rows`` (ascending), as a stream of their own. Its frame
+        is not subset: use it only where the frame is not read (the ledger)."""
+        return Records(frame=self.frame.clear(), res=self.res[rows], day=self.day[rows],
+                       event=self.event[rows], kind=self.kind[rows],
+                       amount=self.amount[rows], record_id=self.record_id[rows],
+                       valid=self.valid[rows])
+
+    def resident_blocks(self, max_rows: int) -> list[Records]:
+        """The valid records split into blocks of consecutive resident ids, each of
+        about ``max_rows`` records or fewer, rows in input order within a block
+        (the whole stream when it is that small). Arrays of a block's size stay in
+        the processor's caches and are recycled by the allocator: at city scale the
+        ledger is about a third faster in blocks than in one piece."""
+        n_valid = int(np.count_nonzero(self.valid))
+        k = min(255, -(-n_valid // max_rows))
+        if k <= 1:
+            return [self]
+        width = -(-(int(self.res.max()) + 1) // k)
+        blk = np.full(self.res.size, k, dtype=np.uint8)
+        np.floor_divide(self.res, width, out=blk, where=self.valid, casting="unsafe")
+        order = np.argsort(blk, kind="stable")  # a radix sort for 8-bit keys
+        bounds = np.searchsorted(blk[order], np.arange(k + 1))
+        return [self.take(order[bounds[b]: bounds[b + 1]]) for b in range(k)]
 
 
 # ----------------------------------------------------------------------------- coverage
@@ -262,17 +296,34 @@ def _group_starts(res: np.ndarray, per: np.ndarray) -> np.ndarray:
     return s
 
 
+#: Records per block of residents in the ledger (:meth:`Records.resident_blocks`).
+LEDGER_BLOCK_ROWS = 3_000_000
+
+
 def build_ledger(
-    policy: Policy, recs: Records, covered_from: np.ndarray, start_date: date, days: int
+    policy: Policy, recs: Records, covered_from: np.ndarray, start_date: date, days: int,
+    block_rows: int | None = None,
 ) -> pl.DataFrame:
     """The ledger table: one row per (record, rule) with non-zero points.
 
-    Rows are grouped by rule (in file order); within a rule, by kind (catalogue
-    order) and then input order.
+    Rows are sorted by resident; within a resident, by rule (in file order), then
+    kind (catalogue order), then input order. Residents are scored independently,
+    in blocks of consecutive ids of about ``block_rows`` records (default
+    :data:`LEDGER_BLOCK_ROWS`; the table does not depend on it).
     """
     schema = ledger_schema(policy)
     if not policy.rules or policy.scale is None:
         return pl.DataFrame(schema=schema)
+    parts = [_ledger_block(policy, b, covered_from, start_date, days)
+             for b in recs.resident_blocks(block_rows or LEDGER_BLOCK_ROWS)]
+    return parts[0] if len(parts) == 1 else pl.concat(parts)
+
+
+def _ledger_block(
+    policy: Policy, recs: Records, covered_from: np.ndarray, start_date: date, days: int
+) -> pl.DataFrame:
+    """:func:`build_ledger` for one block of residents."""
+    schema = ledger_schema(policy)
     n_kinds = len(KIND_NAMES)
     used = np.zeros(n_kinds, dtype=bool)
     for r in policy.rules:
@@ -364,6 +415,8 @@ def build_ledger(
     expires = exp_base[sel] + np.repeat(
         np.array([r.expires_days for r in policy.rules], dtype=np.int32), counts
     )
+    # Rows so far by (rule, kind, input order): a stable sort by resident keeps that
+    # within each resident.
     return pl.DataFrame(
         {
             "resident_id": recs.res[sel],
@@ -375,7 +428,7 @@ def build_ledger(
             "expires_day": expires.astype(np.int32),
             "record_id": recs.record_id[sel],
         }
-    )
+    ).sort("resident_id", maintain_order=True)
 
 
 # ----------------------------------------------------------------------------- overrides
@@ -428,130 +481,6 @@ def override_spells(
             }
         )
     return pl.concat(frames)
-
-
-# ----------------------------------------------------------------------------- snapshots
-
-
-def _tier_index(policy: Policy, score: np.ndarray) -> np.ndarray:
-    mins_asc = np.array([t.min for t in policy.tiers][::-1], dtype=np.int64)
-    pos = np.searchsorted(mins_asc, score, side="right")
-    return (len(policy.tiers) - pos).astype(np.int64)
-
-
-def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFrame]:
-    """State changes at each query day (ascending): resident_id, score, tier of the
-    covered residents whose (score, tier) differs from their state at the previous
-    query day (for the first: from the baseline)."""
-    policy = result.policy
-    tier_t = scores_schema(policy)["tier"]
-    tier_values = pl.Series(policy.tier_names, dtype=tier_t)
-    sc = policy.scale
-    if sc is None:
-        empty = pl.DataFrame(schema={"resident_id": pl.Int32, "score": pl.Int32, "tier": tier_t})
-        return [empty.clone() for _ in qdays]
-    cov = result.covered_from
-    n = cov.size
-    q = np.asarray(qdays, dtype=np.int64)
-    led = result.ledger
-    res = led["resident_id"].to_numpy()
-    pts = led["points"].to_numpy().astype(np.int64)
-    # index of the first query day on or after a day, via a small lookup table
-    top = int(q[-1]) + 1 if q.size else 0
-    lut = np.searchsorted(q, np.arange(top + 1), side="left").astype(np.int16)
-    lo = lut[np.clip(led["day"].to_numpy(), 0, top)]
-    hi = lut[np.clip(led["expires_day"].to_numpy(), 0, top)]
-    live = lo < hi
-    if not live.all():
-        res, pts, lo, hi = res[live], pts[live], lo[live], hi[live]
-    o_lo = np.argsort(lo.astype(np.int16), kind="stable")
-    o_hi = np.argsort(hi.astype(np.int16), kind="stable")
-    b_lo = np.searchsorted(lo[o_lo], np.arange(len(q) + 1))
-    b_hi = np.searchsorted(hi[o_hi], np.arange(len(q) + 1))
-    del lo, hi
-
-    ov = result.override_spells
-    ov_res = ov["resident_id"].to_numpy()
-    ov_s, ov_e = ov["start_day"].to_numpy(), ov["end_day"].to_numpy()
-    ov_cs, ov_ct = ov["cap_score"].to_numpy(), ov["cap_tier"].to_numpy()
-    # Only residents with a ledger entry or an override can leave the baseline. When
-    # they are few (a re-scored subset), work on them alone: the per-resident arrays
-    # below then have their size, not the register's.
-    ids = None
-    if res.size + ov_res.size < n // 8:
-        ids = np.unique(np.concatenate([res, ov_res]).astype(np.int64))
-        res = np.searchsorted(ids, res)
-        ov_res = np.searchsorted(ids, ov_res)
-        cov = cov[ids]
-        n = ids.size
-
-    base_tier = int(_tier_index(policy, np.array([sc.baseline]))[0])
-    running = np.zeros(n, dtype=np.int64)
-    prev_score = np.full(n, sc.baseline, dtype=np.int32)
-    prev_tier = np.full(n, base_tier, dtype=np.int8)
-    mark = np.zeros(n, dtype=bool)
-    cap_s = np.full(n, NEVER, dtype=np.int64) if ov.height else None
-    cap_t = np.full(n, -1, dtype=np.int64) if ov.height else None
-    prev_act = np.zeros(0, dtype=np.int64)
-    out = []
-    for k, day in enumerate(q):
-        a = o_lo[b_lo[k] : b_lo[k + 1]]
-        d = o_hi[b_hi[k] : b_hi[k + 1]]
-        np.add.at(running, res[a], pts[a])
-        np.subtract.at(running, res[d], pts[d])
-        act = np.flatnonzero((ov_s <= day) & (day < ov_e))
-        mark[res[a]] = True
-        mark[res[d]] = True
-        mark[ov_res[act]] = True
-        mark[ov_res[prev_act]] = True
-        cand = np.flatnonzero(mark)
-        mark[cand] = False
-        score = np.clip(sc.baseline + running[cand], sc.min, sc.max)
-        if act.size:
-            assert cap_s is not None and cap_t is not None
-            np.minimum.at(cap_s, ov_res[act], ov_cs[act])
-            np.maximum.at(cap_t, ov_res[act], ov_ct[act])
-            score = np.minimum(score, cap_s[cand])
-            tier = np.maximum(_tier_index(policy, score), cap_t[cand])
-            cap_s[ov_res[act]] = NEVER
-            cap_t[ov_res[act]] = -1
-        else:
-            tier = _tier_index(policy, score)
-        changed = (cov[cand] <= day) & ((score != prev_score[cand]) | (tier != prev_tier[cand]))
-        idx = cand[changed]
-        score, tier = score[changed].astype(np.int32), tier[changed]
-        prev_score[idx] = score
-        prev_tier[idx] = tier
-        prev_act = act
-        out.append(
-            pl.DataFrame(
-                {
-                    "resident_id": (idx if ids is None else ids[idx]).astype(np.int32),
-                    "score": score,
-                    "tier": tier_values.gather(tier.astype(np.uint32)),
-                }
-            )
-        )
-    return out
-
-
-def monthly_scores(result: PolicyResult) -> pl.DataFrame:
-    firsts, snap = snapshots(result.start_date, result.days)
-    schema = scores_schema(result.policy)
-    frames = []
-    for first, day, df in zip(firsts, snap, snapshot_states(result, snap), strict=True):
-        frames.append(
-            df.select(
-                "resident_id",
-                pl.lit(first, dtype=pl.Date).alias("month"),
-                pl.lit(int(day), dtype=pl.Int16).alias("day"),
-                "score",
-                "tier",
-            )
-        )
-    if not frames:
-        return pl.DataFrame(schema=schema)
-    return pl.concat(frames).cast(schema)  # type: ignore[arg-type]
 
 
 # ----------------------------------------------------------------------------- entry point
