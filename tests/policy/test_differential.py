@@ -33,19 +33,19 @@ def test_fast_engine_matches_reference(policy, population) -> None:  # noqa: ANN
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), populations(), st.integers(1, 5))
 def test_blocks_change_nothing(policy, population, block_rows) -> None:  # noqa: ANN001
-    """Blocks of residents of any size give the very same tables, row for row, as
-    one piece (and still the reference's)."""
-    from creditsim.policy import engine
+    """Blocks of residents (ledger) and chunks of candidates (snapshots) of any size
+    give the very same tables, row for row, as one piece (and still the reference's)."""
+    from creditsim.policy import engine, snapshots
 
     rows, recs, days, start = population
     reg, lk = register(rows), linked(recs)
     whole = apply_policy(policy, reg, lk, days=days, start_date=start)
-    saved = engine.LEDGER_BLOCK_ROWS
+    saved = engine.LEDGER_BLOCK_ROWS, snapshots._CHUNK
     try:
-        engine.LEDGER_BLOCK_ROWS = block_rows
+        engine.LEDGER_BLOCK_ROWS = snapshots._CHUNK = block_rows
         blocked = apply_policy(policy, reg, lk, days=days, start_date=start)
     finally:
-        engine.LEDGER_BLOCK_ROWS = saved
+        engine.LEDGER_BLOCK_ROWS, snapshots._CHUNK = saved
     for name, table in whole.tables().items():
         assert blocked.tables()[name].equals(table), name
     assert whole.override_spells.equals(blocked.override_spells)

@@ -316,7 +316,7 @@ def build_ledger(
         return pl.DataFrame(schema=schema)
     parts = [_ledger_block(policy, b, covered_from, start_date, days)
              for b in recs.resident_blocks(block_rows or LEDGER_BLOCK_ROWS)]
-    return parts[0] if len(parts) == 1 else pl.concat(parts)
+    return parts[0] if len(parts) == 1 else pl.concat(parts, rechunk=True)
 
 
 def _ledger_block(

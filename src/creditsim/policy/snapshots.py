@@ -8,6 +8,8 @@ query day are re-evaluated.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import polars as pl
 
@@ -73,9 +75,15 @@ def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFram
     return out
 
 
+#: Candidates evaluated at a time within a query day: temporaries of this size stay
+#: in the caches and are recycled by the allocator (at city scale a query day has
+#: ~10M candidates, and whole-size temporaries are fresh pages every time).
+_CHUNK = 1 << 20
+
+
 def _changes(result: PolicyResult, q: np.ndarray, res: np.ndarray, pts: np.ndarray,
-                   lo: np.ndarray, hi: np.ndarray, ov: list[np.ndarray], cov: np.ndarray
-                   ) -> _Changes:
+             lo: np.ndarray, hi: np.ndarray, ov: list[np.ndarray], cov: np.ndarray
+             ) -> _Changes:
     """Per query day, the (resident, score, tier index) changes; ``res`` and the
     overrides' residents are ids into ``cov``."""
     policy = result.policy
@@ -89,12 +97,14 @@ def _changes(result: PolicyResult, q: np.ndarray, res: np.ndarray, pts: np.ndarr
     b_hi = np.searchsorted(hi[o_hi], np.arange(len(q) + 1))
     ov_res, ov_s, ov_e, ov_cs, ov_ct = ov
     base_tier = int(_tier_index(policy, np.array([sc.baseline]))[0])
+    lowest = min(int(sc.min), int(ov_cs.min())) if ov_cs.size else int(sc.min)
+    tier_of = _tier_lookup(policy, lowest, int(sc.max))
     running = np.zeros(n, dtype=np.int64)
     prev_score = np.full(n, sc.baseline, dtype=np.int32)
     prev_tier = np.full(n, base_tier, dtype=np.int8)
     mark = np.zeros(n, dtype=bool)
     cap_s = np.full(n, NEVER, dtype=np.int64) if ov_res.size else None
-    cap_t = np.full(n, -1, dtype=np.int64) if ov_res.size else None
+    cap_t = np.full(n, -1, dtype=np.int8) if ov_res.size else None
     prev_act = np.zeros(0, dtype=np.int64)
     out: _Changes = []
     for k, day in enumerate(q):
@@ -109,25 +119,57 @@ def _changes(result: PolicyResult, q: np.ndarray, res: np.ndarray, pts: np.ndarr
         mark[ov_res[prev_act]] = True
         cand = np.flatnonzero(mark)
         mark[cand] = False
-        score = np.clip(sc.baseline + running[cand], sc.min, sc.max)
+        caps = None
         if act.size:
             assert cap_s is not None and cap_t is not None
             np.minimum.at(cap_s, ov_res[act], ov_cs[act])
-            np.maximum.at(cap_t, ov_res[act], ov_ct[act])
-            score = np.minimum(score, cap_s[cand])
-            tier = np.maximum(_tier_index(policy, score), cap_t[cand])
+            np.maximum.at(cap_t, ov_res[act], ov_ct[act].astype(np.int8))
+            caps = (cap_s, cap_t)
+        parts = [_evaluate(cand[c: c + _CHUNK], int(day), running, cov, prev_score,
+                           prev_tier, caps, tier_of, sc.baseline, sc.min, sc.max)
+                 for c in range(0, cand.size, _CHUNK)]
+        if caps is not None:
             cap_s[ov_res[act]] = NEVER
             cap_t[ov_res[act]] = -1
-        else:
-            tier = _tier_index(policy, score)
-        changed = (cov[cand] <= day) & ((score != prev_score[cand]) | (tier != prev_tier[cand]))
-        idx = cand[changed]
-        score, tier = score[changed].astype(np.int32), tier[changed]
-        prev_score[idx] = score
-        prev_tier[idx] = tier
         prev_act = act
-        out.append((idx, score, tier))
+        out.append(tuple(np.concatenate([p[i] for p in parts]) if parts else  # type: ignore[misc]
+                         np.zeros(0, dtype=t) for i, t in enumerate((np.int64, np.int32,
+                                                                     np.int8))))
     return out
+
+
+def _evaluate(cand: np.ndarray, day: int, running: np.ndarray, cov: np.ndarray,
+              prev_score: np.ndarray, prev_tier: np.ndarray,
+              caps: tuple[np.ndarray, np.ndarray] | None,
+              tier_of: Callable[[np.ndarray], np.ndarray], baseline: int, smin: int,
+              smax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Score and tier of the candidates on ``day``; the changed ones are recorded
+    in ``prev_*`` and returned."""
+    score = running[cand]
+    score += baseline
+    np.clip(score, smin, smax, out=score)
+    if caps is not None:
+        np.minimum(score, caps[0][cand], out=score)
+        tier = tier_of(score)
+        np.maximum(tier, caps[1][cand], out=tier)
+    else:
+        tier = tier_of(score)
+    changed = cov[cand] <= day
+    changed &= (score != prev_score[cand]) | (tier != prev_tier[cand])
+    idx = cand[changed]
+    score, tier = score[changed].astype(np.int32), tier[changed]
+    prev_score[idx] = score
+    prev_tier[idx] = tier
+    return idx, score, tier
+
+
+def _tier_lookup(policy: Policy, lo: int, hi: int) -> Callable[[np.ndarray], np.ndarray]:
+    """Tier index (int8) of scores in ``[lo, hi]``: a table lookup when the range is
+    not huge, else :func:`_tier_index`."""
+    if hi - lo > 1_000_000:
+        return lambda s: _tier_index(policy, s).astype(np.int8)
+    table = _tier_index(policy, np.arange(lo, hi + 1, dtype=np.int64)).astype(np.int8)
+    return lambda s: table[s - lo]
 
 
 def monthly_scores(result: PolicyResult) -> pl.DataFrame:
