@@ -27,6 +27,7 @@ def test_background_index_changes_nothing(tmp_path: Path) -> None:
         (tmp_path / "fg" / "linkage.json").read_text()
     steps = {s["stage"]: s.get("steps", {}) for s in a.manifest["stages"]}
     assert steps["linkage"]["register_index_background"] > 0
+    assert steps["linkage"]["metrics_background"] > 0
     assert "register_index_background" not in \
         {s["stage"]: s.get("steps", {}) for s in b.manifest["stages"]}["linkage"]
 
@@ -41,6 +42,22 @@ def test_background_failure_fails_the_run(tmp_path: Path,
     monkeypatch.setattr(linkage, "prepare_register", broken)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match="index failed"):
+        pipeline.run(make_config(residents=2000, days=30), out)
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_background_metrics_failure_fails_the_run(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The linkage metrics, computed beside the platform stage, fail the run if
+    they fail (nothing is left behind), although every stage finished."""
+    from creditsim.linkage import stage
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise RuntimeError("metrics failed")
+
+    monkeypatch.setattr(stage, "_metrics", broken)
+    out = tmp_path / "run"
+    with pytest.raises(RuntimeError, match="metrics failed"):
         pipeline.run(make_config(residents=2000, days=30), out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 

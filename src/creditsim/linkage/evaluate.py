@@ -339,7 +339,8 @@ def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
     """Precision/recall of the probabilistic stage had the threshold been each value.
 
     ``best`` has one row per record of the probabilistic stage: record_id,
-    resident_id (best candidate, null if none) and posterior.
+    resident_id (best candidate, null if none) and posterior; ``truth`` has each
+    record's record_id and true subject (the records' true subjects, or the links).
     """
     df = best.join(truth.select("record_id", TRUTH_COLUMN), on="record_id", how="left")
     df = df.with_columns((pl.col("resident_id") == pl.col(TRUTH_COLUMN)).fill_null(False)

@@ -15,8 +15,9 @@ Order of work (each step a function of typed tables):
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -40,9 +41,14 @@ class LinkageResult:
     """Output of :func:`link_records`."""
 
     links: pl.DataFrame  #: the ``links`` table (see evaluate.LINKS_SCHEMA)
-    metrics: dict[str, Any]  #: the ``linkage.json`` document (deterministic given the seed)
+    #: the ``linkage.json`` document (deterministic given the seed); empty when
+    #: ``link_records(defer_metrics=True)``: then ``measure()`` makes it.
+    metrics: dict[str, Any]
     timings: dict[str, float] = field(default_factory=dict)  #: seconds per step
     charts: dict[str, Path] = field(default_factory=dict)  #: chart name → written file
+    #: Computes the metrics document (a function of frames of its own: it may run in
+    #: another thread while the caller goes on with ``links``).
+    measure: Callable[[], dict[str, Any]] | None = None
 
 
 @dataclass
@@ -95,6 +101,7 @@ def link_records(
     chunk_rows: int = 8_000_000,
     predict_chunks: int = 1,
     prep: RegisterPrep | None = None,
+    defer_metrics: bool = False,
 ) -> LinkageResult:
     """Link every departmental record to at most one registered resident.
 
@@ -111,6 +118,9 @@ def link_records(
         memory_limit, threads: DuckDB resources; chunk_rows, predict_chunks: work
             sizes. None of these changes the result.
         prep: ``prepare_register(register)`` if already built (it is consumed).
+        defer_metrics: leave ``metrics`` empty and return ``measure`` to compute it
+            later (the pipeline runs it in its background thread while the platform
+            stage starts); the document is the same.
     """
     _check_options(threshold, seed)
     t: dict[str, float] = {}
@@ -164,10 +174,18 @@ def link_records(
     platform = _assemble(det, best, threshold)
     truth = evaluate.true_subjects(records)  # made here, not held through Splink
     links = evaluate.attach_truth(platform, truth)
-    metrics = _metrics(links, register, det, best, truth, threshold, seed, preset, prob_stats,
-                       name_count)
+    del truth, platform
+    status = {str(k): int(v) for k, v in det.group_by("id_status").len().sort("id_status")
+              .iter_rows()}
+    del det
+    # Frames of its own (the same buffers): Polars frames must not be shared by threads.
+    reg_cols = [c for c in ("resident_id", "name", "district", "hukou") if c in register.columns]
+    measure = partial(_metrics, links.clone(), register.select(reg_cols), status, best.clone(),
+                      threshold, seed, preset, prob_stats, name_count)
+    metrics = {} if defer_metrics else measure()
     t["evaluate"] = time.perf_counter() - t0
-    return LinkageResult(links=links, metrics=metrics, timings=t, charts=written)
+    return LinkageResult(links=links, metrics=metrics, timings=t, charts=written,
+                         measure=measure if defer_metrics else None)
 
 
 def _assemble(det: pl.DataFrame, best: pl.DataFrame, threshold: float) -> pl.DataFrame:
@@ -211,16 +229,15 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
     return df.sort("department", "record_id")
 
 
-def _metrics(links: pl.DataFrame, register: pl.DataFrame, det: pl.DataFrame,
-             best: pl.DataFrame, truth: pl.DataFrame, threshold: float, seed: int,
+def _metrics(links: pl.DataFrame, register: pl.DataFrame, status: dict[str, int],
+             best: pl.DataFrame, threshold: float, seed: int,
              preset: str, prob_stats: dict[str, Any],
              name_count: np.ndarray | None = None) -> dict[str, Any]:
-    reg_cols = [c for c in ("resident_id", "name", "district", "hukou") if c in register.columns]
+    """The ``linkage.json`` document. ``links`` carries each record's true subject
+    (the threshold sweep reads it there); ``status``: records per ID-check outcome."""
     if name_count is not None and not register["resident_id"].is_sorted():
         name_count = None  # counted in register_view's (sorted) order
-    m = evaluate.evaluate_links(links, register.select(reg_cols), name_count)
-    status = {str(k): int(v) for k, v in det.group_by("id_status").len().sort("id_status")
-              .iter_rows()}
+    m = evaluate.evaluate_links(links, register, name_count)
     unl = links.filter(pl.col("method") == "unlinked")
     m.update({
         "threshold": threshold,
@@ -235,6 +252,6 @@ def _metrics(links: pl.DataFrame, register: pl.DataFrame, det: pl.DataFrame,
                               unl.group_by("department").len().sort("department").iter_rows()},
         },
         "probabilistic_pass": prob_stats,
-        "threshold_sweep": evaluate.threshold_sweep(best, truth) if best.height else [],
+        "threshold_sweep": evaluate.threshold_sweep(best, links) if best.height else [],
     })
     return m
