@@ -342,14 +342,19 @@ def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
     resident_id (best candidate, null if none) and posterior; ``truth`` has each
     record's record_id and true subject (the records' true subjects, or the links).
     """
-    df = best.join(truth.select("record_id", TRUTH_COLUMN), on="record_id", how="left")
-    df = df.with_columns((pl.col("resident_id") == pl.col(TRUTH_COLUMN)).fill_null(False)
-                         .alias("_ok"))
+    # Each best candidate's true subject by position (record ids index an array), not
+    # a join against tens of millions of rows.
+    pos = rows_of(truth["record_id"].to_numpy(), best["record_id"].to_numpy())
+    tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
+    subj = np.where(pos >= 0, tr[np.maximum(pos, 0)], -1) if len(tr) else np.full(len(pos), -1)
+    cand = best["resident_id"].fill_null(-1).to_numpy()
+    ok = (cand >= 0) & (cand == subj)
+    post = best["posterior"].fill_null(np.nan).to_numpy()
     rows = []
     for t in thresholds:
-        take = (pl.col("posterior") >= t).fill_null(False)
-        s = df.select(take.sum().alias("l"), (take & pl.col("_ok")).sum().alias("c"))
-        sc = _scores(df.height, int(s["l"][0]), int(s["c"][0]))
+        take = post >= t  # NaN (no candidate) is never taken
+        sc = _scores(best.height, int(np.count_nonzero(take)),
+                     int(np.count_nonzero(take & ok)))
         rows.append({"threshold": t, **{k: sc[k] for k in ("links", "correct", "precision",
                                                              "recall", "f1")}})
     return rows
