@@ -221,6 +221,10 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     rounds: list[dict[str, Any]] = []
     raw: PolicyResult | None = None
     changed_res: np.ndarray | None = None
+    # The previous round's state and effect intervals, and its appellants: a round
+    # recomputes intervals only for residents whose platform state may differ.
+    prev_fx: tuple[pl.DataFrame | None, pl.DataFrame] | None = None
+    prev_who = np.zeros(0, dtype=np.int64)
     for r in range(models.max_rounds):
         t0 = time.perf_counter()
         rec_keep = keep[rec_cand]
@@ -251,10 +255,12 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         spells_l = sv_eval.label_spells(spells_t, days)
         appeals = objections(spells_l, residents, seed=seed, days=days, start_date=start_date,
                              model=models.appeals)
+        who_np = np.zeros(0, dtype=np.int64)
         if appeals.height and (appeals["outcome"] == "upheld").any():
             res.list_spells = apply_appeals(res.list_spells, appeals)
             # Re-derive list-driven caps and the score snapshots of those residents.
             who = appeals.filter(pl.col("outcome") == "upheld")["resident_id"].unique()
+            who_np = who.to_numpy().astype(np.int64)
             # One filter (a kept-records copy of the whole stream would be ~1.5 GB).
             sub_linked = linked_all.filter(pl.lit(pl.Series(rec_keep))
                                            & pl.col("resident_id").is_in(who.implode()))
@@ -280,8 +286,14 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         t["appeals"] += time.perf_counter() - t0
 
         t0 = time.perf_counter()
-        states = state_intervals(res) if policy.scores else None
-        effects = effect_intervals(res, register, states)
+        if prev_fx is None or changed_res is None or not models.incremental:
+            states = state_intervals(res) if policy.scores else None
+            effects = effect_intervals(res, register, states)
+        else:
+            # Re-scored residents and this round's and the last round's appellants.
+            touched = np.unique(np.concatenate([changed_res, who_np, prev_who]))
+            states, effects = _update_intervals(res, register, *prev_fx, touched)
+        prev_fx, prev_who = (states, effects), who_np
         affected = effects["resident_id"].unique().to_numpy()
         dem = individual_demand(residents, affected, seed=seed, days=days,
                                 start_date=start_date, services=services_used)
@@ -386,6 +398,25 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
               "list_spells": spells_out, "decisions": dec_out, "demand": demand,
               "appeals": appeals if appeals.height else pl.DataFrame(schema=APPEALS_SCHEMA)}
     return LoopResult(tables=tables, rounds=rounds, timings=t)
+
+
+def _update_intervals(res: PolicyResult, register: pl.DataFrame, states: pl.DataFrame | None,
+                      effects: pl.DataFrame, touched: np.ndarray
+                      ) -> tuple[pl.DataFrame | None, pl.DataFrame]:
+    """The state and effect intervals of ``res``, from the previous round's (``states``,
+    ``effects``) where only the residents ``touched`` (sorted ids) can differ: a
+    resident's intervals depend only on their own scores, spells and coverage, and
+    an effect's on its causing (via) resident."""
+    hit = _member_of(touched, int(res.covered_from.size))
+    sub = replace(res, scores=res.scores.filter(hit(res.scores["resident_id"])),
+                  list_spells=res.list_spells.filter(hit(res.list_spells["resident_id"])))
+    new_states = state_intervals(sub) if states is not None else None
+    if states is not None and new_states is not None:
+        states = pl.concat([states.filter(~hit(states["resident_id"])), new_states])
+    new_fx = effect_intervals(sub, register, new_states, only=touched)
+    kept = effects.filter(~hit(effects["via_resident_id"]))
+    effects = pl.concat([kept, new_fx]) if new_fx.height else kept
+    return states, effects
 
 
 def _member_of(ids: np.ndarray, n: int) -> Callable[[pl.Series], pl.Series]:

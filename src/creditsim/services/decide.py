@@ -60,9 +60,12 @@ def state_intervals(result: PolicyResult) -> pl.DataFrame:
     ).filter(pl.col("start") < pl.col("end"))
 
 
-def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame | None
-                      ) -> pl.DataFrame:
-    """Intervals [start, end) in which a resident meets the consequence's condition."""
+def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame | None,
+                      only: np.ndarray | None = None) -> pl.DataFrame:
+    """Intervals [start, end) in which a resident meets the consequence's condition.
+
+    ``only`` (sorted resident ids): intervals of these residents alone, given a
+    ``result`` and ``states`` already restricted to them."""
     days = result.days
     covered = result.covered_from
     if c.on_list is not None:
@@ -74,7 +77,8 @@ def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
             pl.lit("list").alias("cause_type"), pl.lit(c.on_list).alias("cause"),
             pl.col("record_id").alias("spell_record_id"),
         ).filter(pl.col("start") < pl.col("end"))
-    ids = np.flatnonzero(covered < days).astype(np.int32)
+    ids = (np.flatnonzero(covered < days) if only is None else only[covered[only] < days]
+           ).astype(np.int32)
     if c.covered:
         return pl.DataFrame({"via_resident_id": ids,
                              "start": covered[ids].astype(np.int32),
@@ -108,17 +112,19 @@ def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
 
 
 def effect_intervals(result: PolicyResult, register: pl.DataFrame,
-                     states: pl.DataFrame | None = None) -> pl.DataFrame:
+                     states: pl.DataFrame | None = None,
+                     only: np.ndarray | None = None) -> pl.DataFrame:
     """Every consequence's intervals on the *affected* residents (spillover included).
 
     Columns: resident_id, service, effect, rate, consequence, start, end,
-    cause_type, cause, via_resident_id, spell_record_id.
+    cause_type, cause, via_resident_id, spell_record_id. ``only`` (sorted ids): the
+    intervals caused by these residents alone (``result`` restricted to them).
     """
     frames = []
     for c in result.policy.consequences:
         if states is None and (c.tiers is not None or c.score_min is not None):
             states = state_intervals(result)  # once, and only if a consequence needs it
-        subj = subject_intervals(c, result, states)
+        subj = subject_intervals(c, result, states, only)
         if subj.height == 0:
             continue
         affected = []
@@ -152,7 +158,8 @@ def decide(demand: pl.DataFrame, effects: pl.DataFrame) -> pl.DataFrame:
     hits = hits.with_columns(
         pl.col("effect").replace_strict(_PRECEDENCE, return_dtype=pl.Int8).alias("_prec"),
         (-pl.col("rate").fill_null(0)).alias("_negrate"),
-    ).sort("demand_idx", "_prec", "_negrate", "consequence", "via_resident_id")
+    ).sort("demand_idx", "_prec", "_negrate", "consequence", "via_resident_id",
+           "spell_record_id", nulls_last=False)  # a total order: effects' row order is free
     best = hits.unique("demand_idx", keep="first", maintain_order=True)
     return best.select(
         "resident_id", "day", "service",
