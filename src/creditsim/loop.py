@@ -232,8 +232,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
                                                   models.repayment.court_lag_days.value, days)
         rep_linked = linked_records({"court": rep_rec}, rep_lk)
         if raw is None or changed_res is None or not models.incremental:
-            linked = pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked])
-            raw = apply_policy(policy, register, linked, days=days, start_date=start_date)
+            # The kept stream is handed over, not held here: the engine lets it go
+            # before its snapshots, the peak of the run at city scale.
+            raw = apply_policy(policy, register,
+                               pl.concat([linked_all.filter(pl.Series(rec_keep)), rep_linked]),
+                               days=days, start_date=start_date)
             covered = raw.covered_from  # the same for every application below
             n_rescored = n
         else:

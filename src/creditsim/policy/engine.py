@@ -533,6 +533,9 @@ def apply_policy(
         override_spells=override_spells(policy, recs, covered, spells),
         timings=t,
     )
+    # The record stream is not needed past here: release its arrays (and the frame,
+    # if the caller handed it over) before the snapshots.
+    del recs, linked
     t0 = time.perf_counter()
     result.scores = monthly_scores(result)
     t["scores"] = time.perf_counter() - t0
