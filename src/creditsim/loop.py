@@ -141,14 +141,16 @@ def _repayment_rows(rep: pl.DataFrame, records: pl.DataFrame, links: pl.DataFram
 def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> PolicyResult:
     """``prev`` with the rows of residents ``changed`` replaced by ``sub``'s."""
     hit = _member_of(changed, int(prev.covered_from.size))
+    return replace(prev, ledger=_mix(prev.ledger, sub.ledger, hit),
+                   scores=_mix(prev.scores, sub.scores, hit),
+                   list_spells=_mix(prev.list_spells, sub.list_spells, hit),
+                   override_spells=_mix(prev.override_spells, sub.override_spells, hit))
 
-    def mix(a: pl.DataFrame, b: pl.DataFrame) -> pl.DataFrame:
-        return pl.concat([a.filter(~hit(a["resident_id"])), b.filter(hit(b["resident_id"]))])
 
-    return replace(prev, ledger=mix(prev.ledger, sub.ledger),
-                   scores=mix(prev.scores, sub.scores),
-                   list_spells=mix(prev.list_spells, sub.list_spells),
-                   override_spells=mix(prev.override_spells, sub.override_spells))
+def _mix(a: pl.DataFrame, b: pl.DataFrame, hit: Callable[[pl.Series], pl.Series]
+         ) -> pl.DataFrame:
+    """``a``'s rows of residents not ``hit``, then ``b``'s rows of residents hit."""
+    return pl.concat([a.filter(~hit(a["resident_id"])), b.filter(hit(b["resident_id"]))])
 
 
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
@@ -278,8 +280,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
                           list_spells=res.list_spells.filter(pl.col("resident_id").is_in(w)),
                           override_spells=res.override_spells.filter(
                               pl.col("resident_id").is_in(w)))
-            res.scores = _merge(res, replace(sub, scores=monthly_scores(sub)),
-                                who.to_numpy()).scores
+            res.scores = _mix(res.scores, monthly_scores(sub),
+                              _member_of(who_np, int(res.covered_from.size)))
             spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events,
                                     rep_ev, rec_pos)
         # Repaying to get off a list is a behavioural response: off with --no-feedback.
