@@ -171,3 +171,20 @@ def test_ledger_sorted_by_resident_after_rounds(runs: dict) -> None:
     assert len(doc["rounds"]) > 1  # re-scoring rounds happened
     led = pl.read_parquet(runs["beijing_on"] / "ledger.parquet")
     assert led.height > 0 and led["resident_id"].is_sorted()
+
+
+def test_platform_used_only_records_that_happened(runs: dict) -> None:
+    """After feedback rounds, every record is of an event that happened, every link is
+    of a record, and the ledger scores only those records (the loop's record
+    selection is carried from round to round, not recomputed)."""
+    run = runs["beijing_on"]
+    recs = pl.concat([pl.read_parquet(p, columns=["record_id", "truth_event_id"])
+                      for p in sorted((run / "records").glob("*.parquet"))])
+    events = pl.read_parquet(run / "events.parquet", columns=["event_id"])
+    assert recs.join(events, left_on="truth_event_id", right_on="event_id",
+                     how="anti").height == 0
+    links = pl.read_parquet(run / "links.parquet", columns=["record_id"])
+    assert links.height == recs.height
+    assert links.join(recs, on="record_id", how="anti").height == 0
+    ledger = pl.read_parquet(run / "ledger.parquet", columns=["record_id"])
+    assert ledger.join(recs, on="record_id", how="anti").height == 0

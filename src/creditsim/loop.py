@@ -227,9 +227,11 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
     # recomputes intervals only for residents whose platform state may differ.
     prev_fx: tuple[pl.DataFrame | None, pl.DataFrame] | None = None
     prev_who = np.zeros(0, dtype=np.int64)
+    # Which records happen: kept candidates' records (a 30M-row gather; later rounds
+    # flip only the records of the candidates that flipped).
+    rec_keep = keep[rec_cand]
     for r in range(models.max_rounds):
         t0 = time.perf_counter()
-        rec_keep = keep[rec_cand]
         rep_ev, rep_rec, rep_lk = _repayment_rows(rep, court, links, next_rid, next_eid,
                                                   models.repayment.court_lag_days.value, days)
         rep_linked = linked_records({"court": rep_rec}, rep_lk)
@@ -319,8 +321,8 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         # Platform residents whose linked records change next round: those of the
         # records of flipped candidates, and those of cases whose repayment changed
         # (case records are court records, so in rec_all).
-        moved = rec_platform[_member_of(np.flatnonzero(flip), len(flip))(
-            pl.Series(rec_cand)).to_numpy()]
+        rec_flip = _member_of(np.flatnonzero(flip), len(flip))(pl.Series(rec_cand)).to_numpy()
+        moved = rec_platform[rec_flip]
         rep_diff = pl.concat([rep, new_rep]).unique(keep="none")
         case_ids = rep_diff["case_record_id"].to_numpy()
         case_pos = rec_pos[case_ids[case_ids < len(rec_pos)]]
@@ -338,6 +340,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         if changed == 0 and not rep_changed:
             break
         keep, rep = new_keep, new_rep
+        rec_keep = rec_keep ^ rec_flip  # = keep[rec_cand]
 
     # Final tables (the last round's, which is the fixed point if it converged).
     spells_out = sv_eval.label_spells(spells_t, days).drop("truth_performed_day")
