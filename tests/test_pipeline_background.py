@@ -32,32 +32,22 @@ def test_background_index_changes_nothing(tmp_path: Path) -> None:
         {s["stage"]: s.get("steps", {}) for s in b.manifest["stages"]}["linkage"]
 
 
-def test_background_failure_fails_the_run(tmp_path: Path,
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
-    import creditsim.linkage as linkage
-
-    def broken(_register: object) -> None:
-        raise RuntimeError("index failed")
-
-    monkeypatch.setattr(linkage, "prepare_register", broken)
-    out = tmp_path / "run"
-    with pytest.raises(RuntimeError, match="index failed"):
-        pipeline.run(make_config(residents=2000, days=30), out)
-    assert not out.exists() and list(tmp_path.iterdir()) == []
-
-
-def test_background_metrics_failure_fails_the_run(tmp_path: Path,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    """The linkage metrics, computed beside the platform stage, fail the run if
-    they fail (nothing is left behind), although every stage finished."""
-    from creditsim.linkage import stage
+@pytest.mark.parametrize(("module", "name", "message"), [
+    ("creditsim.linkage", "prepare_register", "index failed"),  # beside behaviour, records
+    ("creditsim.linkage.stage", "_metrics", "metrics failed"),  # beside the platform stage
+])
+def test_background_failure_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                          module: str, name: str, message: str) -> None:
+    """Work done in the background thread fails the run if it fails, and nothing is
+    left behind (the metrics fail after every stage has finished)."""
+    import importlib
 
     def broken(*_a: object, **_k: object) -> None:
-        raise RuntimeError("metrics failed")
+        raise RuntimeError(message)
 
-    monkeypatch.setattr(stage, "_metrics", broken)
+    monkeypatch.setattr(importlib.import_module(module), name, broken)
     out = tmp_path / "run"
-    with pytest.raises(RuntimeError, match="metrics failed"):
+    with pytest.raises(RuntimeError, match=message):
         pipeline.run(make_config(residents=2000, days=30), out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 

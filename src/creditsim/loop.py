@@ -150,7 +150,12 @@ def _merge(prev: PolicyResult, sub: PolicyResult, changed: np.ndarray) -> Policy
 def _mix(a: pl.DataFrame, b: pl.DataFrame, hit: Callable[[pl.Series], pl.Series]
          ) -> pl.DataFrame:
     """``a``'s rows of residents not ``hit``, then ``b``'s rows of residents hit."""
-    return pl.concat([a.filter(~hit(a["resident_id"])), b.filter(hit(b["resident_id"]))])
+    return pl.concat([a.filter(~hit(a["resident_id"])), _only(b, hit)])
+
+
+def _only(df: pl.DataFrame, hit: Callable[[pl.Series], pl.Series]) -> pl.DataFrame:
+    """``df``'s rows of residents ``hit``."""
+    return df.filter(hit(df["resident_id"]))
 
 
 def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
@@ -247,7 +252,7 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
             hit = _member_of(changed_res, n)  # unlinked records (null) never hit
             linked = pl.concat([
                 linked_all.filter(pl.Series(rec_keep) & hit(linked_all["resident_id"])),
-                rep_linked.filter(hit(rep_linked["resident_id"]))])
+                _only(rep_linked, hit)])
             sub = apply_policy(policy, register, linked, days=days, start_date=start_date,
                                covered_from=covered)
             raw = _merge(raw, sub, changed_res)
@@ -266,24 +271,19 @@ def run_loop(residents: pl.DataFrame, candidates: pl.DataFrame,
         if appeals.height and (appeals["outcome"] == "upheld").any():
             res.list_spells = apply_appeals(res.list_spells, appeals)
             # Re-derive list-driven caps and the score snapshots of those residents.
-            who = appeals.filter(pl.col("outcome") == "upheld")["resident_id"].unique()
-            who_np = who.to_numpy().astype(np.int64)
+            who_np = appeals.filter(pl.col("outcome") == "upheld")["resident_id"].unique(
+            ).to_numpy().astype(np.int64)
+            mine = _member_of(who_np, n)
             # One filter (a kept-records copy of the whole stream would be ~1.5 GB).
-            sub_linked = linked_all.filter(pl.lit(pl.Series(rec_keep))
-                                           & pl.col("resident_id").is_in(who.implode()))
-            recs_obj = Records.from_frame(sub_linked, n, days)
-            ov = override_spells(policy, recs_obj, res.covered_from,
-                                 res.list_spells.filter(pl.col("resident_id").is_in(who.implode())))
-            res.override_spells = pl.concat([
-                res.override_spells.filter(~pl.col("resident_id").is_in(who.implode())), ov])
+            sub_linked = linked_all.filter(pl.Series(rec_keep) & mine(linked_all["resident_id"]))
+            ov = override_spells(policy, Records.from_frame(sub_linked, n, days),
+                                 res.covered_from, _only(res.list_spells, mine))
+            res.override_spells = _mix(res.override_spells, ov, mine)
             # Only the appellants' snapshots change: recompute theirs and merge.
-            w = who.implode()
-            sub = replace(res, ledger=res.ledger.filter(pl.col("resident_id").is_in(w)),
-                          list_spells=res.list_spells.filter(pl.col("resident_id").is_in(w)),
-                          override_spells=res.override_spells.filter(
-                              pl.col("resident_id").is_in(w)))
-            res.scores = _mix(res.scores, monthly_scores(sub),
-                              _member_of(who_np, int(res.covered_from.size)))
+            sub = replace(res, ledger=_only(res.ledger, mine),
+                          list_spells=_only(res.list_spells, mine),
+                          override_spells=ov)
+            res.scores = _mix(res.scores, monthly_scores(sub), mine)
             spells_t = _spell_truth(res.list_spells, lk_rep, rec_all, rep_rec, court_events,
                                     rep_ev, rec_pos)
         # Repaying to get off a list is a behavioural response: off with --no-feedback.
@@ -416,10 +416,10 @@ def _update_intervals(res: PolicyResult, register: pl.DataFrame, states: pl.Data
     resident's intervals depend only on their own scores, spells and coverage, and
     an effect's on its causing (via) resident."""
     hit = _member_of(touched, int(res.covered_from.size))
-    sub = replace(res, scores=res.scores.filter(hit(res.scores["resident_id"])),
-                  list_spells=res.list_spells.filter(hit(res.list_spells["resident_id"])))
-    new_states = state_intervals(sub) if states is not None else None
-    if states is not None and new_states is not None:
+    sub = replace(res, scores=_only(res.scores, hit), list_spells=_only(res.list_spells, hit))
+    new_states = None
+    if states is not None:
+        new_states = state_intervals(sub)
         states = pl.concat([states.filter(~hit(states["resident_id"])), new_states])
     new_fx = effect_intervals(sub, register, new_states, only=touched)
     kept = effects.filter(~hit(effects["via_resident_id"]))

@@ -116,6 +116,7 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
     df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
                     ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
     if ctx.background is not None:
+        from creditsim.linkage import prepare_register
         from creditsim.services import demand_totals
 
         # Linkage's index of the register and the city-wide demand depend on the
@@ -126,7 +127,7 @@ def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
         # deadlock (one thread holds the frame's read lock waiting for the GIL, the
         # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
         ctx.background.submit(_lower_priority)
-        ctx.register_prep = ctx.background.submit(_timed_register_prep, df.clone())
+        ctx.register_prep = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
         ctx.demand_totals = ctx.background.submit(
             demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date)
     return {"residents": df}
@@ -147,17 +148,10 @@ def _lower_priority() -> None:
 
 
 def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    """``fn()`` and the seconds it took (for work done in the background)."""
     t0 = time.perf_counter()
     out = fn()
     return out, time.perf_counter() - t0
-
-
-def _timed_register_prep(residents: pl.DataFrame) -> tuple[Any, float]:
-    from creditsim.linkage import prepare_register
-
-    t0 = time.perf_counter()
-    prep = prepare_register(residents)
-    return prep, time.perf_counter() - t0
 
 
 def _behaviour(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
@@ -230,9 +224,10 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset, memory_limit="3GB", prep=prep,
                        defer_metrics=ctx.background is not None)
-    if res.measure is not None and ctx.background is not None:
+    if res.measure is not None:  # deferred: there is a background thread
         # The metrics document (about 4 s of work at city scale) is computed beside
         # the platform stage, whose work leaves part of the machine idle.
+        assert ctx.background is not None
         ctx.documents["linkage.json"] = ctx.background.submit(_timed, res.measure)
     else:
         ctx.documents["linkage.json"] = res.metrics

@@ -61,13 +61,19 @@ def true_subjects(records: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
 
 def attach_truth(platform_links: pl.DataFrame, truth: pl.DataFrame) -> pl.DataFrame:
     """The ``links`` table: the platform's links plus each record's true subject."""
-    # By position (record ids index an array), not a join of tens of millions of rows.
-    rows = rows_of(truth["record_id"].to_numpy(), platform_links["record_id"].to_numpy())
-    tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
-    subj = np.where(rows >= 0, tr[np.maximum(rows, 0)], -1) if len(tr) else rows
+    subj = _subjects(truth, platform_links["record_id"].to_numpy())
     out = platform_links.with_columns(
         pl.Series(TRUTH_COLUMN, subj, dtype=pl.Int32).set(pl.Series(subj < 0), None))
     return out.select(list(LINKS_SCHEMA)).cast(LINKS_SCHEMA)  # type: ignore[arg-type]
+
+
+def _subjects(truth: pl.DataFrame, record_ids: np.ndarray) -> np.ndarray:
+    """The true subject of each record id per ``truth`` (record_id, truth column),
+    -1 where absent or null. By position (record ids index an array), not a join
+    of tens of millions of rows."""
+    rows = rows_of(truth["record_id"].to_numpy(), record_ids)
+    tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
+    return np.where(rows >= 0, tr[np.maximum(rows, 0)], -1) if len(tr) else rows
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -342,11 +348,7 @@ def threshold_sweep(best: pl.DataFrame, truth: pl.DataFrame,
     resident_id (best candidate, null if none) and posterior; ``truth`` has each
     record's record_id and true subject (the records' true subjects, or the links).
     """
-    # Each best candidate's true subject by position (record ids index an array), not
-    # a join against tens of millions of rows.
-    pos = rows_of(truth["record_id"].to_numpy(), best["record_id"].to_numpy())
-    tr = truth[TRUTH_COLUMN].fill_null(-1).to_numpy()
-    subj = np.where(pos >= 0, tr[np.maximum(pos, 0)], -1) if len(tr) else np.full(len(pos), -1)
+    subj = _subjects(truth, best["record_id"].to_numpy())
     cand = best["resident_id"].fill_null(-1).to_numpy()
     ok = (cand >= 0) & (cand == subj)
     post = best["posterior"].fill_null(np.nan).to_numpy()

@@ -14,10 +14,11 @@ algorithm (documented in docs/policy.md, "The engine"):
    active on the snapshot days in ``[day, expires_day)``; a running per-resident
    total is updated month by month with the entries entering and leaving.
 
-Residents are scored independently, so the ledger and the snapshots are computed
-in blocks of consecutive resident ids (a few million records each): arrays of a
-block's size stay in the caches and are recycled by the allocator, which at city
-scale is about a third faster than one piece. No result depends on the block size.
+Residents are scored independently, so the ledger is computed in blocks of
+consecutive resident ids (a few million records each; the snapshots evaluate each
+month's candidates in chunks): arrays of a block's size stay in the caches and are
+recycled by the allocator, which at city scale is about a third faster than one
+piece. No result depends on the block or chunk size.
 
 The reference interpreter in ``tests/policy/reference.py`` implements the same
 rules one resident at a time; the differential tests assert identical tables.

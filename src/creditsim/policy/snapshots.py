@@ -77,7 +77,7 @@ def snapshot_states(result: PolicyResult, qdays: np.ndarray) -> list[pl.DataFram
 
 #: Candidates evaluated at a time within a query day: temporaries of this size stay
 #: in the caches and are recycled by the allocator (at city scale a query day has
-#: ~10M candidates, and whole-size temporaries are fresh pages every time).
+#: 1-2M candidates; whole-size temporaries of that size are fresh pages each time).
 _CHUNK = 1 << 20
 
 
@@ -132,9 +132,11 @@ def _changes(result: PolicyResult, q: np.ndarray, res: np.ndarray, pts: np.ndarr
             cap_s[ov_res[act]] = NEVER
             cap_t[ov_res[act]] = -1
         prev_act = act
-        out.append(tuple(np.concatenate([p[i] for p in parts]) if parts else  # type: ignore[misc]
-                         np.zeros(0, dtype=t) for i, t in enumerate((np.int64, np.int32,
-                                                                     np.int8))))
+        if parts:
+            idx, score, tier = (np.concatenate(col) for col in zip(*parts, strict=True))
+        else:
+            idx, score, tier = np.zeros(0, np.int64), np.zeros(0, np.int32), np.zeros(0, np.int8)
+        out.append((idx, score, tier))
     return out
 
 
