@@ -22,6 +22,7 @@ for any chunking of the records or of Splink's prediction.
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -223,10 +224,20 @@ def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterF
     html = {}
     if charts:
         html = {
-            "match_weights": linker.visualisations.match_weights_chart().to_html(inline=True),
-            "m_u_parameters": linker.visualisations.m_u_parameters_chart().to_html(inline=True),
+            "match_weights": _stable_html(
+                linker.visualisations.match_weights_chart().to_html(inline=True),
+                "match_weights"),
+            "m_u_parameters": _stable_html(
+                linker.visualisations.m_u_parameters_chart().to_html(inline=True),
+                "m_u_parameters"),
         }
     return best, linker.misc.save_model_to_json(), int(n_pairs), html
+
+
+def _stable_html(html: str, name: str) -> str:
+    """A chart's HTML with its random element id (a fresh uuid per call) replaced by
+    one named for the chart, so the run's files are byte-identical on one seed."""
+    return re.sub(r"splink-chart-[0-9a-f]{32}", f"splink-chart-{name}", html)
 
 
 def _best_candidates(con, pred_table: str, keys_table: str, seed: int) -> pl.DataFrame:
