@@ -15,7 +15,7 @@ opaque handles and never name a truth column.
 
 Public API::
 
-    from creditsim.platform import LoopInputs, RunSpec, run_loop
+    from creditsim.platform import LoopInputs, LoopModels, RunSpec, run_loop
     res = run_loop(LoopInputs(residents, candidates, records, links, policy),
                    RunSpec(seed, days, start_date), LoopModels())
     res.tables, res.rounds, res.timings

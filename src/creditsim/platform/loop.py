@@ -23,7 +23,7 @@ A round is the steps of ``ROUND_STEPS``; all state between rounds is a
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -49,6 +49,7 @@ from creditsim.platform.world.truth import (
     build_world,
     final_labels,
     first_keep,
+    happened,
     happened_events,
     happened_records,
     platform_view,
@@ -90,10 +91,10 @@ def run_loop(inputs: LoopInputs, spec: RunSpec, models: LoopModels, sink: Sink |
     t: dict[str, float] = {"setup": 0.0, **{s.name: 0.0 for s in ROUND_STEPS}}
     t0 = time.perf_counter()
     candidates, records, links = inputs.candidates, inputs.records, inputs.links
-    ctx, state, totals = _setup(inputs, spec, models)
+    ctx, totals = _setup(inputs, spec, models)
     del inputs
     t["setup"] = time.perf_counter() - t0
-    state, last, rounds = _iterate(ctx, state, t)
+    state, last, rounds = _iterate(ctx, t)
     t0 = time.perf_counter()
     final = _conclude(ctx, state, last)
     t["label"] = time.perf_counter() - t0
@@ -136,9 +137,9 @@ def run_loop(inputs: LoopInputs, spec: RunSpec, models: LoopModels, sink: Sink |
 
 
 def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
-           ) -> tuple[RoundContext, RoundState, pl.DataFrame]:
-    """The platform's stream and the world's handles (made once), round 0's state,
-    and the city-wide service demand."""
+           ) -> tuple[RoundContext, pl.DataFrame]:
+    """The platform's stream and the world's handles (made once), and the
+    city-wide service demand."""
     policy = inputs.policy
     stream = build_stream(inputs.records, inputs.links)
     world = build_world(inputs.residents, inputs.candidates, inputs.records, inputs.links,
@@ -149,16 +150,19 @@ def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
                         spec=spec, models=models)
     totals = inputs.totals if inputs.totals is not None else demand_totals(
         inputs.residents, seed=spec.seed, days=spec.days, start_date=spec.start_date)
-    keep, present = first_keep(world, models.feedback)
-    state = RoundState(keep=keep, present=present, repaid=pl.DataFrame(schema=REPAYMENTS_SCHEMA))
-    return RoundContext(platform=platform, world=world), state, totals
+    return RoundContext(platform=platform, world=world), totals
 
 
-def _iterate(ctx: RoundContext, state: RoundState, t: dict[str, float]
+def _iterate(ctx: RoundContext, t: dict[str, float]
              ) -> tuple[RoundState, Round, list[dict[str, Any]]]:
-    """Rounds of ROUND_STEPS until one changes nothing (or ``max_rounds``): the
-    state the last round started from (advanced if it did not converge), the last
-    round, and each round's summary. Adds each step's seconds to ``t``."""
+    """Rounds of ROUND_STEPS from round 0's state until one changes nothing (or
+    ``max_rounds``): the state the last round started from (advanced if it did not
+    converge), the last round, and each round's summary. Adds each step's seconds
+    to ``t``. Only the current state is held: a round's tables go when the next
+    round starts, and what a step releases goes after it."""
+    keep, present = first_keep(ctx.world, ctx.platform.models.feedback)
+    state = RoundState(keep=keep, present=present, repaid=pl.DataFrame(schema=REPAYMENTS_SCHEMA))
+    del keep, present
     rounds: list[dict[str, Any]] = []
     rnd = Round(number=0)
     for r in range(ctx.platform.models.max_rounds):
@@ -166,6 +170,8 @@ def _iterate(ctx: RoundContext, state: RoundState, t: dict[str, float]
         for step in ROUND_STEPS:
             t0 = time.perf_counter()
             rnd = step.fn(ctx, state, rnd)
+            if step.releases:
+                state = replace(state, **dict.fromkeys(step.releases))
             t[step.name] += time.perf_counter() - t0
         done = need(rnd.responded)
         rounds.append(done.summary)
@@ -186,7 +192,7 @@ def _conclude(ctx: RoundContext, state: RoundState, last: Round) -> Final:
                   present=state.present, covered=s.covered), s.rep)
     return Final(spells=spells, decisions=labelled, appeals=a.appeals,
                  ledger=a.result.ledger, scores=a.result.scores,
-                 happened=Happened(keep=state.keep, event_ids=ctx.world.event_ids, rep=s.rep),
+                 happened=happened(ctx.world, state.keep, s.rep),
                  present=state.present, pos=p.stream.pos)
 
 

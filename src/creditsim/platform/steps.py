@@ -56,11 +56,15 @@ from creditsim.services import decide, effect_intervals, individual_demand, stat
 
 @dataclass(frozen=True)
 class Step:
-    """One step of a round: a name (its seconds in loop.json), its function, what it does."""
+    """One step of a round: a name (its seconds in loop.json), its function, what it
+    does, and the fields of the round's state no later step reads (the loop lets
+    them go after the step: the last round's scoring and intervals are as large as
+    this round's, which replace them)."""
 
     name: str
     fn: Callable[[RoundContext, RoundState, Round], Round]
     doc: str
+    releases: tuple[str, ...] = ()
 
 
 def score(ctx: RoundContext, state: RoundState, rnd: Round) -> Round:
@@ -203,11 +207,12 @@ def update_intervals(res: PolicyResult, register: pl.DataFrame, prev: Intervals,
 #: objection ends a spell the same round's decisions must not act on.
 ROUND_STEPS: list[Step] = [
     Step("score", score, "the court's repayment records; the policy applied to the "
-         "records that exist (round 0: everyone; later: residents whose records changed)"),
+         "records that exist (round 0: everyone; later: residents whose records changed)",
+         releases=("scored",)),
     Step("appeal_and_repay", appeal_and_repay, "residents object to wrongful spells and the "
          "platform answers; listed debtors repay"),
     Step("serve", serve, "state and effect intervals; decisions on the affected residents' "
-         "demand for services"),
+         "demand for services", releases=("intervals",)),
     Step("respond", respond, "deterrence and gaming thin the candidate events; which "
          "residents' records change next round"),
 ]

@@ -275,6 +275,12 @@ class Happened:
     rep: Repayments
 
 
+def happened(world: World, keep: np.ndarray, rep: Repayments) -> Happened:
+    """What happened if the candidate events ``keep`` marks and the repayments
+    ``rep`` did."""
+    return Happened(keep=keep, event_ids=world.event_ids, rep=rep)
+
+
 def happened_events(h: Happened, candidates: pl.DataFrame) -> pl.DataFrame:
     """The ``events`` table: the candidate events kept, then the repayments."""
     return pl.concat([candidates.filter(pl.Series(h.keep)).drop("boost"), h.rep.events])
