@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import platform as host
+import resource
 import sys
 import threading
 import time
@@ -529,8 +530,6 @@ def _manifest(ctx: RunContext, timings: list[dict[str, Any]]) -> dict[str, Any]:
 
 def _peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
-    import resource  # Unix only: imported where used
-
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb * 1024 if sys.platform != "darwin" else kb
 
