@@ -21,8 +21,7 @@ from pathlib import Path
 
 from creditsim import pipeline
 from creditsim.config import make_config
-from creditsim.feedback import FeedbackModel
-from creditsim.loop import LoopModels
+from creditsim.platform import FeedbackModel, LoopModels
 
 RESULTS = Path(__file__).parent / "results"
 
@@ -59,7 +58,8 @@ def main() -> None:
         t_all = time.perf_counter()
         for st in pipeline.PLAN[:3]:
             t0, c0 = time.perf_counter(), _cpu()
-            tables.update(st.fn(ctx, tables))
+            done = st.fn(ctx, pipeline.StageInput(tables))  # no background: no handoffs
+            tables.update(done.tables)
             peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
             row = {"stage": st.name, "seconds": round(time.perf_counter() - t0, 2),
                    "cpu_seconds": round(_cpu() - c0, 2), "peak_rss_gb": round(peak, 2)}

@@ -126,30 +126,29 @@ def test_summary_printed(tmp_path: Path) -> None:
         assert word in res.output, word
 
 
-def test_incremental_rescoring_equals_full_rescoring() -> None:
+def test_incremental_rescoring_equals_full_rescoring(tmp_path: Path) -> None:
     """Later rounds re-score only residents whose records changed; the result must be
     what re-scoring everyone gives."""
     import datetime as dt
 
     from creditsim import pipeline
     from creditsim.config import make_config
-    from creditsim.loop import LoopModels, run_loop
+    from creditsim.platform import LoopInputs, LoopModels, RunSpec, run_loop
     from creditsim.policy import load_policy
 
     cfg = make_config(residents=20_000, days=365, seed=8)
-    ctx = pipeline.RunContext(config=cfg, workdir=Path("/tmp"), run_dir=Path("/tmp"),
+    ctx = pipeline.RunContext(config=cfg, workdir=tmp_path, run_dir=tmp_path,
                               progress=lambda s, f: None)
-    tables: dict = {}
-    for st in pipeline.PLAN[:4]:
-        tables.update(st.fn(ctx, tables))
+    tables, _timings, _docs = pipeline.run_stages(ctx, pipeline.PLAN[:4], keep_tables=True)
     recs = {k.removeprefix("_records/"): v for k, v in tables.items()
             if k.startswith("_records/")}
     out = {}
     for inc in (True, False):
         # run_loop consumes its records dict: hand each run its own.
-        res = run_loop(tables["residents"], tables["_candidates"], dict(recs), tables["_links"],
-                       load_policy("beijing"), seed=8, days=365, start_date=dt.date(2021, 1, 1),
-                       models=LoopModels(incremental=inc))
+        res = run_loop(LoopInputs(tables["residents"], tables["_candidates"], dict(recs),
+                                  tables["_links"], load_policy("beijing")),
+                       RunSpec(seed=8, days=365, start_date=dt.date(2021, 1, 1)),
+                       LoopModels(incremental=inc))
         assert len(res.rounds) > 1
         out[inc] = res
     for name in ("ledger", "scores", "list_spells", "decisions", "events", "demand",

@@ -10,7 +10,8 @@ import polars as pl
 import pytest
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.loop import _update_intervals
+from creditsim.platform.state import Intervals
+from creditsim.platform.steps import update_intervals
 from creditsim.policy import apply_policy, load_policy
 from creditsim.services.decide import effect_intervals, state_intervals
 from policy.helpers import linked, register, sort_all  # tests/policy (on the path)
@@ -78,7 +79,8 @@ def test_update_intervals_matches_recompute(preset: str, seed: int) -> None:
                          start_date=date(2021, 1, 1))
     s0 = state_intervals(before)
     e0 = effect_intervals(before, reg, s0)
-    s1, e1 = _update_intervals(after, reg, s0, e0, changed.astype(np.int64))
+    got = update_intervals(after, reg, Intervals(s0, e0), changed.astype(np.int64))
+    s1, e1 = got.states, got.effects
     full_s = state_intervals(after)
     full_e = effect_intervals(after, reg, full_s)
     # The causes each preset is chosen for are exercised.
@@ -89,6 +91,6 @@ def test_update_intervals_matches_recompute(preset: str, seed: int) -> None:
     fx = set(full_e["via_resident_id"].to_list()) ^ set(e0["via_resident_id"].to_list())
     if fx & hit:
         drop = min(fx & hit)
-        _s, bad = _update_intervals(after, reg, s0, e0,
-                                    np.array(sorted(hit - {drop}), dtype=np.int64))
-        assert not sort_all(bad).equals(sort_all(full_e))
+        bad = update_intervals(after, reg, Intervals(s0, e0),
+                               np.array(sorted(hit - {drop}), dtype=np.int64))
+        assert not sort_all(bad.effects).equals(sort_all(full_e))

@@ -8,7 +8,7 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from creditsim.loop import _member_of
+from creditsim.platform.stream import member_of
 
 
 @settings(max_examples=200, deadline=None)
@@ -19,6 +19,6 @@ def test_member_of_matches_set_membership(n: int, data: st.DataObject) -> None:
     ids = np.unique(np.asarray(data.draw(st.lists(st.integers(0, n - 1), min_size=min(k, 1),
                                                   max_size=k)), dtype=np.int64))
     col = data.draw(st.lists(st.one_of(st.none(), st.integers(0, n - 1)), max_size=200))
-    got = _member_of(ids, n)(pl.Series(col, dtype=pl.Int32)).to_list()
+    got = member_of(ids, n)(pl.Series(col, dtype=pl.Int32)).to_list()
     want = [v is not None and v in set(ids.tolist()) for v in col]
     assert got == want

@@ -33,7 +33,8 @@ def test_background_index_changes_nothing(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("module", "name", "message"), [
-    ("creditsim.linkage", "prepare_register", "index failed"),  # beside behaviour, records
+    ("creditsim.pipeline", "prepare_register", "index failed"),  # beside behaviour, records
+    ("creditsim.pipeline", "demand_totals", "totals failed"),  # taken by the platform stage
     ("creditsim.linkage.stage", "_metrics", "metrics failed"),  # beside the platform stage
 ])
 def test_background_failure_fails_the_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

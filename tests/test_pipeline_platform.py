@@ -8,9 +8,9 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from creditsim import pipeline
 from creditsim.cli import app
 from creditsim.config import make_config
+from creditsim.platform import linked_records, platform_view
 
 runner = CliRunner()
 
@@ -29,13 +29,13 @@ def test_policy_stage_needs_no_truth(run_dir: Path) -> None:
     the same ledger and the same list spells (before the truth-side labels)."""
     from creditsim.policy import apply_policy, load_policy
 
-    residents = pipeline.platform_view(pl.read_parquet(run_dir / "residents.parquet"))
-    recs = {f.stem: pipeline.platform_view(pl.read_parquet(f))
+    residents = platform_view(pl.read_parquet(run_dir / "residents.parquet"))
+    recs = {f.stem: platform_view(pl.read_parquet(f))
             for f in sorted((run_dir / "records").glob("*.parquet"))}
-    links = pipeline.platform_view(pl.read_parquet(run_dir / "links.parquet"))
+    links = platform_view(pl.read_parquet(run_dir / "links.parquet"))
     tables = [residents, links, *recs.values()]
     assert not any(c.startswith("truth_") for t in tables for c in t.columns)
-    linked = pipeline.linked_records(recs, links)
+    linked = linked_records(recs, links)
     res = apply_policy(load_policy("beijing"), residents, linked, days=120,
                        start_date=make_config().start_date)
     key = ["resident_id", "day", "rule_id", "record_id"]
@@ -53,8 +53,8 @@ def test_policy_stage_needs_no_truth(run_dir: Path) -> None:
 def test_linked_stream_has_no_truth(run_dir: Path) -> None:
     recs = {f.stem: pl.read_parquet(f) for f in (run_dir / "records").glob("*.parquet")}
     links = pl.read_parquet(run_dir / "links.parquet")
-    stream = pipeline.linked_records({k: pipeline.platform_view(v) for k, v in recs.items()},
-                                     pipeline.platform_view(links))
+    stream = linked_records({k: platform_view(v) for k, v in recs.items()},
+                                     platform_view(links))
     assert stream.height == sum(v.height for v in recs.values())
     assert not [c for c in stream.columns if c.startswith("truth_")]
     assert stream["resident_id"].null_count() == links["resident_id"].null_count()
@@ -91,3 +91,21 @@ def test_invalid_policy_file(tmp_path: Path) -> None:
     assert "bad.toml" in res.output and "Traceback" not in res.output
     assert not out.exists()
 
+
+
+def test_round_steps_timed_and_in_the_plan(run_dir: Path) -> None:
+    """loop.json and the manifest report seconds per round step (summed over the
+    rounds), and the manifest's plan lists the platform stage's round steps."""
+    import json
+
+    from creditsim.platform import ROUND_STEPS
+
+    names = [s.name for s in ROUND_STEPS]
+    secs = json.loads((run_dir / "loop.json").read_text())["seconds"]
+    assert list(secs) == ["setup", *names, "label", "tables"]
+    assert all(v >= 0 for v in secs.values())
+    m = json.loads((run_dir / "manifest.json").read_text())
+    plat = next(s for s in m["plan"] if s["stage"] == "platform")
+    assert [s["step"] for s in plat["steps"]] == names
+    steps = next(s for s in m["stages"] if s["stage"] == "platform")["steps"]
+    assert set(names) <= set(steps) and "demand_totals_background" in steps

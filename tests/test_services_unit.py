@@ -8,8 +8,9 @@ import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
-from creditsim.appeals import AppealsModel, objections
-from creditsim.appeals.model import apply_appeals
+from creditsim.platform.appeals import AppealsModel, answer_objections, apply_appeals
+from creditsim.platform.world.residents import file_objections
+from creditsim.rng import keyed_uniforms
 from creditsim.services.decide import decide
 
 
@@ -77,7 +78,8 @@ def test_objections_unequal_access_and_processing_delay() -> None:
                         "income_decile": [8, 2] * (n // 2),
                         "hukou": ["local", "migrant"] * (n // 2)})
     m = AppealsModel()
-    ap = objections(sp, res, seed=1, days=365, start_date=dt.date(2021, 1, 1), model=m)
+    filed = file_objections(sp, res, seed=1, days=365, model=m)
+    ap = answer_objections(filed, seed=1, start_date=dt.date(2021, 1, 1), model=m)
     rate_adv = (ap["resident_id"] % 2 == 0).sum() / (n / 2)
     rate_dis = (ap["resident_id"] % 2 == 1).sum() / (n / 2)
     exp_adv = min(1, m.base.value * m.tertiary_factor.value)
@@ -96,6 +98,65 @@ def test_objections_unequal_access_and_processing_delay() -> None:
     assert (e["exit_reason"] == "appealed").all()
     assert ended.filter(~pl.col("resident_id").is_in(upheld["resident_id"].implode()))[
         "end_day"].null_count() == n - upheld.height
+
+
+def _objections_reference(spells: pl.DataFrame, residents: pl.DataFrame, seed: int, days: int,
+                          start: dt.date, m: AppealsModel) -> pl.DataFrame:
+    """Filing and answering in one pass, row by row: who objects (the residents'
+    side) and the platform's answer drawn from one key's three uniforms."""
+    rows = []
+    for sp in spells.filter(pl.col("wrongful")).iter_rows(named=True):
+        who = residents.row(sp["resident_id"], named=True)
+        u = keyed_uniforms(seed, "appeals.objection",
+                           np.array([sp["record_id"] * 64 + sp["resident_id"] % 64]), 3)[0]
+        p = m.base.value * (m.tertiary_factor.value if who["education"] == "tertiary" else 1) \
+            * (m.low_income_factor.value if who["income_decile"] <= 3 else 1) \
+            * (m.migrant_factor.value if who["hukou"] == "migrant" else 1)
+        lo, hi = m.notice_days.value
+        notice = int(np.floor(lo + u[1] * (hi - lo + 1)))
+        perf = sp["truth_performed_day"] or 0
+        filed = (max(sp["start_day"], perf) if sp["wrongful_cause"] == "expired_entry"
+                 else sp["start_day"]) + notice
+        end = days if sp["end_day"] is None else sp["end_day"]
+        if not (u[0] < min(p, 1.0) and filed < end and filed < days):
+            continue
+        decided, left = filed, m.answer_working_days.value + m.act_working_days.value
+        while left:  # working days: Monday to Friday
+            decided += 1
+            left -= (start + dt.timedelta(days=decided)).weekday() < 5
+        rows.append((sp["resident_id"], sp["list"], sp["start_day"], sp["record_id"], filed,
+                     decided, "upheld" if u[2] < m.success_wrongful.value else "rejected"))
+    return pl.DataFrame(rows, schema=["resident_id", "list", "spell_start_day", "record_id",
+                                      "filed_day", "decided_day", "outcome"], orient="row")
+
+
+def test_filing_and_answering_match_a_row_by_row_reference() -> None:
+    """The residents' side (who files, when) and the platform's (when and how it
+    answers) together give what one pass over the spells gives: expired entries
+    filed after the debt was paid, ended spells and late filings dropped."""
+    rng = np.random.default_rng(3)
+    n = 400
+    sp = _spells(n).with_columns(
+        pl.Series("start_day", rng.integers(0, 300, n), dtype=pl.Int32),
+        pl.Series("end_day", np.where(rng.random(n) < 0.3, rng.integers(0, 365, n), -1),
+                  dtype=pl.Int32).replace(-1, None),
+        pl.Series("wrongful", rng.random(n) < 0.8),
+        pl.Series("wrongful_cause", np.where(rng.random(n) < 0.5, "expired_entry",
+                                             "linkage_error")),
+        pl.Series("truth_performed_day", np.where(rng.random(n) < 0.5, rng.integers(0, 365, n),
+                                                  -1), dtype=pl.Int32).replace(-1, None))
+    res = pl.DataFrame({"resident_id": np.arange(n, dtype=np.int32),
+                        "education": rng.choice(["tertiary", "primary"], n),
+                        "income_decile": rng.integers(1, 11, n),
+                        "hukou": rng.choice(["local", "migrant"], n)})
+    m, start = AppealsModel(), dt.date(2021, 1, 1)
+    got = answer_objections(file_objections(sp, res, seed=5, days=365, model=m), seed=5,
+                            start_date=start, model=m)
+    want = _objections_reference(sp, res, 5, 365, start, m)
+    assert 20 < got.height < n and set(got["outcome"].cast(pl.String)) == {"upheld", "rejected"}
+    key = ["filed_day", "resident_id", "record_id"]
+    assert got.with_columns(pl.col("outcome").cast(pl.String)).sort(key).equals(
+        want.cast(dict(got.schema) | {"outcome": pl.String}).sort(key))
 
 
 def test_tier_decisions_labelled_against_truth_world() -> None:

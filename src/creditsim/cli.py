@@ -95,7 +95,9 @@ def run(
     out_console.print(
         f"[bold]creditsim[/] {cfg.preset}: {cfg.residents:,} residents × {cfg.days} days, "
         f"seed {cfg.seed} → {out_dir}")
-    out_console.print("plan: " + " → ".join(s.name for s in PLAN), highlight=False)
+    out_console.print("plan: " + " → ".join(
+        s.name + (f" ({' → '.join(x.name for x in s.steps)})" if s.steps else "") for s in PLAN),
+        highlight=False)
     with Progress(TextColumn("{task.description:<12}"), BarColumn(), TimeElapsedColumn(),
                   console=out_console, disable=quiet, transient=False) as prog:
         tasks = {s.name: prog.add_task(s.name, total=1.0) for s in PLAN}

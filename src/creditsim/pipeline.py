@@ -7,8 +7,8 @@ flows one way; every table is written to the run directory as soon as it exists)
 2. ``behaviour``  — what residents really do (truth) → ``events``
 3. ``records``    — each department's database → ``records/<department>``
 4. ``linkage``    — the platform links records to residents (+ Splink's charts)
-5. ``platform``   — the loop (:mod:`creditsim.loop`): policy → services →
-   appeals and repayment → behavioural feedback, iterated to its fixed point →
+5. ``platform``   — the loop (:mod:`creditsim.platform`): rounds of score →
+   appeal_and_repay → serve → respond, iterated to their fixed point →
    ``events``, ``records/*``, ``links``, ``ledger``, ``scores``, ``list_spells``,
    ``decisions``, ``demand``, ``appeals`` (+ ``linkage.json``, ``loop.json``)
 
@@ -16,24 +16,33 @@ Tables named ``_name`` live in memory only: the behaviour stage draws
 *candidate* events (feedback later thins them), records and links are made for
 every candidate, and the platform stage writes the ones that happened. The
 platform's own steps (linkage, policy, service decisions) never see a
-``truth_*`` column (:func:`platform_view`); the evaluation modules that label
-sanctions as wrongful do, by design. ``creditsim run`` prints the plan and each stage's
-time; the manifest keeps both.
+``truth_*`` column (:func:`~creditsim.platform.platform_view`); the evaluation
+modules that label sanctions as wrongful do, by design. ``creditsim run`` prints
+the plan and each stage's time; the manifest keeps both.
+
+A stage is handed a :class:`StageInput` — the tables it reads and the
+:class:`Handoffs` it takes (values besides tables that an earlier stage made,
+such as work started in the background) — and returns a :class:`StageOutput`:
+its tables, the JSON documents it made, the seconds of its steps, and the
+handoffs it gives. Nothing else passes between stages.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import platform
+import os
+import platform as host
+import resource
 import sys
+import threading
 import time
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 import polars as pl
@@ -43,28 +52,43 @@ from creditsim import __version__
 from creditsim.behaviour import BehaviourModel, generate_events
 from creditsim.cities import CITIES
 from creditsim.config import RunConfig
-from creditsim.loop import STREAM_COLUMNS, LoopModels, linked_records, platform_view  # noqa: F401
+from creditsim.linkage import RECORD_IDENTITY, RegisterPrep, link_records, prepare_register
 from creditsim.params import provenance
+from creditsim.platform import (
+    BOOSTABLE,
+    RECORD_COLUMNS,
+    ROUND_STEPS,
+    FeedbackModel,
+    LoopInputs,
+    LoopModels,
+    RunSpec,
+    Sink,
+    Step,
+    run_loop,
+)
+from creditsim.policy import load_policy, policy_source
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
-from creditsim.rundir import RunWriter
+from creditsim.rundir import RunWriter, read_scratch
+from creditsim.services import DEFAULT_DEMAND, demand_totals
 
 Tables = Mapping[str, pl.DataFrame]
 Progress = Callable[[str, float], None]
+T = TypeVar("T")
 
 
 @dataclass
 class RunContext:
-    """What every stage may use besides its input tables (no hidden state)."""
+    """What every stage may use besides its input: the configuration, the model
+    parameters, where the run is written (its directories and the writer's two
+    functions), the background executor and the progress callback. No stage
+    leaves anything here for another: that goes in its StageOutput."""
 
     config: RunConfig
     workdir: Path
     progress: Progress
     run_dir: Path  # the run's temp directory, for documents besides tables
-    #: JSON documents to write (a Future of (document, seconds) if made in the
-    #: background; see BACKGROUND_STEPS)
-    documents: dict[str, Any] = field(default_factory=dict)
     household_model: HouseholdModel = field(default_factory=HouseholdModel)
     person_model: PersonModel = field(default_factory=PersonModel)
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
@@ -72,21 +96,9 @@ class RunContext:
     loop_models: LoopModels = field(default_factory=lambda: LoopModels())
     #: Writes a table to the run's scratch area (RunWriter.write_scratch).
     spill: Callable[[str, pl.DataFrame], Path] | None = None
-    #: Full candidate-record tables kept on scratch disk: department → (file, schema).
-    spilled: dict[str, tuple[Path, dict[str, pl.DataType]]] = field(
-        default_factory=dict)
     #: Writes an output table of the run right away (a stage that makes big tables
     #: one after another hands each over as soon as it exists; RunWriter.write_table).
     emit: Callable[[str, pl.DataFrame], None] | None = None
-    #: Seconds per step inside a stage (stage name → {step: seconds}), for the manifest.
-    step_seconds: dict[str, dict[str, float]] = field(default_factory=dict)
-    #: The register indexed for linkage (:func:`creditsim.linkage.prepare_register`,
-    #: a pure function of the residents table), built in a background thread while
-    #: the behaviour and records stages run; the linkage stage takes it.
-    register_prep: Future | None = None
-    #: City-wide service demand per day (services.demand_totals, a function of the
-    #: residents and the seed), computed in the background like ``register_prep``.
-    demand_totals: Future | None = None
     #: Runs work beside the stages (None: everything on the calling thread).
     background: ThreadPoolExecutor | None = None
 
@@ -101,44 +113,104 @@ class RunContext:
 
 
 @dataclass(frozen=True)
+class Deferred(Generic[T]):
+    """A value being made in the background thread: ``result()`` waits for it and
+    gives (value, seconds it took). ``step`` names the step its seconds are
+    reported under, in the stage that made it (for a document)."""
+
+    future: Future
+    step: str | None = None
+
+    def result(self) -> tuple[T, float]:
+        return self.future.result()
+
+
+@dataclass(frozen=True)
+class Spilled:
+    """A department's candidate-record columns the platform loop does not hold,
+    kept on scratch disk: the file and the full table's schema."""
+
+    path: Path
+    schema: dict[str, pl.DataType]
+
+
+@dataclass(frozen=True)
+class Handoffs:
+    """Values a stage hands later stages besides tables. A stage takes and gives
+    the fields its :class:`Stage` names; the run drops each after its last taker."""
+
+    #: linkage's index of the register (linkage.prepare_register of the residents)
+    register_index: Deferred[RegisterPrep] | None = None
+    #: city-wide service demand per day (services.demand_totals of the residents)
+    demand_totals: Deferred[pl.DataFrame] | None = None
+    #: department → its candidate-record columns on scratch disk
+    spilled: Mapping[str, Spilled] = field(default_factory=dict)
+
+
+#: A JSON document a stage made, or is making in the background.
+Document = dict[str, Any] | Deferred[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class StageInput:
+    """What a stage is handed: the tables it reads (in a dict it owns) and the
+    handoffs it takes."""
+
+    tables: dict[str, pl.DataFrame]
+    handoffs: Handoffs = field(default_factory=Handoffs)
+
+
+@dataclass(frozen=True)
+class StageOutput:
+    """What a stage returns: its tables, the documents it made (file name →
+    document), seconds per step inside it, and the handoffs it gives."""
+
+    tables: dict[str, pl.DataFrame]
+    documents: dict[str, Document] = field(default_factory=dict)
+    steps: dict[str, float] = field(default_factory=dict)
+    handoffs: Handoffs = field(default_factory=Handoffs)
+
+
+@dataclass(frozen=True)
 class Stage:
-    """One pipeline stage: a name, the tables it reads and writes, its function."""
+    """One pipeline stage: a name, the tables it reads and writes, its function,
+    the handoffs it takes and gives, and the named steps inside it (printed with
+    the plan)."""
 
     name: str
     reads: tuple[str, ...]
     writes: tuple[str, ...]
-    fn: Callable[[RunContext, Tables], dict[str, pl.DataFrame]]
+    fn: Callable[[RunContext, StageInput], StageOutput]
     doc: str
+    takes: tuple[str, ...] = ()
+    gives: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
 
 
-def _population(ctx: RunContext, _t: Tables) -> dict[str, pl.DataFrame]:
+def _population(ctx: RunContext, given: StageInput) -> StageOutput:
     c = ctx.config
     df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
                     ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
-    if ctx.background is not None:
-        from creditsim.linkage import prepare_register
-        from creditsim.services import demand_totals
-
-        # Linkage's index of the register and the city-wide demand depend on the
-        # residents alone: built beside the next two stages, which leave part of the
-        # machine idle (their work between parallel sections is single-threaded).
-        # Each job gets its own frame object (the same column buffers): Polars locks
-        # each Python-side frame, and a frame used from two threads at once can
-        # deadlock (one thread holds the frame's read lock waiting for the GIL, the
-        # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
-        ctx.background.submit(_lower_priority)
-        ctx.register_prep = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
-        ctx.demand_totals = ctx.background.submit(
-            demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date)
-    return {"residents": df}
+    if ctx.background is None:
+        return StageOutput({"residents": df})
+    # Linkage's index of the register and the city-wide demand depend on the
+    # residents alone: built beside the next two stages, which leave part of the
+    # machine idle (their work between parallel sections is single-threaded).
+    # Each job gets its own frame object (the same column buffers): Polars locks
+    # each Python-side frame, and a frame used from two threads at once can
+    # deadlock (one thread holds the frame's read lock waiting for the GIL, the
+    # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
+    ctx.background.submit(_lower_priority)
+    index = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
+    totals = ctx.background.submit(_timed, partial(
+        demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date))
+    return StageOutput({"residents": df}, handoffs=Handoffs(register_index=Deferred(index),
+                                                            demand_totals=Deferred(totals)))
 
 
 def _lower_priority() -> None:
     """Lower the calling thread's scheduling priority (Linux: per thread), so the
     background thread takes the cores the stages leave idle, not theirs."""
-    import os
-    import threading
-
     if not sys.platform.startswith("linux"):  # elsewhere the id would name a process
         return
     try:
@@ -154,71 +226,66 @@ def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
     return out, time.perf_counter() - t0
 
 
-def _behaviour(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+def _behaviour(ctx: RunContext, given: StageInput) -> StageOutput:
     """Candidate events: every kind at its full rate, plus "boost" candidates for
-    kinds people can do more of (see :mod:`creditsim.feedback`)."""
-    from creditsim.feedback import BOOSTABLE
-
-    c = ctx.config
-    base = generate_events(t["residents"], seed=c.seed, days=c.days, start_date=ctx.start_date,
+    kinds people can do more of (see :mod:`creditsim.platform.world.feedback`)."""
+    c, residents = ctx.config, given.tables["residents"]
+    base = generate_events(residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
                            model=ctx.behaviour_model, chunk_residents=c.chunk_residents,
                            progress=lambda f: ctx.progress("behaviour", 0.8 * f))
     cand = [base.with_columns(pl.lit(False).alias("boost"))]
     fb = ctx.loop_models.feedback
     if fb.enabled and fb.max_boost > 1.0:
         kinds = tuple(k for k in ctx.behaviour_model.kinds if k.kind in BOOSTABLE)
-        mult = {k.kind: np.full(t["residents"].height, fb.max_boost - 1.0) for k in kinds}
+        mult = {k.kind: np.full(residents.height, fb.max_boost - 1.0) for k in kinds}
         boost = generate_events(
-            t["residents"], seed=c.seed, days=c.days, start_date=ctx.start_date,
+            residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
             model=BehaviourModel(kinds=kinds, court=ctx.behaviour_model.court),
             chunk_residents=c.chunk_residents, multipliers=mult, stream_tag=".boost",
             event_id_offset=base.height)
         cand.append(boost.with_columns(pl.lit(True).alias("boost")))
     ctx.progress("behaviour", 1.0)
-    return {"_candidates": pl.concat(cand)}
+    return StageOutput({"_candidates": pl.concat(cand)})
 
 
-def _records(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
-    c = ctx.config
+def _records(ctx: RunContext, given: StageInput) -> StageOutput:
+    c, t = ctx.config, given.tables
     recs = build_records(t["_candidates"].drop("boost"), t["residents"], seed=c.seed,
                          days=c.days, start_year=ctx.start_date.year,
                          departments=ctx.departments,
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
+    spilled = {}
     if ctx.spill is not None:
         # The columns the platform loop does not hold go to scratch disk; in memory
         # stay the columns that linkage and the loop read (the platform drops
         # linkage's identity columns in turn). The final records/<department> tables
         # are the loop's columns of the records that happened beside these files'.
-        from creditsim.linkage.schema import RECORD_IDENTITY
-
-        wanted = set(RECORD_IDENTITY) | set(LOOP_RECORD_COLUMNS)
+        wanted = set(RECORD_IDENTITY) | set(RECORD_COLUMNS)
         for d in list(recs):
             if d != "court":  # the loop reads every court column (repayment records)
                 df = recs[d]
-                rest = [c for c in df.columns if c not in LOOP_RECORD_COLUMNS]
-                ctx.spilled[d] = (ctx.spill(f"records/{d}.parquet", df.select(rest)),
-                                  dict(df.schema))
+                rest = [c for c in df.columns if c not in RECORD_COLUMNS]
+                spilled[d] = Spilled(ctx.spill(f"records/{d}.parquet", df.select(rest)),
+                                     dict(df.schema))
                 recs[d] = df.select([c for c in df.columns if c in wanted])
-    return {f"_records/{d}": df for d, df in recs.items()}
+    return StageOutput({f"_records/{d}": df for d, df in recs.items()},
+                       handoffs=Handoffs(spilled=spilled))
 
 
-def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
+def _linkage(ctx: RunContext, given: StageInput) -> StageOutput:
     """Link every candidate record once. A record's link depends only on the record
     and the register, so the loop can select the records that happen without
     linking again, and policies compared on one seed see the same links."""
-    from creditsim.linkage import link_records
-
-    c = ctx.config
+    c, t = ctx.config, given.tables
     records = {k.removeprefix("_records/"): v for k, v in t.items()
                if k.startswith("_records/")}
     # DuckDB's share is capped at 3 GB: the register, candidates and records are
     # alive beside it, and the whole run should stay near 12 GB (measurements.md).
     prep, prep_secs, waited = None, None, 0.0
-    if ctx.register_prep is not None:
+    if given.handoffs.register_index is not None:
         t0 = time.perf_counter()
-        prep, prep_secs = ctx.register_prep.result()
-        ctx.register_prep = None
+        prep, prep_secs = given.handoffs.register_index.result()
         waited = time.perf_counter() - t0
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
@@ -228,90 +295,83 @@ def _linkage(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
         # The metrics document (about 4 s of work at city scale) is computed beside
         # the platform stage, whose work leaves part of the machine idle.
         assert ctx.background is not None
-        ctx.documents["linkage.json"] = ctx.background.submit(_timed, res.measure)
+        doc: Document = Deferred(ctx.background.submit(_timed, res.measure),
+                                 step="metrics_background")
     else:
-        ctx.documents["linkage.json"] = res.metrics
+        doc = res.metrics
     # "prepare" includes the wait for the background index, whose own seconds are
     # reported beside it.
     res.timings["prepare"] += waited
     if prep_secs is not None:
         res.timings["register_index_background"] = prep_secs
-    ctx.step_seconds["linkage"] = res.timings
     ctx.progress("linkage", 1.0)
-    return {"_links": res.links}
+    return StageOutput({"_links": res.links}, documents={"linkage.json": doc},
+                       steps=res.timings)
 
 
-#: Documents a stage may have made in the background: the stage and the step name
-#: its seconds are reported under (in the manifest's stage timings).
-BACKGROUND_STEPS = {"linkage.json": ("linkage", "metrics_background")}
-
-#: Columns of the candidate records the platform loop reads (court keeps all).
-LOOP_RECORD_COLUMNS = (*STREAM_COLUMNS, "truth_event_id", "truth_resident_id")
-
-
-def _read_spilled(path: Path, schema: dict[str, pl.DataType], keep: np.ndarray,
-                  loop_rows: pl.DataFrame) -> pl.DataFrame:
+def _read_spilled(spilled: Spilled, keep: np.ndarray, loop_rows: pl.DataFrame
+                  ) -> pl.DataFrame:
     """The full rows ``keep`` selects: the loop's columns (``loop_rows``) beside the
     other columns read back from scratch, in the table's column order."""
-    from creditsim.rundir import read_scratch
-
-    spilled = read_scratch(path, {c: t for c, t in schema.items() if c not in loop_rows.columns},
-                           keep)
-    return pl.concat([loop_rows, spilled], how="horizontal").select(list(schema))
+    rest = read_scratch(spilled.path, {c: t for c, t in spilled.schema.items()
+                                       if c not in loop_rows.columns}, keep)
+    return pl.concat([loop_rows, rest], how="horizontal").select(list(spilled.schema))
 
 
-def _platform(ctx: RunContext, t: Tables) -> dict[str, pl.DataFrame]:
-    """The platform loop (policy → services → appeals/repayment → feedback) to its
-    fixed point; writes the final events, records, links and every platform table."""
-    from creditsim.loop import run_loop
-    from creditsim.policy import load_policy, policy_source
-
-    c = ctx.config
+def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
+    """The platform loop (rounds of ROUND_STEPS) to its fixed point; writes the
+    final events, records, links and every platform table."""
+    c, t, spilled = ctx.config, given.tables, given.handoffs.spilled
     policy = load_policy(c.policy or c.preset)
     # The loop consumes the records dict (it releases each candidate table once the
     # final one is made); the stage owns these tables (see ``_inputs``).
     records = {k.removeprefix("_records/"): t.pop(k) for k in list(t)
                if k.startswith("_records/")}
-    full_records = {}
-    for d in list(records):
-        if d in ctx.spilled:  # keep only what the loop reads; the rest is on disk
-            path, schema = ctx.spilled.pop(d)
-            records[d] = records[d].select(
-                [c for c in records[d].columns if c in LOOP_RECORD_COLUMNS])
-            full_records[d] = partial(_read_spilled, path, schema)
+    for d in spilled:  # keep only what the loop reads; the rest is on disk
+        records[d] = records[d].select([c for c in records[d].columns if c in RECORD_COLUMNS])
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
     text, _origin = policy_source(c.policy or c.preset)
     (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)
                                               else text)
+    steps: dict[str, float] = {}
+    totals = None
+    if given.handoffs.demand_totals is not None:
+        totals, steps["demand_totals_background"] = given.handoffs.demand_totals.result()
     # Handed over, not shared: the loop releases them before its final tables.
-    res = run_loop(t.pop("residents"), t.pop("_candidates"), records, t["_links"], policy,
-                   seed=c.seed, days=c.days, start_date=ctx.start_date, models=ctx.loop_models,
-                   full_records=full_records, emit=ctx.emit,
-                   totals=ctx.demand_totals.result() if ctx.demand_totals is not None else None)
-    ctx.demand_totals = None
-    ctx.documents["loop.json"] = {"rounds": res.rounds, "seconds": res.timings,
-                                  "converged": res.rounds[-1]["events_changed_next"] == 0
-                                  and not res.rounds[-1]["repayments_changed_next"],
-                                  "feedback": ctx.loop_models.feedback.enabled}
-    ctx.step_seconds["platform"] = res.timings
+    res = run_loop(LoopInputs(residents=t.pop("residents"), candidates=t.pop("_candidates"),
+                              records=records, links=t["_links"], policy=policy,
+                              totals=totals),
+                   RunSpec(seed=c.seed, days=c.days, start_date=ctx.start_date),
+                   ctx.loop_models,
+                   Sink(emit=ctx.emit, full_records={d: partial(_read_spilled, s)
+                                                     for d, s in spilled.items()}))
+    doc = {"rounds": res.rounds, "seconds": res.timings,
+           "converged": res.rounds[-1]["events_changed_next"] == 0
+           and not res.rounds[-1]["repayments_changed_next"],
+           "feedback": ctx.loop_models.feedback.enabled}
     ctx.progress("platform", 1.0)
-    return res.tables
+    return StageOutput(res.tables, documents={"loop.json": doc},
+                       steps={**res.timings, **steps})
 
 
 #: The plan: stages in the order they run.
 PLAN: list[Stage] = [
     Stage("population", (), ("residents",), _population,
-          "synthetic residents, households, names and ID numbers"),
+          "synthetic residents, households, names and ID numbers",
+          gives=("register_index", "demand_totals")),
     Stage("behaviour", ("residents",), ("_candidates",), _behaviour,
           "candidate events of every kind at full rates (truth)"),
     Stage("records", ("residents", "_candidates"), ("_records/*",), _records,
-          "each department's database of candidate events, with lags and faults"),
+          "each department's database of candidate events, with lags and faults",
+          gives=("spilled",)),
     Stage("linkage", ("residents", "_records/*"), ("_links",), _linkage,
-          "the platform links each record to a resident: by valid ID, else Splink"),
+          "the platform links each record to a resident: by valid ID, else Splink",
+          takes=("register_index",)),
     Stage("platform", ("residents", "_candidates", "_records/*", "_links"),
           ("events", "records/*", "links", "ledger", "scores", "list_spells", "decisions",
            "demand", "appeals"), _platform,
-          "loop to a fixed point: policy → services → appeals/repayment → feedback"),
+          "rounds to a fixed point: score → appeal and repay → serve → respond",
+          takes=("demand_totals", "spilled"), steps=tuple(ROUND_STEPS)),
 ]
 
 
@@ -343,8 +403,6 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     demand in a background thread while the behaviour and records stages run (the
     same result either way)."""
     writer = RunWriter(out, overwrite=overwrite)
-    from creditsim.feedback import FeedbackModel
-
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
                      spill=None if keep_tables else writer.write_scratch,
                      emit=None if keep_tables else (
@@ -354,57 +412,16 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                      background=ThreadPoolExecutor(max_workers=1,
                                                    thread_name_prefix="creditsim-bg")
                      if background else None)
-    tables: dict[str, pl.DataFrame] = {}
-    timings: list[dict[str, Any]] = []
     try:
-        for stage in PLAN:
-            t0 = time.perf_counter()
-            inputs = _inputs(stage, tables, keep_tables)
-            produced = stage.fn(ctx, inputs)
-            del inputs
-            for name, df in produced.items():
-                if not name.startswith("_"):  # "_name": in-memory only
-                    writer.write_table(f"{name}.parquet", df)
-            tables.update(produced)
-            # Free tables no later stage reads (they stay on disk in the run).
-            if not keep_tables:
-                later = PLAN[PLAN.index(stage) + 1:]
-                for name in [n for n in tables if not any(_reads(st, n) for st in later)]:
-                    del tables[name]
-            secs = time.perf_counter() - t0
-            entry: dict[str, Any] = {"stage": stage.name, "seconds": round(secs, 3)}
-            if stage.name in ctx.step_seconds:
-                entry["steps"] = {k: round(v, 3) for k, v in
-                                  ctx.step_seconds.pop(stage.name).items()}
-            timings.append(entry)
-            if on_stage:
-                on_stage(stage.name, secs)
-        for name, doc in ctx.documents.items():
-            if isinstance(doc, Future):  # made in the background: (document, seconds)
-                doc, secs = doc.result()
-                stage, step = BACKGROUND_STEPS[name]
-                entry = next(e for e in timings if e["stage"] == stage)
-                entry.setdefault("steps", {})[step] = round(secs, 3)
-            writer.write_json(name, doc)
+        tables, timings, documents = run_stages(ctx, PLAN, writer=writer,
+                                                keep_tables=keep_tables, on_stage=on_stage)
+        _write_documents(writer, documents, timings)
         t0 = time.perf_counter()
         writer.flush()
         timings.append({"stage": "write", "seconds": round(time.perf_counter() - t0, 3),
                         "note": "Parquet writing left after the last stage (writes overlap "
                                 "the stages in a background thread)"})
-        manifest = {
-            "creditsim": __version__,
-            "config": config.model_dump(mode="json"),
-            "seed": config.seed,
-            "plan": [{"stage": s.name, "reads": list(s.reads), "writes": list(s.writes),
-                      "doc": s.doc} for s in PLAN],
-            "stages": timings,
-            "packages": package_versions(),
-            "machine": {"platform": platform.platform(), "cpus": psutil.cpu_count(),
-                        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
-            "peak_rss_gb": round(_peak_rss_bytes() / 2**30, 3),
-            "parameters": _parameters(ctx),
-        }
-        manifest = writer.publish(manifest)
+        manifest = writer.publish(_manifest(ctx, timings))
     except BaseException:
         writer.abort()
         raise
@@ -414,27 +431,105 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     return RunResult(out=writer.out, manifest=manifest, tables=tables if keep_tables else {})
 
 
+def run_stages(ctx: RunContext, stages: list[Stage], *, writer: RunWriter | None = None,
+               keep_tables: bool = False, on_stage: Callable[[str, float], None] | None = None
+               ) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]],
+                          list[tuple[str, str, Document]]]:
+    """Run ``stages`` in order: the tables left (all of them with ``keep_tables``),
+    each stage's timing entry, and every document made, as (stage, file name,
+    document). ``writer``, if given, takes each table not named ``_name``."""
+    tables: dict[str, pl.DataFrame] = {}
+    handoffs = Handoffs()
+    timings: list[dict[str, Any]] = []
+    documents: list[tuple[str, str, Document]] = []
+    for i, stage in enumerate(stages):
+        t0 = time.perf_counter()
+        done = stage.fn(ctx, StageInput(_inputs(stages, i, tables, keep_tables),
+                                        _taken(stage, handoffs)))
+        for name, df in done.tables.items():
+            if writer is not None and not name.startswith("_"):  # "_name": in-memory only
+                writer.write_table(f"{name}.parquet", df)
+        tables.update(done.tables)
+        handoffs = _handed_on(handoffs, done.handoffs, stage, stages[i + 1:])
+        # Free tables no later stage reads (they stay on disk in the run).
+        if not keep_tables:
+            for name in [n for n in tables if not any(_reads(st, n) for st in stages[i + 1:])]:
+                del tables[name]
+        secs = time.perf_counter() - t0
+        entry: dict[str, Any] = {"stage": stage.name, "seconds": round(secs, 3)}
+        if done.steps:
+            entry["steps"] = {k: round(v, 3) for k, v in done.steps.items()}
+        timings.append(entry)
+        documents += [(stage.name, name, doc) for name, doc in done.documents.items()]
+        del done
+        if on_stage:
+            on_stage(stage.name, secs)
+    return tables, timings, documents
+
+
+def _taken(stage: Stage, handoffs: Handoffs) -> Handoffs:
+    """The handoffs ``stage`` takes (the others left at their empty defaults)."""
+    return Handoffs(**{k: getattr(handoffs, k) for k in stage.takes})
+
+
+def _handed_on(handoffs: Handoffs, given: Handoffs, stage: Stage, later: list[Stage]
+               ) -> Handoffs:
+    """``handoffs`` with what ``stage`` gives, less what no later stage takes (so
+    a background result is let go after its last taker)."""
+    out = replace(handoffs, **{k: getattr(given, k) for k in stage.gives})
+    empty = Handoffs()
+    return replace(out, **{f.name: getattr(empty, f.name) for f in fields(Handoffs)
+                           if not any(f.name in st.takes for st in later)})
+
+
+def _write_documents(writer: RunWriter, documents: list[tuple[str, str, Document]],
+                     timings: list[dict[str, Any]]) -> None:
+    """Write every document, waiting for those made in the background; their
+    seconds go under their step in the stage that made them."""
+    for stage, name, doc in documents:
+        if isinstance(doc, Deferred):
+            step, (doc, secs) = doc.step or name, doc.result()
+            entry = next(e for e in timings if e["stage"] == stage)
+            entry.setdefault("steps", {})[step] = round(secs, 3)
+        writer.write_json(name, doc)
+
+
 def _reads(stage: Stage, name: str) -> bool:
     return name in stage.reads or f"{name.split('/')[0]}/*" in stage.reads
 
 
-def _inputs(stage: Stage, tables: dict[str, pl.DataFrame], keep_tables: bool
+def _inputs(stages: list[Stage], i: int, tables: dict[str, pl.DataFrame], keep_tables: bool
             ) -> dict[str, pl.DataFrame]:
-    """The tables ``stage`` reads, in a dict the stage owns. Tables no later stage
+    """The tables ``stages[i]`` reads, in a dict the stage owns. Tables no later stage
     reads are moved out of ``tables`` (unless ``keep_tables``), so the stage can
     release them as soon as it is done with each one (memory at city scale)."""
-    later = PLAN[PLAN.index(stage) + 1:]
     out = {}
-    for name in [n for n in tables if _reads(stage, n)]:
-        last_use = not any(_reads(st, name) for st in later)
+    for name in [n for n in tables if _reads(stages[i], n)]:
+        last_use = not any(_reads(st, name) for st in stages[i + 1:])
         out[name] = tables.pop(name) if last_use and not keep_tables else tables[name]
     return out
 
 
+def _manifest(ctx: RunContext, timings: list[dict[str, Any]]) -> dict[str, Any]:
+    config = ctx.config
+    return {
+        "creditsim": __version__,
+        "config": config.model_dump(mode="json"),
+        "seed": config.seed,
+        "plan": [{"stage": s.name, "reads": list(s.reads), "writes": list(s.writes),
+                  "doc": s.doc, **({"steps": [{"step": x.name, "doc": x.doc} for x in s.steps]}
+                                   if s.steps else {})} for s in PLAN],
+        "stages": timings,
+        "packages": package_versions(),
+        "machine": {"platform": host.platform(), "cpus": psutil.cpu_count(),
+                    "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
+        "peak_rss_gb": round(_peak_rss_bytes() / 2**30, 3),
+        "parameters": _parameters(ctx),
+    }
+
+
 def _peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
-    import resource
-
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb * 1024 if sys.platform != "darwin" else kb
 
@@ -450,8 +545,6 @@ def _parameters(ctx: RunContext) -> dict[str, Any]:
     params.update(provenance(ctx.loop_models.feedback, "feedback."))
     params.update(provenance(ctx.loop_models.appeals, "appeals."))
     params.update(provenance(ctx.loop_models.repayment, "repayment."))
-    from creditsim.services.demand import DEFAULT_DEMAND
-
     for d in DEFAULT_DEMAND:
         params[f"services.{d.service}.rate"] = {"value": d.rate.value, "source": d.rate.source}
     for d in ctx.departments:

@@ -10,7 +10,13 @@ Public API::
 Every problem in a policy file is raised together as one :class:`PolicyError`.
 """
 
-from creditsim.policy.engine import apply_policy, coverage_days
+from creditsim.policy.engine import (
+    Records,
+    apply_policy,
+    coverage_days,
+    monthly_scores,
+    override_spells,
+)
 from creditsim.policy.errors import PolicyError
 from creditsim.policy.loader import (
     PresetInfo,
@@ -35,11 +41,14 @@ __all__ = [
     "PolicyError",
     "PolicyResult",
     "PresetInfo",
+    "Records",
     "apply_policy",
     "coverage_days",
     "ledger_schema",
     "list_presets",
     "load_policy",
+    "monthly_scores",
+    "override_spells",
     "policy_from_data",
     "policy_from_text",
     "policy_source",

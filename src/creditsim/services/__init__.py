@@ -3,8 +3,20 @@
 ``demand`` and ``decide`` are platform-side (no truth); ``evaluate`` compares
 the platform's sanctions with the truth (the audit side)."""
 
-from creditsim.services.decide import DECISIONS_SCHEMA, decide, effect_intervals
+from creditsim.services.decide import (
+    DECISIONS_SCHEMA,
+    decide,
+    effect_intervals,
+    state_intervals,
+)
 from creditsim.services.demand import DEFAULT_DEMAND, demand_totals, individual_demand
+from creditsim.services.evaluate import (
+    label_decisions,
+    label_spells,
+    label_state_decisions,
+    spell_truth,
+)
 
 __all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "decide", "demand_totals", "effect_intervals",
-           "individual_demand"]
+           "individual_demand", "label_decisions", "label_spells", "label_state_decisions",
+           "spell_truth", "state_intervals"]

@@ -1,4 +1,4 @@
-"""Behavioural feedback: deterrence and gaming (stage: feedback).
+"""Behavioural feedback: deterrence and gaming (world side of the platform stage).
 
 Implemented by *thinning* candidate events (Lewis–Shedler): the behaviour stage
 draws candidate events at each kind's full rate (and, for kinds people can do
@@ -28,6 +28,7 @@ import polars as pl
 
 from creditsim.catalogue import KIND_BY_NAME
 from creditsim.params import Cited
+from creditsim.policy import Policy
 from creditsim.rng import keyed_uniforms
 
 A = "assumption"
@@ -113,9 +114,28 @@ def first_sanction_day(n: int, spells: pl.DataFrame, decisions: pl.DataFrame) ->
     return out
 
 
+#: Gaming intervals: a resident games from ``start`` to ``end`` (exclusive).
+GAMING_SCHEMA = {"resident_id": pl.Int32, "start": pl.Int32, "end": pl.Int32}
+
+
 def gaming_intervals(states: pl.DataFrame, threshold: int | None, band: int) -> pl.DataFrame:
     """Intervals where a resident's score is within ``band`` below ``threshold``."""
     if threshold is None or states.height == 0:
-        return pl.DataFrame(schema={"resident_id": pl.Int32, "start": pl.Int32, "end": pl.Int32})
+        return pl.DataFrame(schema=GAMING_SCHEMA)
     return states.filter((pl.col("score") >= threshold - band) & (pl.col("score") < threshold)
                          ).select("resident_id", "start", "end")
+
+
+def green_threshold(policy: Policy) -> int | None:
+    """The lowest score that earns a green-channel benefit (expedite or discount),
+    the threshold residents game towards; None if the policy has none."""
+    lows = []
+    for c in policy.consequences:
+        if c.effect not in ("expedite", "discount"):
+            continue
+        if c.score_min is not None:
+            lows.append(int(c.score_min))
+        elif c.tiers:
+            lows += [int(t.min) for t in policy.tiers if t.name in c.tiers]
+    return min(lows) if lows else None
+

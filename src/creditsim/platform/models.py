@@ -1,0 +1,29 @@
+"""The platform stage's settings and model parameters (no tables)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from creditsim.platform.appeals import AppealsModel, RepaymentModel
+from creditsim.platform.world.feedback import FeedbackModel
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """The run's seed and horizon, as every step of a round needs them."""
+
+    seed: int
+    days: int
+    start_date: dt.date
+
+
+@dataclass
+class LoopModels:
+    feedback: FeedbackModel = field(default_factory=FeedbackModel)
+    appeals: AppealsModel = field(default_factory=AppealsModel)
+    repayment: RepaymentModel = field(default_factory=RepaymentModel)
+    max_rounds: int = 6
+    #: Re-score only residents whose records changed after round 0 (same result;
+    #: tested against full re-scoring).
+    incremental: bool = True
