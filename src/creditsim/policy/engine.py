@@ -34,7 +34,6 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.policy.calendar import NEVER, period_index
 from creditsim.policy.errors import PolicyError, Problem
 from creditsim.policy.model import Coverage, Policy, Rule
 from creditsim.policy.result import (
@@ -43,6 +42,7 @@ from creditsim.policy.result import (
     scores_schema,
 )
 from creditsim.policy.snapshots import monthly_scores, snapshot_states
+from creditsim.rundays import NEVER, period_index
 
 __all__ = ["Records", "apply_policy", "build_ledger", "coverage_days", "monthly_scores",
            "override_spells", "snapshot_states"]

@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import SERVICES
-from creditsim.policy.calendar import NEVER
 from creditsim.policy.model import Policy
+from creditsim.rundays import NEVER
 
 EXIT_REASONS = ("term_expired", "exit_record", "score_recovered", "appealed")
 ExitReasonT = pl.Enum(list(EXIT_REASONS))
