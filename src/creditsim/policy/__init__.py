@@ -7,6 +7,9 @@ Public API::
     result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
     list_presets()                                 # name, title, description of each preset
 
+Which consequence applies to whom on which day is the services stage's question
+(:func:`creditsim.services.effect_intervals`).
+
 Every problem in a policy file is raised together as one :class:`PolicyError`.
 """
 
@@ -22,7 +25,7 @@ from creditsim.policy.loader import (
     preset_names,
     preset_text,
 )
-from creditsim.policy.model import Policy
+from creditsim.policy.model import Consequence, Policy
 from creditsim.policy.result import (
     PolicyResult,
     ledger_schema,
@@ -31,6 +34,7 @@ from creditsim.policy.result import (
 )
 
 __all__ = [
+    "Consequence",
     "Policy",
     "PolicyError",
     "PolicyResult",
