@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from creditsim import idnumber
 from creditsim.catalogue import enum_from_codes
@@ -49,7 +50,6 @@ class RegisterIndex:
         1.6× Polars' join and far faster than sorting or bucketing the queries,
         measured), then a scatter back to the query order."""
         import duckdb
-        import pyarrow as pa
 
         out = np.full(len(packed), -1, dtype=np.int32)
         if self.keys.height == 0 or len(packed) == 0:

@@ -7,13 +7,14 @@ Public API::
     result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
     list_presets()                                 # name, title, description of each preset
 
-Which consequence applies to whom on which day is the services stage's question
-(:func:`creditsim.services.effect_intervals`).
+The platform loop rescores the residents a round changed with ``Records``,
+``override_spells`` and ``monthly_scores``. Which consequence applies to whom on
+which day is the services stage's question (:func:`creditsim.services.effect_intervals`).
 
 Every problem in a policy file is raised together as one :class:`PolicyError`.
 """
 
-from creditsim.policy.engine import apply_policy, coverage_days
+from creditsim.policy.engine import Records, apply_policy, coverage_days, override_spells
 from creditsim.policy.errors import PolicyError
 from creditsim.policy.loader import (
     PresetInfo,
@@ -32,6 +33,7 @@ from creditsim.policy.result import (
     scores_schema,
     spells_schema,
 )
+from creditsim.policy.snapshots import monthly_scores
 
 __all__ = [
     "Consequence",
@@ -39,11 +41,14 @@ __all__ = [
     "PolicyError",
     "PolicyResult",
     "PresetInfo",
+    "Records",
     "apply_policy",
     "coverage_days",
     "ledger_schema",
     "list_presets",
     "load_policy",
+    "monthly_scores",
+    "override_spells",
     "policy_from_data",
     "policy_from_text",
     "policy_source",
