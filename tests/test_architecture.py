@@ -98,25 +98,48 @@ def _walk(node: ast.AST, in_function: bool = False) -> Iterator[tuple[ast.AST, b
         yield from _walk(child, inner)
 
 
+def _base(node: ast.ImportFrom, name: str, is_pkg: bool) -> str:
+    """The absolute module a ``from ... import`` statement of module ``name`` names."""
+    if not node.level:
+        return node.module or ""
+    pkg = name.split(".") if is_pkg else name.split(".")[:-1]
+    pkg = pkg[: len(pkg) - node.level + 1]
+    return ".".join([*pkg, node.module] if node.module else pkg)
+
+
+def _attributes(tree: ast.Module, name: str, is_pkg: bool, mods: set[str]) -> set[str]:
+    """Names a module binds at its top level to something other than a submodule
+    (``from pkg import f`` then gets that object even if ``pkg.f`` is a module too)."""
+    out = set()
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            out.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            out |= {t.id for t in targets if isinstance(t, ast.Name)}
+        elif isinstance(node, ast.ImportFrom):
+            base = _base(node, name, is_pkg)
+            out |= {a.asname or a.name for a in node.names if f"{base}.{a.name}" not in mods}
+    return out
+
+
 def imports(root: Path) -> list[Import]:
     """Every import statement of every module under ``root``, resolved to modules."""
     mods = module_names(root)
+    trees = {n: ast.parse(p.read_text(encoding="utf-8"), str(p)) for n, p in mods.items()}
+    is_pkg = {n: p.name == "__init__.py" for n, p in mods.items()}
+    attrs = {n: _attributes(t, n, is_pkg[n], set(mods)) for n, t in trees.items() if is_pkg[n]}
     out = []
     for name, path in mods.items():
-        is_pkg = path.name == "__init__.py"
-        for node, in_func in _walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        file = path.relative_to(root.parent.parent).as_posix()
+        for node, in_func in _walk(trees[name]):
             targets: list[str] = []
             if isinstance(node, ast.Import):
                 targets = [a.name for a in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = node.module or ""
-                if node.level:
-                    pkg = name.split(".") if is_pkg else name.split(".")[:-1]
-                    pkg = pkg[: len(pkg) - node.level + 1]
-                    base = ".".join([*pkg, base] if base else pkg)
-                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods else base
-                           for a in node.names]
-            file = path.relative_to(root.parent.parent).as_posix()
+                base = _base(node, name, is_pkg[name])
+                targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in mods
+                           and a.name not in attrs.get(base, ()) else base for a in node.names]
             for t in dict.fromkeys(targets):
                 top = t.split(".")[0]
                 out.append(Import(name, t if top == root.name else top, file, node.lineno,
@@ -292,12 +315,13 @@ def test_the_checks_find_what_they_look_for(tmp_path: Path) -> None:
     files = {
         "__init__.py": "",
         "rng.py": "import creditsim.population.synth\n",  # core imports a stage
-        "population/__init__.py": "from creditsim.population.synth import f\n",
-        "population/synth.py": "def f():\n    from creditsim.records import a\n",
+        # the facade's attribute ``synth`` (a function) hides the submodule of that name
+        "population/__init__.py": "from creditsim.population.synth import synth\n",
+        "population/synth.py": "def synth():\n    from creditsim.records import a\n",
         "records/__init__.py": "",
-        "records/a.py": "from creditsim.population.synth import f\nimport polars\n",
+        "records/a.py": "from creditsim.population.synth import synth\nimport polars\n",
         "linkage/__init__.py": "",
-        "linkage/b.py": "from creditsim import population\nfrom . import c\n",
+        "linkage/b.py": "from creditsim.population import synth\nfrom . import c\n",
         "linkage/c.py": "from .b import x\ndef g():\n    import splink\n",
     }
     for rel, text in files.items():
