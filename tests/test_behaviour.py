@@ -11,9 +11,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from creditsim.behaviour import BehaviourModel, Features, generate_events
-from creditsim.behaviour.generate import poisson_icdf, rate_per_year
+from creditsim.behaviour.generate import rate_per_year
 from creditsim.catalogue import KIND_BY_NAME
 from creditsim.cities import BEIJING
+from creditsim.draws import poisson_icdf
 from creditsim.population.synth import synthesize
 
 START = dt.date(2021, 1, 1)

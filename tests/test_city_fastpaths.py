@@ -6,8 +6,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from creditsim import arrowstr
 from creditsim.population import names
-from creditsim.records import strings
 from creditsim.records.generate import _order_by_day_hash
 
 
@@ -55,14 +55,14 @@ def test_inline_name_strings_match_concatenation() -> None:
 def test_string_views_round_trip() -> None:
     rng = np.random.default_rng(3)
     base = rng.integers(48, 58, (1000, 18)).astype(np.uint8)
-    s = strings.u8_to_series(base, "id")
+    s = arrowstr.u8_to_series(base, "id")
     assert s.to_list() == [bytes(r).decode() for r in base]
-    assert np.array_equal(strings.fixed_width_view(s, 18), base)
+    assert np.array_equal(arrowstr.fixed_width_view(s, 18), base)
     rows = rng.integers(0, 1000, 500)
     valid = rng.random(500) < 0.9
     rep = np.array([3, 7, 11])
     rep_bytes = rng.integers(48, 58, (3, 18)).astype(np.uint8)
-    got = strings.views_into(base, np.ascontiguousarray(base[:, :4]).view(np.int32).ravel(),
+    got = arrowstr.views_into(base, np.ascontiguousarray(base[:, :4]).view(np.int32).ravel(),
                              rows, "id", valid=valid, replace=rep, replace_bytes=rep_bytes)
     want = [bytes(base[r]).decode() for r in rows]
     for j, i in enumerate(rep):
@@ -70,11 +70,11 @@ def test_string_views_round_trip() -> None:
     want = [w if v else None for w, v in zip(want, valid, strict=True)]
     assert got.to_list() == want
     names_ = pl.Series(["王伟", "欧阳明明", "", "李"])
-    views = strings.inline_views(names_)
+    views = arrowstr.inline_views(names_)
     assert views is not None
-    assert strings.from_inline_views(views[[3, 0, 1]], "n").to_list() == ["李", "王伟", "欧阳明明"]
-    assert strings.inline_views(pl.Series(["a" * 13])) is None
-    plates = strings.inline_from_u8(np.frombuffer(b"A1234B5678", np.uint8).reshape(2, 5), "p")
+    assert arrowstr.from_inline_views(views[[3, 0, 1]], "n").to_list() == ["李", "王伟", "欧阳明明"]
+    assert arrowstr.inline_views(pl.Series(["a" * 13])) is None
+    plates = arrowstr.inline_from_u8(np.frombuffer(b"A1234B5678", np.uint8).reshape(2, 5), "p")
     assert plates.to_list() == ["A1234", "B5678"]
 
 

@@ -7,7 +7,7 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from creditsim.population import idnumber
+from creditsim import idnumber
 
 
 def reference_check(body: str) -> str:

@@ -8,8 +8,8 @@ import numpy as np
 import polars as pl
 import pytest
 
+from creditsim import idnumber
 from creditsim.cities import BEIJING
-from creditsim.population import idnumber
 from creditsim.population.synth import district_targets, synthesize
 
 START = dt.date(2021, 1, 1)

@@ -10,9 +10,9 @@ import numpy as np
 import polars as pl
 import pytest
 
+from creditsim import idnumber
 from creditsim.catalogue import DEPARTMENTS
 from creditsim.params import Cited
-from creditsim.population import idnumber
 from creditsim.records import (
     COMMON_SCHEMA,
     DEFAULT_DEPARTMENTS,

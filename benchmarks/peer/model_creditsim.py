@@ -27,7 +27,7 @@ import numpy as np
 import polars as pl
 from peer_common import PeerParams, PeerResult
 
-from creditsim.behaviour.generate import poisson_icdf
+from creditsim.draws import poisson_icdf
 from creditsim.catalogue import KindT
 from creditsim.policy import Policy, apply_policy, policy_from_text
 from creditsim.rng import RESIDENT_BLOCK, block_bounds, stream

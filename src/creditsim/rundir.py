@@ -17,7 +17,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 
 from creditsim.errors import RunDirError
 
@@ -172,8 +174,6 @@ def arrow_for_parquet(df: pl.DataFrame) -> tuple[Any, dict[str, Any]]:
 
 def write_arrow_parquet(table: Any, options: dict[str, Any], path: Path) -> None:
     """Write an Arrow table with :func:`arrow_for_parquet`'s options (pyarrow only)."""
-    import pyarrow.parquet as pq
-
     pq.write_table(table, path, **options)
 
 
@@ -189,8 +189,6 @@ def read_scratch(path: Path, schema: dict[str, pl.DataType],
     """A table written by :meth:`RunWriter.write_scratch`, cast back to ``schema``;
     with ``keep`` (a boolean numpy mask over its rows) only those rows, read a few
     row groups at a time so the whole table is never in memory at once."""
-    import numpy as np
-
     if keep is None:
         return _cast_changed(pl.read_parquet(path), schema)
     keep = np.asarray(keep, dtype=bool)

@@ -102,7 +102,7 @@ def test_no_records_for_the_probabilistic_pass(
     small_run: dict, register: pl.DataFrame, tmp_path: Path
 ) -> None:
     """Only records with a registered ID: the Splink pass is skipped and reported."""
-    from creditsim.population import idnumber
+    from creditsim import idnumber
 
     bank = small_run["records"]["bank"]
     ok = bank.filter(idnumber.is_valid_expr().fill_null(False))

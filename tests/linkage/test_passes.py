@@ -10,9 +10,9 @@ import polars as pl
 import pytest
 
 from creditsim import catalogue as cat
+from creditsim import idnumber
 from creditsim.linkage import link_records
 from creditsim.linkage.deterministic import RegisterIndex, link_by_id
-from creditsim.population import idnumber
 
 
 def _register(n: int = 400) -> pl.DataFrame:

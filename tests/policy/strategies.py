@@ -85,7 +85,8 @@ def rule(draw, i: int, cap_ids: list[str]) -> dict:
 
 
 @st.composite
-def policies(draw):
+def policy_data(draw) -> dict:
+    """The data of a random valid policy (without consequences)."""
     scored = draw(st.integers(0, 5)) > 0
     data: dict = {"meta": {"name": "random", "title": "t", "description": "d", "city": "c"}}
     list_ids: list[str] = []
@@ -221,7 +222,66 @@ def policies(draw):
                 "triggers": [{"kinds": ["drunk_driving"], "term_days": 30}],
             }
         ]
+    return data
+
+
+@st.composite
+def policies(draw):
+    return policy_from_data(draw(policy_data()))
+
+
+# A few services, so that several consequences often act on the same one.
+SERVICE_POOL = ["flight", "hospital", "transit_fare", "private_school"]
+
+
+@st.composite
+def consequence_data(draw, data: dict) -> list[dict]:
+    """Random consequences valid for the policy ``data``: on its lists, tiers,
+    scores or coverage, of every effect, spilling over to any relation."""
+    conditions = ["on_list"] if data.get("lists") else []
+    if "scale" in data:
+        conditions += ["tiers", "score_min", "covered"]
+    out = []
+    for k in range(draw(st.integers(1, 4))):
+        c: dict = {"id": f"k{k}", "service": draw(st.sampled_from(SERVICE_POOL)), **CITE}
+        cond = draw(st.sampled_from(conditions))
+        if cond == "on_list":
+            c["on_list"] = draw(st.sampled_from([li["id"] for li in data["lists"]]))
+        elif cond == "tiers":
+            names = [t["name"] for t in data["tiers"]]
+            c["tiers"] = draw(st.lists(st.sampled_from(names), min_size=1, unique=True))
+        elif cond == "score_min":
+            sc = data["scale"]
+            c["score_min"] = draw(st.integers(sc["min"], sc["max"]))
+        else:
+            c["covered"] = True
+        c["effect"] = draw(st.sampled_from(["deny", "expedite", "discount"]))
+        if c["effect"] == "discount":
+            c["rate"] = draw(st.sampled_from([0.1, 0.2, 0.5, 1.0]))
+        c["spill_to"] = draw(st.lists(
+            st.sampled_from(["spouse", "child", "parent", "household"]), max_size=3, unique=True))
+        c["apply_to_self"] = draw(st.booleans()) if c["spill_to"] else True
+        out.append(c)
+    return out
+
+
+@st.composite
+def policies_with_consequences(draw):
+    data = draw(policy_data())
+    data["consequences"] = draw(consequence_data(data))
     return policy_from_data(data)
+
+
+@st.composite
+def families(draw, rows: list[dict]) -> list[dict]:
+    """``rows`` with random households, relations and parents (not necessarily a
+    consistent family tree: the spillover rules read each field on its own)."""
+    n = len(rows)
+    household = st.one_of(st.none(), st.integers(0, n // 2))
+    relation = st.sampled_from(["head", "spouse", "child", "parent", "other"])
+    parent = st.one_of(st.none(), st.integers(0, n - 1))
+    return [{**r, "household_id": draw(household), "relation": draw(relation),
+             "father_id": draw(parent), "mother_id": draw(parent)} for r in rows]
 
 
 @st.composite

@@ -2,7 +2,8 @@
 ledger, scores, tiers and list spells worked out by hand (arithmetic in comments).
 
 Day 0 is Friday 2021-01-01. Monthly snapshot days: Jan 30, Feb 58, Mar 89, Apr 119,
-May 150, Jun 180, Jul 211, Aug 242, Sep 272, Oct 303, Nov 333, Dec 364.
+May 150, Jun 180, Jul 211, Aug 242, Sep 272, Oct 303, Nov 333, Dec 364. A snapshot's
+score and tier act on services from the next day.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from datetime import date
 import polars as pl
 
 from creditsim.policy import apply_policy, load_policy
+from creditsim.services import effect_intervals
 
+from . import consequences as oracle
 from .helpers import linked, register
 from .reference import reference_apply
 
@@ -27,6 +30,17 @@ def _run(name: str, rows: list[dict], recs: list[tuple], days: int = 365):  # no
     for t, df in result.tables().items():  # the reference agrees on the hand-worked cases too
         assert df.sort(df.columns).equals(ref[t].sort(df.columns)), t
     return result, reg
+
+
+def _effects_on(result, day: int, reg: pl.DataFrame) -> pl.DataFrame:  # noqa: ANN001
+    """The consequences in force on ``day`` (the services stage's intervals), after
+    checking them against the oracle."""
+    fx = effect_intervals(result, reg).filter((pl.col("start") <= day) & (day < pl.col("end")))
+    rows = fx.select(
+        "resident_id", pl.col("service").cast(pl.String), "effect", "rate", "consequence",
+        "via_resident_id", "cause_type", "cause", "spell_record_id").rows()
+    assert set(rows) == oracle.in_force(result, day, oracle.Family(reg))
+    return fx.sort("resident_id", "consequence", "via_resident_id")
 
 
 def _scores(result, rid: int) -> list[tuple]:  # noqa: ANN001
@@ -110,9 +124,13 @@ def test_fuzhou_volunteering_cap_and_transit_discount() -> None:
     # Jan 650 + 30 = 680 (good 650-749); Feb 680 + 20 = 700;
     # Jan 2022 (day 395): the day-10 entry expired at 375: 650 + 20 + 10 = 680
     assert _scores(r, 0) == [(30, 680, "good"), (58, 700, "good"), (395, 680, "good")]
-    fx = r.effects_on(58, reg).filter(pl.col("service") == "transit_fare")
-    got = sorted((x["resident_id"], x["rate"]) for x in fx.iter_rows(named=True))
-    # everyone scored gets 10% off; resident 0 (700 >= 697) also 20%
+    fx = _effects_on(r, 58, reg).filter(pl.col("service") == "transit_fare")
+    got = sorted((x["resident_id"], round(x["rate"], 6)) for x in fx.iter_rows(named=True))
+    # everyone scored gets 10% off; on day 58 resident 0 is still at January's 680
+    assert got == [(0, 0.1), (1, 0.1)]
+    fx = _effects_on(r, 59, reg).filter(pl.col("service") == "transit_fare")
+    got = sorted((x["resident_id"], round(x["rate"], 6)) for x in fx.iter_rows(named=True))
+    # from day 59 resident 0's February snapshot (700 >= 697) also gives 20%
     assert got == [(0, 0.1), (0, 0.2), (1, 0.1)]
 
 
@@ -138,7 +156,11 @@ def test_xiamen_thresholds() -> None:
     # resident 0: 550 - 150 = 400 (poor 0-529); resident 1: 550 + 3 x 20 = 610 (fair 530-649)
     assert _scores(r, 0) == [(30, 400, "poor")]
     assert _scores(r, 1) == [(30, 610, "fair")]
-    fx = r.effects_on(30, reg)
+    fx = _effects_on(r, 30, reg)
+    got = sorted((x["resident_id"], x["consequence"]) for x in fx.iter_rows(named=True))
+    # until the first snapshot acts both are at the baseline 550: >= 530 roadside parking
+    assert got == [(0, "roadside_parking_pay_later"), (1, "roadside_parking_pay_later")]
+    fx = _effects_on(r, 31, reg)
     got = sorted((x["resident_id"], x["consequence"]) for x in fx.iter_rows(named=True))
     # 610 >= 600 library, >= 530 roadside parking; 400 gets nothing
     assert got == [(1, "library_40_books"), (1, "roadside_parking_pay_later")]
@@ -183,7 +205,7 @@ def test_spc_list_life_cycle() -> None:
         (3, "dishonest_debtors", 60, 203, "exit_record"),
         (3, "dishonest_debtors", 60, 790, "term_expired"),
     ]
-    fx = r.effects_on(70, reg).filter(pl.col("service") == "private_school")
+    fx = _effects_on(r, 70, reg).filter(pl.col("service") == "private_school")
     # the listed father's child is denied private school; the father himself is not affected
     assert [(x["resident_id"], x["via_resident_id"]) for x in fx.iter_rows(named=True)] == [(5, 0)]
 

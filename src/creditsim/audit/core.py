@@ -19,6 +19,7 @@ from creditsim.audit.sanctions import (
     load_sanctions,
 )
 from creditsim.audit.stats import Thresholds, num
+from creditsim.catalogue import SERVICES
 
 SCHEMA = "creditsim.audit/1"
 
@@ -143,8 +144,6 @@ def services(run: RunData, s: Sanctions) -> dict[str, Any]:
         for r in dm.iter_rows(named=True):
             svc = r.pop("service")
             rows.setdefault(svc, {})["demand"] = {k: int(v) for k, v in r.items()}
-    from creditsim.catalogue import SERVICES
-
     rows = {sv: rows[sv] for sv in [*SERVICES, *sorted(set(rows) - set(SERVICES))]
             if sv in rows}
     out["status"] = "ok"

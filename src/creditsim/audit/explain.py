@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from creditsim.audit.run import AuditError, RunData
+from creditsim.audit.sanctions import load_spells
 
 #: Bits of ``truth_faults`` (records stage).
 FAULTS: tuple[tuple[int, str], ...] = ((1, "name_typo"), (2, "id_missing"), (4, "id_mistyped"),
@@ -185,8 +186,6 @@ def explain_resident(run: RunData, resident_id: int) -> Explanation:
     # Lists.
     n_spells = 0
     if run.has("list_spells"):
-        from creditsim.audit.sanctions import load_spells
-
         sp, source = load_spells(run)
         sp = sp.filter(pl.col("resident_id") == rid)
         n_spells = sp.height

@@ -20,6 +20,7 @@ from typing import Any
 import polars as pl
 
 from creditsim.errors import CreditsimError, RunDirError
+from creditsim.policy import load_policy, preset_names, preset_text
 
 #: Tables the audit knows, in pipeline order (records are ``records/<department>``).
 KNOWN_TABLES: tuple[str, ...] = (
@@ -162,8 +163,6 @@ class RunData:
     def policy(self) -> Any:
         """The run's policy (:class:`creditsim.policy.Policy`), or None if it cannot
         be loaded any more (a policy file that has moved)."""
-        from creditsim.policy import load_policy
-
         local = self.path / "policy.toml"
         try:
             return load_policy(local if local.is_file() else self.policy_name)
@@ -172,8 +171,6 @@ class RunData:
 
     def policy_text(self) -> str | None:
         """The policy's TOML text (a preset's or the file's), if available."""
-        from creditsim.policy import preset_names, preset_text
-
         local = self.path / "policy.toml"
         if local.is_file():
             return local.read_text(encoding="utf-8")

@@ -19,10 +19,8 @@ import polars as pl
 
 from creditsim import catalogue as cat
 from creditsim.behaviour.rates import BehaviourModel, CourtChain, KindRate
+from creditsim.draws import THREADS, poisson_icdf
 from creditsim.rng import RESIDENT_BLOCK, block_bounds, stream
-
-#: Worker threads for independent draws (results never depend on it).
-THREADS = 2
 
 KIND_INDEX = {k: i for i, k in enumerate(cat.KIND_NAMES)}
 DEPT_OF_KIND = np.array([cat.DEPARTMENTS.index(k.department) for k in cat.KINDS], dtype=np.int8)
@@ -104,29 +102,6 @@ def rate_per_year(k: KindRate, f: Features, sl: slice) -> np.ndarray:
     if k.migrant_factor != 1.0:
         lam = lam * np.where(f.migrant[sl], k.migrant_factor, 1.0)
     return lam if elig is None else np.where(elig, lam, 0.0)
-
-
-def poisson_icdf(u: np.ndarray, lam: np.ndarray) -> np.ndarray:
-    """Poisson counts by inversion: the smallest k with CDF(k) ≥ u (monotone in lam).
-
-    The walk stops, too, once adding the next term no longer changes the
-    floating-point CDF (u within rounding of 1).
-    """
-    counts = np.zeros(len(u), dtype=np.int32)
-    p = np.exp(-lam)
-    cdf = p.copy()
-    active = np.flatnonzero(u > cdf)
-    k = 0
-    while active.size:
-        k += 1
-        p_a = p[active] * lam[active] / k
-        old = cdf[active]
-        new = old + p_a
-        p[active] = p_a
-        cdf[active] = new
-        counts[active] = k
-        active = active[(u[active] > new) & (new > old)]
-    return counts
 
 
 def _amounts(k: KindRate, rng: np.random.Generator, income_rel: np.ndarray) -> np.ndarray:

@@ -23,6 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from creditsim.api import open_run
+from creditsim.config import make_config
+from creditsim.pipeline import run
+from creditsim.rundir import sha256_file
+
 #: Where the committed baseline lives (relative to the repository root).
 BASELINE_FILE = Path("tests") / "baseline" / "baseline.json"
 #: Documents of a run that hold timings or machine facts, not results.
@@ -66,9 +71,6 @@ def repo_root() -> Path:
 
 def fingerprint(run_dir: Path) -> dict[str, Any]:
     """sha256 of every file a run wrote (results only) and its audit's headline."""
-    from creditsim.api import open_run
-    from creditsim.rundir import sha256_file
-
     files = {}
     for path in sorted(run_dir.rglob("*")):
         rel = path.relative_to(run_dir).as_posix()
@@ -83,9 +85,6 @@ def fingerprint(run_dir: Path) -> dict[str, Any]:
 
 def run_case(case: Case, workdir: Path) -> dict[str, Any]:
     """Run ``case`` into ``workdir`` and return its fingerprint (with its seconds)."""
-    from creditsim.config import make_config
-    from creditsim.pipeline import run
-
     t0 = time.perf_counter()
     out = workdir / case.name
     run(make_config(**case.settings()), out)

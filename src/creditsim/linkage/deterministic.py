@@ -3,9 +3,9 @@
 An ID that passes the GB 11643 check is trusted and joined to the register
 (a relative's valid ID passes too and links to the relative — as in the real
 systems). The join runs on the packed int64 key (17-digit body × 11 + check
-index, :func:`creditsim.population.idnumber.pack`), several times faster than a
+index, :func:`creditsim.idnumber.pack`), several times faster than a
 string join; the strings are parsed straight from their Arrow buffers
-(:mod:`creditsim.population.idnumber`).
+(:mod:`creditsim.idnumber`).
 
 Each record is linked on its own, so the result does not depend on how the
 records are chunked.
@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
+from creditsim import idnumber
 from creditsim.catalogue import enum_from_codes
-from creditsim.population import idnumber
 
 #: Outcome of the ID check for each record.
 ID_STATUS: tuple[str, ...] = ("known", "unknown_valid", "invalid", "missing")
@@ -49,7 +50,6 @@ class RegisterIndex:
         1.6× Polars' join and far faster than sorting or bucketing the queries,
         measured), then a scatter back to the query order."""
         import duckdb
-        import pyarrow as pa
 
         out = np.full(len(packed), -1, dtype=np.int32)
         if self.keys.height == 0 or len(packed) == 0:

@@ -27,6 +27,7 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import rows_of
+from creditsim.linkage.features import dense_index
 from creditsim.linkage.schema import PLATFORM_LINKS_SCHEMA
 
 TRUTH_COLUMN = "truth_resident_id"
@@ -253,8 +254,6 @@ def _codes(register: pl.DataFrame, col: str, name_count: np.ndarray | None = Non
     (sorted)."""
     if col == "name_commonness":
         if name_count is None:
-            from creditsim.linkage.features import dense_index
-
             idx, _ = dense_index(register["name"].hash(seed=7).to_numpy())
             name_count = np.bincount(idx)[idx]
         count = np.asarray(name_count)

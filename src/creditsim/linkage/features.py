@@ -23,7 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from creditsim.population import idnumber, names
+from creditsim import idnumber
+from creditsim.population import to_pinyin
 
 _KEY_COLS = ["name", "id_number", "birth_date", "sex", "district"]
 _SEED = 0x5EED
@@ -55,7 +56,7 @@ def dense_index(h: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def pinyin_table(name: pl.Series) -> pl.DataFrame:
     """(name, name_py) for each distinct name: toneless pinyin, computed once per name."""
     uniq = name.drop_nulls().unique().sort()
-    py = names.to_pinyin(uniq) if len(uniq) else pl.Series([], dtype=pl.String)
+    py = to_pinyin(uniq) if len(uniq) else pl.Series([], dtype=pl.String)
     return pl.DataFrame({"name": uniq, "name_py": py})
 
 
@@ -135,7 +136,7 @@ def register_features(reg: pl.DataFrame, body: np.ndarray | None = None) -> Regi
     n_names = len(first)
     name_n = np.bincount(name_idx, minlength=n_names)
     uniq = reg["name"].gather(first)
-    py = names.to_pinyin(uniq) if n_names else pl.Series([], dtype=pl.String)
+    py = to_pinyin(uniq) if n_names else pl.Series([], dtype=pl.String)
     py_of_name, py_first = dense_index(_hash(py))
     py_n = np.bincount(py_of_name, weights=name_n, minlength=len(py_first)).astype(np.int64)
     names_df = pl.DataFrame({"name": uniq, "name_py": py.alias("name_py"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
@@ -43,8 +44,6 @@ def record_views(records: Mapping[str, pl.DataFrame]) -> list[pl.DataFrame]:
     Departments come in the catalogue's order (whatever the order of the mapping);
     the frames share the departments' column buffers (no copy).
     """
-    import numpy as np
-
     problems: list[Problem] = []
     parts = []
     for dept in sorted(records, key=lambda d: cat.DEPARTMENTS.index(d)

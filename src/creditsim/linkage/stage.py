@@ -25,6 +25,7 @@ import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
+from creditsim import idnumber
 from creditsim.errors import ConfigError
 from creditsim.linkage import evaluate, features, model, prepare
 from creditsim.linkage.deterministic import RegisterIndex, link_by_id, link_parts_by_id
@@ -67,8 +68,6 @@ class RegisterPrep:
 
 def prepare_register(register: pl.DataFrame) -> RegisterPrep:
     """Index ``register`` for both passes (ID strings parsed once, used twice)."""
-    from creditsim.population import idnumber
-
     reg = prepare.register_view(register)
     body, check = idnumber.parse(reg["id_number"])
     index = RegisterIndex.build(reg, packed=idnumber.pack_parsed(body, check))

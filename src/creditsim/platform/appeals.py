@@ -15,8 +15,8 @@ import numpy as np
 import polars as pl
 
 from creditsim.params import Cited
-from creditsim.policy.calendar import add_working_days
 from creditsim.rng import keyed_uniforms
+from creditsim.rundays import add_working_days
 
 A = "assumption"
 #: The uniforms of an objection: [filed?, notice delay, upheld?] (keyed by record and

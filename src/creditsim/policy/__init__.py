@@ -7,6 +7,10 @@ Public API::
     result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
     list_presets()                                 # name, title, description of each preset
 
+The platform loop rescores the residents a round changed with ``Records``,
+``override_spells`` and ``monthly_scores``. Which consequence applies to whom on
+which day is the services stage's question (:func:`creditsim.services.effect_intervals`).
+
 Every problem in a policy file is raised together as one :class:`PolicyError`.
 """
 
@@ -28,15 +32,17 @@ from creditsim.policy.loader import (
     preset_names,
     preset_text,
 )
-from creditsim.policy.model import Policy
+from creditsim.policy.model import Consequence, Policy
 from creditsim.policy.result import (
     PolicyResult,
     ledger_schema,
     scores_schema,
     spells_schema,
 )
+from creditsim.policy.snapshots import monthly_scores
 
 __all__ = [
+    "Consequence",
     "Policy",
     "PolicyError",
     "PolicyResult",

@@ -34,18 +34,18 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.policy.calendar import NEVER, period_index
 from creditsim.policy.errors import PolicyError, Problem
+from creditsim.policy.lists import build_spells
 from creditsim.policy.model import Coverage, Policy, Rule
 from creditsim.policy.result import (
     PolicyResult,
     ledger_schema,
     scores_schema,
 )
-from creditsim.policy.snapshots import monthly_scores, snapshot_states
+from creditsim.policy.snapshots import monthly_scores
+from creditsim.rundays import NEVER, period_index
 
-__all__ = ["Records", "apply_policy", "build_ledger", "coverage_days", "monthly_scores",
-           "override_spells", "snapshot_states"]
+__all__ = ["Records", "apply_policy", "build_ledger", "coverage_days", "override_spells"]
 
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 
@@ -507,8 +507,6 @@ def apply_policy(
     days) when the caller already has it (the platform loop applies one policy
     to one register several times).
     """
-    from creditsim.policy.lists import build_spells
-
     if days < 1 or days > 32767:
         raise PolicyError([Problem(f"days must be in 1..32767, got {days}", "days")])
     t: dict[str, float] = {}

@@ -19,9 +19,9 @@ import numpy as np
 import polars as pl
 
 from creditsim.catalogue import KIND_NAMES
-from creditsim.policy.calendar import add_working_days
 from creditsim.policy.model import ListDef, Policy
 from creditsim.policy.result import spells_schema
+from creditsim.rundays import add_working_days
 
 _KIND_CODE = {k: i for i, k in enumerate(KIND_NAMES)}
 _NOT_TRIGGER = -2

@@ -1,8 +1,8 @@
-"""The scoring engine's output tables, their fixed dtypes, and queries on them.
+"""The scoring engine's output tables and their fixed dtypes.
 
-See docs/policy.md for every column. The services stage reads a resident's
-state on a day with :meth:`PolicyResult.status_on` and the consequences that
-follow with :meth:`PolicyResult.effects_on`.
+See docs/policy.md for every column. Which consequence applies to whom on which
+day is the services stage's question (:mod:`creditsim.services.decide`), answered
+from these tables.
 """
 
 from __future__ import annotations
@@ -13,14 +13,10 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from creditsim.catalogue import SERVICES
-from creditsim.policy.calendar import NEVER
 from creditsim.policy.model import Policy
 
 EXIT_REASONS = ("term_expired", "exit_record", "score_recovered", "appealed")
 ExitReasonT = pl.Enum(list(EXIT_REASONS))
-EffectT = pl.Enum(["deny", "expedite", "discount"])
-ServiceT = pl.Enum(list(SERVICES))
 
 
 def rule_dtype(policy: Policy) -> pl.Enum:
@@ -79,7 +75,7 @@ class PolicyResult:
     resident's state in month m is the latest row at or before m, else the
     baseline. ``list_spells``: one row per spell on a list.
     ``covered_from``: per resident (indexed by resident_id) the first day scored,
-    or ``NEVER``. ``override_spells``: intervals in which an override caps a
+    or ``creditsim.rundays.NEVER``. ``override_spells``: intervals in which an override caps a
     resident's score or tier (resident_id, override, start_day, end_day
     exclusive or NEVER, cap_score or NEVER, cap_tier index best-first or -1).
     """
@@ -103,38 +99,6 @@ class PolicyResult:
         """The three output tables by file stem (``ledger``, ``scores``, ``list_spells``)."""
         return {"ledger": self.ledger, "scores": self.scores, "list_spells": self.list_spells}
 
-    def lists_on(self, day: int) -> pl.DataFrame:
-        """Residents on each list on ``day``: columns resident_id, list (one row per pair)."""
-        sp = self.list_spells
-        active = sp.filter(
-            (pl.col("start_day") <= day) & (pl.col("end_day").is_null() | (pl.col("end_day") > day))
-        )
-        return active.select("resident_id", "list").unique().sort("resident_id", "list")
-
-    def status_on(self, day: int) -> pl.DataFrame:
-        """Exact score and tier on ``day`` of every covered resident whose state
-        differs from the baseline (others covered on that day are at the baseline).
-
-        Columns: resident_id, score, tier. Computed from the ledger, overrides and
-        spells, exactly as the monthly snapshots are.
-        """
-        from creditsim.policy.engine import snapshot_states
-
-        return snapshot_states(self, np.array([day], dtype=np.int32))[0]
-
-    def effects_on(self, day: int, register: pl.DataFrame) -> pl.DataFrame:
-        """Every consequence in force on ``day``, spillover included.
-
-        Columns: resident_id (who is affected), service, effect, rate (nullable),
-        consequence (id), via_resident_id (whose status caused it; equal to
-        resident_id unless spilled over). One row per (affected, consequence,
-        cause); the services stage decides how several effects combine (e.g. the
-        largest discount wins).
-        """
-        from creditsim.policy.effects import effects_on
-
-        return effects_on(self, day, register)
-
     def is_covered(self, day: int) -> np.ndarray:
         """Boolean per resident: scored on ``day``."""
         return self.covered_from <= day
@@ -142,7 +106,6 @@ class PolicyResult:
 
 __all__ = [
     "EXIT_REASONS",
-    "NEVER",
     "PolicyResult",
     "ledger_schema",
     "scores_schema",

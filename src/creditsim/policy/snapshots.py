@@ -13,9 +13,9 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from creditsim.policy.calendar import NEVER, snapshots
 from creditsim.policy.model import Policy
 from creditsim.policy.result import PolicyResult, scores_schema
+from creditsim.rundays import NEVER, snapshots
 
 _Changes = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # per query: ids, score, tier
 

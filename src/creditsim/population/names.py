@@ -13,6 +13,7 @@ from functools import lru_cache
 import numpy as np
 import polars as pl
 
+from creditsim import arrowstr
 from creditsim.population import namedata
 
 
@@ -128,12 +129,10 @@ def build_strings(surname: np.ndarray, g1: np.ndarray, g2: np.ndarray) -> tuple[
     columns are built as Arrow string views holding the bytes inline: the bytes
     of surname and given name are concatenated as packed integers, without
     building any string per row."""
-    from creditsim.records import strings
-
     s_chars, _, _ = surname_table()
     g_chars, _, _, _ = given_table()
-    s_lo, _, s_len = strings.pack_inline(list(s_chars))
-    g_lo, _, g_len = strings.pack_inline([*list(g_chars), ""])
+    s_lo, _, s_len = arrowstr.pack_inline(list(s_chars))
+    g_lo, _, g_len = arrowstr.pack_inline([*list(g_chars), ""])
     g2i = np.where(g2 < 0, len(g_chars), g2)
     if s_len.min() < 1 or g_len[:-1].min() < 1 or s_len.max() > 8 or 2 * g_len.max() > 8 \
             or s_len.max() + 2 * g_len.max() > 12:
@@ -142,16 +141,16 @@ def build_strings(surname: np.ndarray, g1: np.ndarray, g2: np.ndarray) -> tuple[
     given = _concat_inline(g_lo[g1], g_len[g1], g_lo[g2i], g_len[g2i])
     del g2i
     full = _concat_inline(sur[0], sur[2], given[0], given[2])
-    return (strings.inline_series(sur[0], sur[1].astype(np.uint32), sur[2], "surname"),
-            strings.inline_series(*given, "given_name"),
-            strings.inline_series(*full, "name"))
+    return (arrowstr.inline_series(sur[0], sur[1].astype(np.uint32), sur[2], "surname"),
+            arrowstr.inline_series(*given, "given_name"),
+            arrowstr.inline_series(*full, "name"))
 
 
 def _concat_inline(a_lo: np.ndarray, a_len: np.ndarray, b_lo: np.ndarray, b_len: np.ndarray
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Concatenate strings packed little-endian in uint64 (``a`` non-empty, each at
     most 8 bytes, together at most 12): (lo, hi, length) of the result, as
-    :func:`creditsim.records.strings.inline_series` takes them."""
+    :func:`creditsim.arrowstr.inline_series` takes them."""
     k = a_len.astype(np.uint64) * np.uint64(8)  # 8..64 bits; a fits in lo
     k = np.minimum(k, np.uint64(63))  # (a 64-bit shift is undefined; a_len 8 ⇒ b empty)
     lo = a_lo | (b_lo << k)

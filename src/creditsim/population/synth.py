@@ -14,13 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from creditsim import catalogue as cat
+from creditsim import idnumber
 from creditsim.cities.model import CityProfile
 from creditsim.errors import ConfigError
 from creditsim.params import Cited
 from creditsim.population import households as hhm
-from creditsim.population import idnumber, names
+from creditsim.population import names
 from creditsim.rng import HOUSEHOLD_BLOCK, RESIDENT_BLOCK, block_bounds, stream
 
 EPOCH = dt.date(1970, 1, 1)
@@ -371,8 +373,6 @@ def _stable_order(x: np.ndarray) -> np.ndarray:
 
 def _nullable_ids(ids: np.ndarray) -> pl.Series:
     """Int32 Series with null where ``ids`` is negative (built through Arrow's mask)."""
-    import pyarrow as pa
-
     vals = np.ascontiguousarray(ids, dtype=np.int32)
     valid = pa.py_buffer(np.packbits(vals >= 0, bitorder="little"))
     return pl.Series(pa.Array.from_buffers(pa.int32(), len(vals), [valid, pa.py_buffer(vals)],

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import polars as pl
 
-from creditsim.records import strings
+from creditsim import arrowstr
 from creditsim.rng import splitmix64
 
 _BANKS = ["ICBC", "CCB", "ABC", "BOC", "BoCom", "CMB", "PSBC", "CITIC"]
@@ -99,7 +99,7 @@ def extra_columns(dept: str, df: pl.DataFrame, household_id: np.ndarray, distric
             b[:, 4:] = _digits((hh >> np.uint64(8)) % np.uint64(100000), 5)
             return b
 
-        return {"plate_number": strings.inline_from_u8(
+        return {"plate_number": arrowstr.inline_from_u8(
             _hashed(hh_keys(), salt_hh, plate, np.uint8, 9), "plate_number")}
     if dept == "transit":
         kind = df["kind"].cast(pl.String)
@@ -122,7 +122,7 @@ def extra_columns(dept: str, df: pl.DataFrame, household_id: np.ndarray, distric
             "utility": pl.DataFrame({"k": kind, "p": pick}).select(
                 pl.when(pl.col("k") == "heating_tamper").then(pl.lit("heating"))
                 .otherwise(pl.col("p"))).to_series(),
-            "account_no": strings.inline_from_u8(_hashed(
+            "account_no": arrowstr.inline_from_u8(_hashed(
                 hh_keys(), salt_hh, lambda hh: _digits(hh % np.uint64(10**10), 10), np.uint8, 10),
                 "account_no"),
         }

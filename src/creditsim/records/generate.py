@@ -25,9 +25,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
+from creditsim import arrowstr
 from creditsim import catalogue as cat
-from creditsim.behaviour.generate import THREADS
+from creditsim.draws import THREADS
 from creditsim.records import strings
 from creditsim.records.departments import (
     BIRTH_WRONG,
@@ -72,8 +74,8 @@ class _Register:
         r = residents
         self.n = r.height
         self.name = r["name"]
-        self.name_views = strings.inline_views(self.name)  # None: not all inline
-        self.id_bytes = strings.fixed_width_view(r["id_number"], 18)  # read-only
+        self.name_views = arrowstr.inline_views(self.name)  # None: not all inline
+        self.id_bytes = arrowstr.fixed_width_view(r["id_number"], 18)  # read-only
         self.id_prefix = np.ascontiguousarray(self.id_bytes[:, :4]).view(np.int32).ravel()
         self.birth_days = r["birth_date"].cast(pl.Int32).to_numpy()
         self.sex = r["sex"]
@@ -258,7 +260,7 @@ def department_records(
         mu = keyed_uniforms(seed, f"records.{dept.name}.idtypo", ukey[mt], 5)
         typed = reg.id_bytes[id_holder[mt]]  # a copy: the actor's own ID
         strings.mistype_u8(typed, mu)
-    ids = strings.views_into(reg.id_bytes, reg.id_prefix, id_holder, "id_number",
+    ids = arrowstr.views_into(reg.id_bytes, reg.id_prefix, id_holder, "id_number",
                              valid=~miss if miss.any() else None, replace=mt,
                              replace_bytes=typed)
     del miss, mt, typed
@@ -316,8 +318,6 @@ def department_records(
 def _gather_float(s: pl.Series, idx: np.ndarray) -> pl.Series:
     """``s.gather(idx)`` of a Float64 Series, through numpy (a Polars gather of a
     nullable column costs several times more)."""
-    import pyarrow as pa
-
     if s.null_count() == 0:
         return pl.Series(s.to_numpy()[idx], dtype=pl.Float64)
     vals = np.ascontiguousarray(s.fill_null(0.0).to_numpy()[idx], dtype=np.float64)
@@ -338,11 +338,11 @@ def _names(reg: _Register, rid: np.ndarray, tp: np.ndarray, seed: int, dept: str
         # One 16-byte view per row: gathered as complex128 (a 1-D take is several
         # times faster than a row gather of an (n, 4) int32 array).
         views = reg.name_views.view(np.complex128).ravel()[rid].view(np.int32).reshape(-1, 4)
-        tv = strings.inline_views(typos) if typos is not None else None
+        tv = arrowstr.inline_views(typos) if typos is not None else None
         if typos is None or tv is not None:
             if tv is not None:
                 views[tp] = tv
-            return strings.from_inline_views(views, "name")
+            return arrowstr.from_inline_views(views, "name")
     nm = reg.name.gather(pl.Series(rid))
     return nm if typos is None else nm.scatter(tp, typos)
 

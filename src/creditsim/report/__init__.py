@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from creditsim.audit import RunData
 from creditsim.errors import CreditsimError
 
 
@@ -27,7 +28,6 @@ def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None)
     except ImportError:
         raise ReportError("the HTML report needs plotly: pip install plotly==7.1.0 "
                           "(the 'report' extra of creditsim)") from None
-    from creditsim.audit.run import RunData
     from creditsim.report.html import write_report
 
     data = run if isinstance(run, RunData) else RunData(run)

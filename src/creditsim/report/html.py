@@ -8,9 +8,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from creditsim.audit.core import audit_run
-from creditsim.audit.run import RunData
-from creditsim.audit.sanctions import load_spells
+from creditsim.audit import RunData, audit_run, load_spells
 from creditsim.report import charts, series
 
 CSS = """

@@ -14,15 +14,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from creditsim.audit.run import RunData
+from creditsim.audit import RunData
+from creditsim.policy import coverage_days
 
 
 def _covered_from(run: RunData) -> np.ndarray | None:
     pol = run.policy
     if pol is None or pol.scale is None:
         return None
-    from creditsim.policy import coverage_days
-
     cols = ["resident_id", "birth_date", "hukou", "years_in_city"]
     have = set(run.columns("residents"))
     reg = run.scan("residents").select([c for c in [*cols, "consent"] if c in have]).sort(

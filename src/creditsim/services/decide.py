@@ -6,6 +6,19 @@ resident is allowed, denied, expedited (green channel) or discounted. Lists are
 enforced on the day (ID-bound blocks, facts.md §4.2); tiers act from the day
 after the monthly snapshot that set them (assumption: scores are refreshed
 monthly, as city score apps publish them). Never reads truth columns.
+
+A consequence's *subjects* are the residents whose own state meets its condition
+(tier, list, score, coverage); the *affected* are the subjects themselves
+(``apply_to_self``) and their relatives named in ``spill_to``:
+
+* ``child``: residents whose ``father_id`` or ``mother_id`` is the subject;
+* ``parent``: the subject's ``father_id`` and ``mother_id``;
+* ``spouse``: the head or spouse of the subject's household, if the subject is
+  the other of the two;
+* ``household``: every other member of the subject's household.
+
+This is the one implementation of which consequence applies; its slow test
+oracle, one day at a time, is ``tests/policy/consequences.py``.
 """
 
 from __future__ import annotations
@@ -14,9 +27,7 @@ import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
-from creditsim.policy.effects import _spill
-from creditsim.policy.model import Consequence
-from creditsim.policy.result import PolicyResult
+from creditsim.policy import Consequence, PolicyResult
 
 DecisionT = pl.Enum(["denied", "expedited", "discounted"])
 CauseTypeT = pl.Enum(["list", "tier", "score", "covered"])
@@ -109,6 +120,39 @@ def subject_intervals(c: Consequence, result: PolicyResult, states: pl.DataFrame
         off = pl.concat([off, base.filter(pl.col("start") < pl.col("end"))])
     return off.with_columns(pl.lit(ctype).alias("cause_type"), pl.lit(cname).alias("cause"),
                             pl.lit(None, dtype=pl.Int64).alias("spell_record_id"))
+
+
+def _spill(subjects: pl.DataFrame, register: pl.DataFrame, how: str) -> pl.DataFrame:
+    """(resident_id affected, via_resident_id) pairs for one spillover relation."""
+    reg = register.select("resident_id", "household_id", "relation", "father_id", "mother_id")
+    if how == "child":
+        kids = pl.concat(
+            [
+                reg.select("resident_id", pl.col(col).alias("via_resident_id")).drop_nulls()
+                for col in ("father_id", "mother_id")
+            ]
+        )
+        return kids.join(subjects, on="via_resident_id", how="semi")
+    if how == "parent":
+        sub = subjects.join(reg, left_on="via_resident_id", right_on="resident_id")
+        return pl.concat(
+            [
+                sub.select(pl.col(col).alias("resident_id"), "via_resident_id").drop_nulls()
+                for col in ("father_id", "mother_id")
+            ]
+        )
+    sub = subjects.join(reg, left_on="via_resident_id", right_on="resident_id").select(
+        "via_resident_id", "household_id", pl.col("relation").alias("via_relation")
+    )
+    members = sub.join(reg.select("resident_id", "household_id", "relation"), on="household_id")
+    members = members.filter(pl.col("resident_id") != pl.col("via_resident_id"))
+    if how == "spouse":
+        pair = {"head", "spouse"}
+        members = members.filter(
+            pl.col("relation").cast(pl.String).is_in(list(pair))
+            & pl.col("via_relation").cast(pl.String).is_in(list(pair))
+        )
+    return members.select("resident_id", "via_resident_id")
 
 
 def effect_intervals(result: PolicyResult, register: pl.DataFrame,

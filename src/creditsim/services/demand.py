@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from creditsim import catalogue as cat
-from creditsim.behaviour.generate import poisson_icdf
+from creditsim.draws import poisson_icdf
 from creditsim.params import Cited
 from creditsim.rng import keyed_uniforms, stream
 

@@ -1,9 +1,11 @@
-"""Day arithmetic shared by the scoring engine and its consumers.
+"""Day numbers of a run: calendar periods, monthly snapshot days, working days.
 
-Day 0 is the run's ``start_date``. Calendar periods are counted from the start
-date's month and year: month 0 is the calendar month containing day 0 (possibly
-partial), year 0 the calendar year containing day 0. Working days are Monday to
-Friday; public holidays are ignored (a stated assumption, see docs/policy.md).
+A core module: the scoring engine counts periods and snapshots with it, and the
+list and appeal deadlines count working days. Day 0 is the run's ``start_date``.
+Calendar periods are counted from the start date's month and year: month 0 is the
+calendar month containing day 0 (possibly partial), year 0 the calendar year
+containing day 0. Working days are Monday to Friday; public holidays are ignored
+(a stated assumption, see docs/policy.md).
 """
 
 from __future__ import annotations

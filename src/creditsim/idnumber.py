@@ -14,7 +14,8 @@ An 18-character citizen identity number is::
   ``sum(d_i * w_i) mod 11`` with weights ``w_i = 2^(18-i) mod 11`` mapped through
   ``"10X98765432"``.
 
-All functions are vectorised: the 17-digit body is handled as an int64.
+All functions are vectorised: the 17-digit body is handled as an int64. A core
+module: the population issues the numbers, the linkage parses and checks them.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 import pyarrow as pa
+
+from creditsim.arrowstr import u8_to_series
 
 #: Weights 2^(17-i) mod 11 for i = 1..17 (GB 11643-1999).
 WEIGHTS = np.array([pow(2, 18 - i, 11) for i in range(1, 18)], dtype=np.int64)
@@ -188,8 +191,6 @@ def build_ids(region_idx: np.ndarray, region_codes: np.ndarray,
     no 17-digit arithmetic is done per resident. The bytes are assembled in a
     uint8 matrix and handed to Arrow as one buffer.
     """
-    from creditsim.records.strings import u8_to_series
-
     rd = _digit_matrix(region_codes, 6)
     dd = _digit_matrix(day_yyyymmdd, 8)
     sd = _digit_matrix(np.arange(1000), 3)
