@@ -101,7 +101,7 @@ def test_court_chain_refs(small_run: dict) -> None:
     assert (enf["ref_kind"] == "lawsuit_lost").all()
     rest = chain.filter(pl.col("kind") != "enforcement_opened")
     assert (rest["ref_kind"] == "enforcement_opened").all()
-    # Fewer than ~30% perform early (facts.md §4.4), so most enforcement cases default.
+    # Fewer than ~30% perform early (sources#enforcement-compliance): most cases default.
     n_enf = ev.filter(pl.col("kind") == "enforcement_opened").height
     n_ref = ev.filter(pl.col("kind") == "refuse_to_perform").height
     assert 0.05 * n_enf < n_ref < 0.5 * n_enf

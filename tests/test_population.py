@@ -118,7 +118,7 @@ def test_same_name_collisions_realistic(city_200k: pl.DataFrame) -> None:
     shared = city_200k.select((pl.len().over("name") > 1).mean()).item()
     assert 0.25 < shared < 0.75  # many share a full name in a city of 200k
     top5 = city_200k["surname"].value_counts(sort=True)["count"][:5].sum() / city_200k.height
-    assert 0.25 < top5 < 0.36  # top five surnames ≈ 30.8% (figures.md §D)
+    assert 0.25 < top5 < 0.36  # top five surnames ≈ 30.8% (sources#surnames-2020)
 
 
 def test_names_are_chinese_characters(city_200k: pl.DataFrame) -> None:

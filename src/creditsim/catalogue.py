@@ -37,7 +37,7 @@ class Kind:
 
 
 KINDS: tuple[Kind, ...] = (
-    # Courts. The six dishonest-debtor grounds follow SPC Provisions Art. 1 (facts.md §4.1).
+    # Courts. The six dishonest-debtor grounds are Art. 1 of sources#spc-list-provisions.
     Kind("lawsuit_lost", "court", "yuan", -1, "lost a civil suit; judgment sum"),
     Kind("enforcement_opened", "court", "yuan", -1, "enforcement case opened against the resident"),
     Kind("refuse_to_perform", "court", "yuan", -1, "able to perform a judgment but refusing (ground 1)"),
@@ -104,32 +104,34 @@ assert len(set(KIND_NAMES)) == len(KIND_NAMES)
 
 # Points of service where a platform decision can deny, expedite or discount.
 # Policy consequences name these; the services stage (later) draws demand for them.
+# "Art. 3 item N" is item N of sources#spc-high-consumption; "category N" is category
+# N of sources#joint-punishment-2016.
 SERVICES: tuple[str, ...] = (
-    "flight",  # civil aviation ticket (SPC high-consumption restriction, facts.md §4.2 item 1)
-    "g_train",  # any seat on a G-train (§4.2 item 9)
-    "emu_first_class",  # first class and above on other EMU trains (§4.2 item 9)
-    "soft_sleeper",  # soft sleeper berth (§4.2 item 1)
-    "star_hotel",  # star-rated hotel, nightclub, golf (§4.2 item 2)
-    "private_school",  # a child's place at a high-fee private school (§4.2 item 7)
-    "public_school",  # public school admission (green channel, §1.1)
+    "flight",  # civil aviation ticket (Art. 3 item 1)
+    "g_train",  # any seat on a G-train (Art. 3 item 9)
+    "emu_first_class",  # first class and above on other EMU trains (Art. 3 item 9)
+    "soft_sleeper",  # soft sleeper berth (Art. 3 item 1)
+    "star_hotel",  # star-rated hotel, nightclub, golf (Art. 3 item 2)
+    "private_school",  # a child's place at a high-fee private school (Art. 3 item 7)
+    "public_school",  # public school admission (green channel, sources#beijing-plan-2018)
     "hospital",  # hospital appointment (green channel)
-    "loan",  # bank loan or credit card (§4.2 other restrictions)
-    "public_post",  # civil-service or public-sector post (§1.4 category 3)
-    "executive_post",  # company director / legal representative post (§4.2)
-    "business_licence",  # market access (§1.4 category 4)
-    "exit_permit",  # leaving the country (§1.4 category 8)
-    "real_estate",  # buying a home (§4.2 item 3)
-    "transit_fare",  # bus and metro fares (Fuzhou discount, §3.2)
-    "bike_deposit",  # public-bike deposit (deposit waivers, §2, §5)
-    "library_deposit",  # library deposit (Xiamen, §3.3)
-    "parking",  # pay-later parking (Xiamen, §3.3)
-    "heating_bill",  # heating bill discount (Huantai AAA, §2)
-    "insurance",  # high-premium insurance products (§4.2 item 8)
-    "travel",  # package tours and holidays (§4.2 item 6)
-    "rental_deposit",  # deposit-free rentals: power banks, umbrellas, scooters (Fuzhou, §3.2)
-    "vehicle_purchase",  # buying a non-essential vehicle (§4.2 item 5)
-    "office_rental",  # renting high-end offices, hotels or apartments for work (§4.2 item 4)
-    "car_plate_lottery",  # Hangzhou's planned link to the car-plate lottery (§3.1)
+    "loan",  # bank loan or credit card (sources#spc-other-restrictions)
+    "public_post",  # civil-service or public-sector post (category 3)
+    "executive_post",  # director or legal representative post (sources#spc-other-restrictions)
+    "business_licence",  # market access (category 4)
+    "exit_permit",  # leaving the country (category 8)
+    "real_estate",  # buying a home (Art. 3 item 3)
+    "transit_fare",  # bus and metro fares (sources#fuzhou-transit)
+    "bike_deposit",  # public-bike deposit (sources#rongcheng-fp-2018, sources#suzhou-bikes-2016)
+    "library_deposit",  # library deposit (sources#xiamen-egret-2023)
+    "parking",  # pay-later parking (sources#xiamen-egret-2023)
+    "heating_bill",  # heating bill discount (sources#huantai-2022)
+    "insurance",  # high-premium insurance products (Art. 3 item 8)
+    "travel",  # package tours and holidays (Art. 3 item 6)
+    "rental_deposit",  # free power banks, umbrellas, scooters (sources#fuzhou-rentals)
+    "vehicle_purchase",  # buying a non-essential vehicle (Art. 3 item 5)
+    "office_rental",  # renting high-end offices, hotels or apartments for work (Art. 3 item 4)
+    "car_plate_lottery",  # car-plate lottery (planned in sources#hangzhou-qianjiang)
 )
 ServiceT = pl.Enum(list(SERVICES))
 

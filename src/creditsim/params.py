@@ -1,9 +1,9 @@
 """Cited parameters.
 
 Every default number in creditsim is a :class:`Cited` value: the number and where
-it comes from — a section of ``facts.md`` (the project's brief of published
-rules and figures), a source document, or ``"assumption: <reason>"``. The
-sources travel into each run's manifest, so a reader of any output can see
+it comes from — an entry of the project's source notes, cited as
+``sources#<anchor>`` (``docs/sources/README.md``), or ``"assumption: <reason>"``.
+The sources travel into each run's manifest, so a reader of any output can see
 what every number rests on.
 """
 

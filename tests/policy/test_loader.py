@@ -92,7 +92,7 @@ def test_every_preset_section_is_cited() -> None:
         for section in (p.tiers, p.caps, p.rules, p.overrides, p.lists, p.consequences):
             for item in section:
                 assert item.source.strip(), (name, item)
-        assert "facts.md" in preset_text(name) or "http" in preset_text(name)
+        assert "sources#" in preset_text(name)
 
 
 def test_assumptions_are_marked() -> None:

@@ -38,7 +38,7 @@ class AppealsModel:
 
     base: Cited[float] = Cited(0.35, A + ": share of wrongly listed people with average "
                                "means who object (AP 2019: people are often not told, "
-                               "facts.md §8)")
+                               "sources#ap-not-told-2019)")
     tertiary_factor: Cited[float] = Cited(1.8, A + ": the university-educated object more")
     low_income_factor: Cited[float] = Cited(0.6, A + ": bottom three income deciles object less")
     migrant_factor: Cited[float] = Cited(0.6, A + ": migrants face registration and "
@@ -48,9 +48,9 @@ class AppealsModel:
         "ticket purchase)")
     answer_working_days: Cited[int] = Cited(
         10, "Credit China answers repair/objection applications within 10 working days "
-        "(June 2025 State Council plan, facts.md §8)")
+        "(sources#repair-plan-2025)")
     act_working_days: Cited[int] = Cited(
-        3, "the responsible authority decides within 3 working days (facts.md §8)")
+        3, "the responsible authority decides within 3 working days (sources#repair-plan-2025)")
     success_wrongful: Cited[float] = Cited(0.8, A + ": most objections with evidence succeed")
 
 
@@ -61,7 +61,7 @@ class RepaymentModel:
     monthly_hazard: Cited[float] = Cited(
         0.06, A + ": about half of listed debtors with average means perform within a "
         "year; 'the listing … restores credit' examples show same-day repayment is "
-        "possible for those able (facts.md §4.3)")
+        "possible for those able (sources#delisting-example-2016)")
     decile_slope: Cited[float] = Cited(0.12, A + ": log-hazard rises with income decile")
     court_lag_days: Cited[int] = Cited(2, A + ": the court records the performance")
 

@@ -7,8 +7,9 @@ more than one section (a rule naming an unknown cap, an override naming an
 unknown list) live in :mod:`creditsim.policy.loader`, which collects every
 problem before raising.
 
-Every section that carries numbers has a ``source`` (a facts.md section or a
-URL) and a ``status`` saying how far the numbers are confirmed.
+Every section that carries numbers has a ``source`` citing an entry of
+``docs/sources`` (``sources#<anchor>``, a URL may follow) and a ``status`` saying
+how far the numbers are confirmed.
 """
 
 from __future__ import annotations

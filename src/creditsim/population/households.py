@@ -64,7 +64,7 @@ class HouseholdModel:
     type_probs_migrant: Cited[tuple[float, ...]] = Cited(
         (0.37, 0.26, 0.23, 0.05, 0.03, 0.03, 0.02, 0.01),
         _ASSUME + "; migrants live alone or as couples more often (13% of Beijing "
-        "residents live in collective households, docs/sources/figures.md §A5)",
+        "residents live in collective households, sources#beijing-census-2020)",
     )
     # Head-age band probabilities over AGE_BANDS (7 bands), by type group.
     head_age_single_local: Cited[tuple[float, ...]] = Cited(

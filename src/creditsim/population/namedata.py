@@ -3,14 +3,15 @@
 Surname shares: the top-10 shares follow the Ministry of Public Security's
 household-register ranking as widely reported (王 李 张 刘 陈 杨 黄 赵 吴 周, each
 roughly 7%, 7%, 6.7%, 5.1%, 4.6%, 3.2%, 2.5%, 2.2%, 2.1%, 1.9%; see
-docs/sources/figures.md §D); ranks 11–100 and the tail are an assumption (a
-smooth decline so that the top 100 cover about 85% of people, as the same
-reports state).
+sources#surnames-2007 and sources#surnames-2020); ranks 11–100 and the tail are an
+assumption (a smooth decline so that the top 100 cover about 85% of people,
+sources#surnames-2019).
 
 Given-name characters and their weights are an assumption: common characters
 seen in published lists of frequent names; the weights are Zipf-like so that the
 most common full names (e.g. 张伟, 王伟, 王芳, 李伟) reach a share of about 0.02%,
-the order of the MPS count of ~290,000 people named 张伟 out of 1.4 billion.
+the order of the MPS count of ~290,000 people named 张伟 out of 1.4 billion
+(sources#names-2007).
 
 Each character carries its toneless pinyin; homophones (same pinyin) are what a
 clerk most often types by mistake with a pinyin input method, so the records

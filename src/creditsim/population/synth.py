@@ -34,7 +34,7 @@ class PersonModel:
 
     income_sigma: Cited[float] = Cited(
         0.55, "assumption: log-income spread giving a top/bottom quintile ratio near 4-5, "
-        "as the Beijing 2010 urban quintile means suggest (docs/sources/figures.md §B)"
+        "as the Beijing 2010 urban quintile means suggest (sources#beijing-quintiles-2010)"
     )
     income_by_education: Cited[tuple[float, ...]] = Cited(
         (-0.55, -0.45, -0.25, 0.0, 0.40),
@@ -43,7 +43,7 @@ class PersonModel:
     migrant_income_shift: Cited[float] = Cited(-0.10, "assumption: migrants earn a little less")
     spouse_drives: Cited[float] = Cited(
         0.40, "assumption: share of car households where the spouse also drives "
-        "(11.9 M licensed drivers for 6.2 M cars in Beijing, docs/sources/figures.md §C)"
+        "(11.9 M licensed drivers for 6.2 M cars in Beijing, sources#beijing-cars-2021)"
     )
     migrant_years_mean: Cited[float] = Cited(
         7.0, "assumption: mean years a migrant adult has lived in the city"

@@ -71,7 +71,7 @@ DEFAULT_DEPARTMENTS: tuple[DepartmentModel, ...] = (
         p_name_typo=_c(0.01, "names copied from filings by clerks"),
         p_id_missing=_c(0.02, "parties' ID numbers are normally in the filing"),
         p_id_mistyped=_c(0.01, "manual entry"),
-        p_id_other=_c(0.003, "same-name confusion between parties (the Wang Ximin case, facts.md §8)"),
+        p_id_other=_c(0.003, "same-name confusion between parties (sources#wang-ximin-2025)"),
         p_duplicate=_c(0.01, "cases re-filed across courts"),
         p_birth_wrong=_c(0.01, "manual entry"),
     ),

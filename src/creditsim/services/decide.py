@@ -3,7 +3,7 @@
 From the platform's own view — list spells, tiers from its monthly score
 snapshots, coverage — and the policy's consequences, every demand of an affected
 resident is allowed, denied, expedited (green channel) or discounted. Lists are
-enforced on the day (ID-bound blocks, facts.md §4.2); tiers act from the day
+enforced on the day (ID-bound blocks, sources#id-bound-blocks); tiers act from the day
 after the monthly snapshot that set them (assumption: scores are refreshed
 monthly, as city score apps publish them). Never reads truth columns.
 

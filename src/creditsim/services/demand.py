@@ -40,11 +40,11 @@ class ServiceDemand:
 
 
 DEFAULT_DEMAND: tuple[ServiceDemand, ...] = (
-    ServiceDemand("flight", Cited(0.9, "660 M air passenger trips in 2019 (figures.md §F) = 0.47 "
+    ServiceDemand("flight", Cited(0.9, "660 M air trips in 2019 (sources#aviation-2019) = 0.47 "
                   "per person-year nationally; assumption: Beijing adults fly about twice as "
                   "often"), decile_slope=0.25),
-    ServiceDemand("g_train", Cited(1.1, "2.53 bn rail trips in 2021 (figures.md §F) = 1.8 per "
-                  "person-year; assumption: 60% on G-trains (HSR share NOT FOUND)"),
+    ServiceDemand("g_train", Cited(1.1, "2.53 bn rail trips in 2021 (sources#railway-2021) = 1.8 "
+                  "per person-year; assumption: 60% on G-trains (sources#gap-hsr-share)"),
                   decile_slope=0.1),
     ServiceDemand("emu_first_class", Cited(0.05, A + ": a few per cent of EMU trips"),
                   decile_slope=0.3),
@@ -52,13 +52,13 @@ DEFAULT_DEMAND: tuple[ServiceDemand, ...] = (
     ServiceDemand("star_hotel", Cited(0.6, A + ": business and holiday stays"), decile_slope=0.3),
     ServiceDemand("private_school", Cited(0.12, A + ": share of children entering primary or "
                   "junior secondary school who apply to a high-fee private school (Beijing "
-                  "private-school share NOT FOUND, figures.md §F)"), eligible="school_entry",
+                  "share NOT FOUND, sources#gap-private-schools)"), eligible="school_entry",
                   decile_slope=0.3, season_day=243),
-    ServiceDemand("public_school", Cited(1.0, "every child entering primary (age 6) or junior "
-                  "secondary (age 12) school applies once"), eligible="school_entry",
+    ServiceDemand("public_school", Cited(1.0, "assumption: every child entering primary (age 6) or "
+                  "junior secondary (age 12) school applies once"), eligible="school_entry",
                   season_day=243),
     ServiceDemand("hospital", Cited(8.8, "192.7 M hospital visits in Beijing in 2020 over "
-                  "21.9 M residents (figures.md §F)"), eligible="all"),
+                  "21.9 M residents (sources#beijing-hospitals-2020)"), eligible="all"),
     ServiceDemand("loan", Cited(0.15, A + ": new loan or card applications per adult-year"),
                   decile_slope=0.05),
     ServiceDemand("public_post", Cited(0.02, A + ": public-sector job applications"),
@@ -69,7 +69,7 @@ DEFAULT_DEMAND: tuple[ServiceDemand, ...] = (
                   decile_slope=0.3),
     ServiceDemand("real_estate", Cited(0.01, A), decile_slope=0.3),
     ServiceDemand("transit_fare", Cited(12.0, A + ": one monthly fare settlement per resident "
-                  "aged 6+ (fares discounted by Fuzhou-style rules, §3.2)"), eligible="all"),
+                  "aged 6+ (fares discounted as in sources#fuzhou-transit)"), eligible="all"),
     ServiceDemand("bike_deposit", Cited(0.3, A), eligible="adult"),
     ServiceDemand("library_deposit", Cited(0.2, A), eligible="all"),
     ServiceDemand("parking", Cited(2.0, A + ": pay-later parking sessions"), eligible="adult"),

@@ -20,7 +20,7 @@ import polars as pl
 
 WrongfulCauseT = pl.Enum(["linkage_error", "data_error", "expired_entry"])
 
-#: Working days the court has to delete an entry after performance (facts.md §4.3),
+#: Working days the court has to delete an entry after performance (sources#spc-list-provisions),
 #: counted here as calendar days: 3 working days ≤ 5 calendar days.
 DELETION_DAYS = 5
 

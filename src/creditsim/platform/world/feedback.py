@@ -16,7 +16,7 @@ under every policy (common random numbers).
 * **Gaming**: residents whose score is within ``gaming_band`` points below the
   lowest green-channel threshold volunteer ``gaming_factor`` times as much
   (assumption: 1.5; the Weihai/Fuzhou volunteering points make this the cheapest
-  way up, facts.md §2–§3.2).
+  way up, sources#weihai-haibei-2020, sources#fuzhou-volunteering).
 """
 
 from __future__ import annotations
