@@ -81,6 +81,10 @@ def key_lines(text: str) -> dict[Path_, int]:
     Understands ``[table]``, ``[[array.of.tables]]``, ``key = value`` with dotted
     keys, inline tables and (multi-line) arrays of inline tables. Anything it
     cannot place falls back to the nearest enclosing key when looked up.
+
+    One pass over the text: each character is looked at a bounded number of
+    times, so a policy with thousands of rules in one inline array is located
+    as fast as one written as ``[[rules]]`` tables.
     """
     lines: dict[Path_, int] = {}
     aot_count: dict[Path_, int] = {}
@@ -125,55 +129,82 @@ def key_lines(text: str) -> dict[Path_, int]:
             continue
         key_path: Path_ = (*table, *_split_key(m.group(1)))
         lines[key_path] = ln
-        rest = line[m.end() :]
-        # scan the value (possibly over several lines) for inline tables
-        depth = 0
-        elem = -1
-        stack: list[str] = []
-        cur_line = ln
-        text_rest = rest
-        while True:
-            j = 0
-            quote = ""
-            while j < len(text_rest):
-                c = text_rest[j]
-                if quote:
-                    if c == "\\" and quote == '"':
-                        j += 2
-                        continue
-                    if c == quote:
-                        quote = ""
-                    j += 1
-                    continue
-                if c in "\"'":
-                    quote = c
-                elif c == "#":
-                    break
-                elif c in "[{":
-                    stack.append(c)
-                    depth += 1
-                    if c == "{" and len(stack) == 2 and stack[0] == "[":
-                        elem += 1
-                        lines.setdefault((*key_path, elem), cur_line)
-                elif c in "]}":
-                    if stack:
-                        stack.pop()
-                    depth -= 1
-                elif c == "=" and stack and stack[-1] == "{":
-                    km = re.search(r"([A-Za-z0-9_\-]+)\s*$", text_rest[:j])
-                    if km:
-                        inner = km.group(1)
-                        if stack == ["{"]:
-                            lines.setdefault((*key_path, inner), cur_line)
-                        elif stack == ["[", "{"]:
-                            lines.setdefault((*key_path, elem, inner), cur_line)
-                j += 1
-            if depth <= 0 or i >= len(src):
-                break
-            text_rest = src[i]
-            cur_line = i + 1
+        scan = _ValueScan(key_path, lines)
+        scan.line(line[m.end() :], ln)
+        # a value that opens more brackets than it closes goes on over the next lines
+        while scan.depth > 0 and i < len(src):
+            scan.line(src[i], i + 1)
             i += 1
     return lines
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class _ValueScan:
+    """Walks the value of one ``key = value`` line by line, recording the line of
+    each inline table of an array (``key[i]``) and of each bare key inside an
+    inline table (``key.k`` or ``key[i].k``).
+
+    The bare key before an ``=`` is the last run of key characters, with only
+    whitespace between it and the ``=``; it is tracked as the scan goes (its start
+    and end) rather than searched for backwards, which keeps the scan linear."""
+
+    def __init__(self, key_path: Path_, lines: dict[Path_, int]):
+        self.key_path = key_path
+        self.lines = lines
+        self.depth = 0
+        self.elem = -1
+        self.stack: list[str] = []
+
+    def line(self, text: str, ln: int) -> None:
+        stack, lines, key_path = self.stack, self.lines, self.key_path
+        quote = ""
+        # the last run of key characters, text[word_start:word_end], with only
+        # whitespace after it (any other character resets it to -1)
+        word_start = word_end = -1
+        j, n = 0, len(text)
+        while j < n:
+            c = text[j]
+            if quote:
+                if c == "\\" and quote == '"':
+                    j += 2
+                    continue
+                if c == quote:
+                    quote = ""
+                j += 1
+                continue
+            if c in _KEY_CHARS:
+                if word_end != j:
+                    word_start = j
+                word_end = j + 1
+                j += 1
+                continue
+            if c.isspace():
+                j += 1
+                continue
+            if c in "\"'":
+                quote = c
+            elif c == "#":
+                break
+            elif c in "[{":
+                stack.append(c)
+                self.depth += 1
+                if c == "{" and len(stack) == 2 and stack[0] == "[":
+                    self.elem += 1
+                    lines.setdefault((*key_path, self.elem), ln)
+            elif c in "]}":
+                if stack:
+                    stack.pop()
+                self.depth -= 1
+            elif c == "=" and stack and stack[-1] == "{" and word_start >= 0:
+                inner = text[word_start:word_end]
+                if stack == ["{"]:
+                    lines.setdefault((*key_path, inner), ln)
+                elif stack == ["[", "{"]:
+                    lines.setdefault((*key_path, self.elem, inner), ln)
+            word_start = word_end = -1
+            j += 1
 
 
 def _locate(origin: str, lines: Mapping[Path_, int], path: Path_) -> str:
