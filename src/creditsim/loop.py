@@ -499,7 +499,9 @@ def _spell_truth(spells: pl.DataFrame, links: pl.DataFrame, rec_all: pl.DataFram
     """Truth labels of the (few) spells, joining only the rows they need."""
     ids = spells["record_id"].implode()
     lk = links.filter(pl.col("record_id").is_in(ids))
-    rid = spells["record_id"].to_numpy()
+    # spells of a score list that start at coverage (a baseline below the
+    # threshold) have no record
+    rid = spells["record_id"].drop_nulls().to_numpy()
     rid = rid[rid < len(rec_pos)]
     pos = rec_pos[rid]
     rt = pl.concat([rec_all.select("record_id", "truth_event_id")[pos[pos >= 0]],
