@@ -130,8 +130,8 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         import json
 
         o = json.loads(lk.read_text(encoding="utf-8"))["overall"]
-        out_console.print(f"linkage: precision {o['precision']:.4f} · recall {o['recall']:.4f} "
-                          f"· unlinked records {o['unlinked']:,}")
+        out_console.print(f"linkage: precision {_ratio(o['precision'])} · recall "
+                          f"{_ratio(o['recall'])} · unlinked records {o['unlinked']:,}")
     if "list_spells.parquet" in tabs:
         import polars as pl
 
@@ -153,6 +153,11 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
             f"flights blocked {flights:,} · trains blocked {trains:,} · green-channel "
             f"decisions {green:,} · wrongful decisions {int(dec['wrongful'].sum()):,}")
     out_console.print(f"[green]complete[/]: {out}")
+
+
+def _ratio(v: float | None) -> str:
+    """A share to four places, or "–" where it is undefined (no records, no links)."""
+    return "–" if v is None else f"{v:.4f}"
 
 
 @app.command()
