@@ -17,6 +17,7 @@ from creditsim.policy import (
     policy_from_text,
     preset_names,
     preset_text,
+    read_policy,
 )
 from creditsim.policy.loader import key_lines
 from creditsim.policy.model import Policy
@@ -253,3 +254,17 @@ def test_two_thousand_rules_in_one_inline_array_check_fast() -> None:
     with pytest.raises(PolicyError) as ei:
         policy_from_text(bad, "big.toml")
     assert [p.location for p in ei.value.problems] == ["big.toml:1 rules[1999]"]
+
+
+def test_read_policy_keeps_the_bytes_it_validated(tmp_path: Path) -> None:
+    f = tmp_path / "p.toml"
+    raw = preset_text("sesame").replace("\n", "\r\n").encode("utf-8") + b"# end\r\n"
+    f.write_bytes(raw)
+    loaded = read_policy(f)
+    assert loaded.text == raw and loaded.origin == str(f)
+    assert loaded.policy == load_policy("sesame")
+    f.write_text("garbage", encoding="utf-8")  # replaced afterwards: the loaded copy stands
+    assert loaded.text == raw
+    preset = read_policy("rongcheng")
+    assert preset.text == preset_text("rongcheng").encode("utf-8")
+    assert preset.origin == "presets/rongcheng.toml"

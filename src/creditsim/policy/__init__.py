@@ -3,6 +3,7 @@
 Public API::
 
     policy = load_policy("rongcheng")            # a preset name or a path to a .toml file
+    loaded = read_policy("p.toml")               # .policy, .text (the bytes read), .origin
     result = apply_policy(policy, register, linked, days=365, start_date=date(2021, 1, 1))
     result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
     list_presets()                                 # name, title, description of each preset
@@ -13,6 +14,7 @@ Every problem in a policy file is raised together as one :class:`PolicyError`.
 from creditsim.policy.engine import apply_policy, coverage_days
 from creditsim.policy.errors import PolicyError
 from creditsim.policy.loader import (
+    LoadedPolicy,
     PresetInfo,
     list_presets,
     load_policy,
@@ -21,6 +23,7 @@ from creditsim.policy.loader import (
     policy_source,
     preset_names,
     preset_text,
+    read_policy,
 )
 from creditsim.policy.model import Policy
 from creditsim.policy.result import (
@@ -31,6 +34,7 @@ from creditsim.policy.result import (
 )
 
 __all__ = [
+    "LoadedPolicy",
     "Policy",
     "PolicyError",
     "PolicyResult",
@@ -45,6 +49,7 @@ __all__ = [
     "policy_source",
     "preset_names",
     "preset_text",
+    "read_policy",
     "scores_schema",
     "spells_schema",
 ]

@@ -548,6 +548,26 @@ def policy_source(path_or_name: str | Path) -> tuple[str | bytes, str]:
         raise PolicyError([Problem(f"cannot read: {e.strerror}", str(path))]) from None
 
 
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy read once: the validated policy, the exact bytes it was parsed from
+    (what a run keeps as ``policy.toml``) and where they came from."""
+
+    policy: Policy
+    text: bytes
+    origin: str
+
+
+def read_policy(path_or_name: str | Path) -> LoadedPolicy:
+    """Read and validate a policy file or preset once; raises :class:`PolicyError`.
+
+    The file is read a single time, so the policy and its text cannot disagree
+    (a file replaced after this call does not change either)."""
+    text, origin = policy_source(path_or_name)
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return LoadedPolicy(policy_from_text(raw, origin), raw, origin)
+
+
 def load_policy(path_or_name: str | Path) -> Policy:
     """Load a policy from a TOML file, or a shipped preset by name (e.g. ``"rongcheng"``)."""
-    return policy_from_text(*policy_source(path_or_name))
+    return read_policy(path_or_name).policy
