@@ -242,6 +242,20 @@ def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_html(run, audit), encoding="utf-8")
+    text = render_html(run, audit)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)  # no partial report is left behind
+        _raise_if_disk_full(e, out, len(text.encode("utf-8")))
+        raise
     tmp.replace(out)
     return out
+
+
+def _raise_if_disk_full(exc: BaseException, out: Path, need: int) -> None:
+    from creditsim.resources import disk_full_error
+
+    err = disk_full_error(exc, out, need)
+    if err is not None:
+        raise err from None
