@@ -26,7 +26,7 @@ from creditsim.cli import app
 from creditsim.resources import disk_full_path
 
 runner = CliRunner()
-SMALL = ["--residents", "1500", "--days", "365", "--quiet"]
+SMALL = ["--residents", "400", "--days", "120", "--quiet"]
 FULL = "No space left on device"
 
 
