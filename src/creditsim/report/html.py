@@ -254,6 +254,7 @@ def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -
 
 
 def _raise_if_disk_full(exc: BaseException, out: Path, need: int) -> None:
+    """A full disk while writing the report as one located problem."""
     from creditsim.resources import disk_full_error
 
     err = disk_full_error(exc, out, need)
