@@ -77,6 +77,8 @@ def run(
         "--feedback/--no-feedback",
         help="Behavioural feedback: deterrence, gaming, repayment after listing.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    force: Annotated[bool, typer.Option(
+        help="Run even if the estimated memory or disk exceeds what is available.")] = False,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
     from creditsim.config import default_out, make_config
@@ -87,11 +89,12 @@ def run(
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
                       linkage_threshold=linkage_threshold, feedback=feedback)
-    from creditsim.policy import load_policy
+    from creditsim.policy import read_policy
 
-    load_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before anything is written
+    loaded = read_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before any work
     out_dir = out or default_out(cfg)
     check_out_dir(out_dir, overwrite)
+    _check_resources(cfg.residents, cfg.days, out_dir, force)
     out_console.print(
         f"[bold]creditsim[/] {cfg.preset}: {cfg.residents:,} residents × {cfg.days} days, "
         f"seed {cfg.seed} → {out_dir}")
@@ -109,9 +112,33 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
-        res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
-                           on_stage=on_stage)
+        try:
+            res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
+                               on_stage=on_stage, policy=loaded)
+        except Exception as e:
+            _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
+            raise
     _summary(res.manifest, res.out)
+
+
+def _check_resources(residents: int, days: int, out_dir: Path, force: bool) -> None:
+    """Refuse a run whose estimated memory or disk exceeds what the machine has
+    (with ``--force``: warn and go on)."""
+    from creditsim.resources import preflight
+
+    for warning in preflight(residents, days, out_dir, force=force):
+        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False,
+                          soft_wrap=True)
+
+
+def _raise_if_disk_full(exc: Exception, residents: int, days: int, out_dir: Path) -> None:
+    """A full disk anywhere in the run (Polars, pyarrow, DuckDB, Splink) as one
+    located problem; the run has already removed its temporary directory."""
+    from creditsim.resources import disk_full_error, estimate
+
+    err = disk_full_error(exc, out_dir, estimate(residents, days).disk)
+    if err is not None:
+        raise err from None
 
 
 def _summary(manifest: dict[str, Any], out: Path) -> None:
@@ -132,8 +159,8 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         import json
 
         o = json.loads(lk.read_text(encoding="utf-8"))["overall"]
-        out_console.print(f"linkage: precision {o['precision']:.4f} · recall {o['recall']:.4f} "
-                          f"· unlinked records {o['unlinked']:,}")
+        out_console.print(f"linkage: precision {_ratio(o['precision'])} · recall "
+                          f"{_ratio(o['recall'])} · unlinked records {o['unlinked']:,}")
     if "list_spells.parquet" in tabs:
         import polars as pl
 
@@ -155,6 +182,11 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
             f"flights blocked {flights:,} · trains blocked {trains:,} · green-channel "
             f"decisions {green:,} · wrongful decisions {int(dec['wrongful'].sum()):,}")
     out_console.print(f"[green]complete[/]: {out}")
+
+
+def _ratio(v: float | None) -> str:
+    """A share to four places, or "–" where it is undefined (no records, no links)."""
+    return "–" if v is None else f"{v:.4f}"
 
 
 @app.command()

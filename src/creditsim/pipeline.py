@@ -66,7 +66,7 @@ from creditsim.platform import (
     Step,
     run_loop,
 )
-from creditsim.policy import load_policy, policy_source
+from creditsim.policy import LoadedPolicy, read_policy
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
@@ -94,6 +94,9 @@ class RunContext:
     behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
     departments: tuple = DEFAULT_DEPARTMENTS
     loop_models: LoopModels = field(default_factory=lambda: LoopModels())
+    #: The policy, read and validated once (read_policy): the platform stage scores
+    #: with it and keeps its exact bytes as policy.toml (None: read when needed).
+    policy: LoadedPolicy | None = None
     #: Writes a table to the run's scratch area (RunWriter.write_scratch).
     spill: Callable[[str, pl.DataFrame], Path] | None = None
     #: Writes an output table of the run right away (a stage that makes big tables
@@ -322,7 +325,8 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     """The platform loop (rounds of ROUND_STEPS) to its fixed point; writes the
     final events, records, links and every platform table."""
     c, t, spilled = ctx.config, given.tables, given.handoffs.spilled
-    policy = load_policy(c.policy or c.preset)
+    loaded = ctx.policy or read_policy(c.policy or c.preset)
+    policy = loaded.policy
     # The loop consumes the records dict (it releases each candidate table once the
     # final one is made); the stage owns these tables (see ``_inputs``).
     records = {k.removeprefix("_records/"): t.pop(k) for k in list(t)
@@ -330,9 +334,7 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     for d in spilled:  # keep only what the loop reads; the rest is on disk
         records[d] = records[d].select([c for c in records[d].columns if c in RECORD_COLUMNS])
     # Keep the policy's text in the run, so the run stays reportable if the file moves.
-    text, _origin = policy_source(c.policy or c.preset)
-    (ctx.run_dir / "policy.toml").write_bytes(text.encode("utf-8") if isinstance(text, str)
-                                              else text)
+    (ctx.run_dir / "policy.toml").write_bytes(loaded.text)
     steps: dict[str, float] = {}
     totals = None
     if given.handoffs.demand_totals is not None:
@@ -396,14 +398,17 @@ def package_versions() -> dict[str, str]:
 def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         progress: Progress | None = None,
         on_stage: Callable[[str, float], None] | None = None,
-        keep_tables: bool = False, background: bool = True) -> RunResult:
+        keep_tables: bool = False, background: bool = True,
+        policy: LoadedPolicy | None = None) -> RunResult:
     """Run the plan and publish the run directory ``out`` atomically.
 
     ``background``: build linkage's index of the register and the city-wide service
     demand in a background thread while the behaviour and records stages run (the
-    same result either way)."""
+    same result either way). ``policy``: the config's policy as already read and
+    validated (:func:`~creditsim.policy.read_policy`); read here, once, if not given."""
+    policy = policy or read_policy(config.policy or config.preset)
     writer = RunWriter(out, overwrite=overwrite)
-    ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
+    ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp, policy=policy,
                      spill=None if keep_tables else writer.write_scratch,
                      emit=None if keep_tables else (
                          lambda name, df: writer.write_table(f"{name}.parquet", df)),

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from creditsim.policy import (
     PolicyError,
@@ -14,9 +17,13 @@ from creditsim.policy import (
     policy_from_text,
     preset_names,
     preset_text,
+    read_policy,
 )
 from creditsim.policy.loader import key_lines
 from creditsim.policy.model import Policy
+
+from .keylines_reference import key_lines_reference
+from .strategies import policies
 
 SEVEN = {"rongcheng", "fuzhou", "hangzhou", "xiamen", "spc-list", "beijing", "sesame"}
 
@@ -171,3 +178,93 @@ def test_no_truth_columns_in_policy_package() -> None:
     root = Path(__file__).resolve().parents[2] / "src" / "creditsim" / "policy"
     for f in root.rglob("*.py"):
         assert "truth_" not in f.read_text().replace("``truth_*``", ""), f
+
+
+# ----------------------------------------------------------------------------- the locator
+
+
+def _inline(v: object) -> str:
+    """A TOML value with bare keys in inline tables (what people write by hand)."""
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    if isinstance(v, str):
+        return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_inline(x) for x in v) + "]"
+    if isinstance(v, dict):
+        return "{ " + ", ".join(f"{k} = {_inline(x)}" for k, x in v.items() if x is not None) + " }"
+    return repr(v)
+
+
+@st.composite
+def policy_texts(draw) -> str:  # noqa: ANN001
+    """A random valid policy written in one of three layouts: sections as inline
+    arrays on one line, one element per line, or as [[tables]]."""
+    data = draw(policies()).model_dump(mode="json", exclude_defaults=True)
+    layout = draw(st.sampled_from(["one_line", "per_line", "tables"]))
+    out = []
+    for name, value in data.items():
+        if isinstance(value, list) and layout != "tables":
+            sep = ", " if layout == "one_line" else ",\n  "
+            out.insert(0, f"{name} = [" + sep.join(_inline(x) for x in value) + "]")
+        elif isinstance(value, list):
+            for item in value:
+                out.append(f"\n[[{name}]]")
+                out += [f"{k} = {_inline(x)}" for k, x in item.items() if x is not None]
+        else:
+            out.append(f"\n[{name}]")
+            out += [f"{k} = {_inline(x)}" for k, x in value.items() if x is not None]
+    return "\n".join(out) + "\n"
+
+
+#: Text made of the characters the locator reacts to (brackets, quotes, escapes,
+#: comments, "=", whitespace) and key characters.
+toml_ish = st.text(alphabet=st.sampled_from(list("[]{}=\"'#,.\\ \t\n\u00a0ab_-1")), max_size=300)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(st.one_of(policy_texts(), toml_ish, st.sampled_from(preset_names()).map(preset_text)))
+def test_key_lines_agrees_with_the_reference(text: str) -> None:
+    assert key_lines(text) == key_lines_reference(text)
+
+
+def _many_rules(n: int) -> str:
+    rules = ", ".join(
+        f'{{ id = "r{i}", kinds = ["honour"], points = 1, expires_days = 10, source = "s", '
+        f'status = "assumption" }}'
+        for i in range(n)
+    )
+    return (
+        f"rules = [{rules}]\n"
+        '[meta]\nname = "big"\ntitle = "t"\ndescription = "d"\ncity = "c"\n'
+        '[scale]\nbaseline = 10\nmin = 0\nmax = 20\nsource = "s"\nstatus = "assumption"\n'
+        '[[tiers]]\nname = "A"\nmin = 0\nmax = 20\nsource = "s"\nstatus = "assumption"\n'
+    )
+
+
+def test_two_thousand_rules_in_one_inline_array_check_fast() -> None:
+    text = _many_rules(2000)
+    t0 = time.perf_counter()
+    policy = policy_from_text(text, "big.toml")
+    secs = time.perf_counter() - t0
+    assert len(policy.rules) == 2000
+    assert secs < 5.0, f"{secs:.1f} s to check 2000 rules"
+    bad = text.replace('id = "r1999", kinds = ["honour"], points = 1',
+                       'id = "r1999", kinds = ["honour"], points = 0')
+    with pytest.raises(PolicyError) as ei:
+        policy_from_text(bad, "big.toml")
+    assert [p.location for p in ei.value.problems] == ["big.toml:1 rules[1999]"]
+
+
+def test_read_policy_keeps_the_bytes_it_validated(tmp_path: Path) -> None:
+    f = tmp_path / "p.toml"
+    raw = preset_text("sesame").replace("\n", "\r\n").encode("utf-8") + b"# end\r\n"
+    f.write_bytes(raw)
+    loaded = read_policy(f)
+    assert loaded.text == raw and loaded.origin == str(f)
+    assert loaded.policy == load_policy("sesame")
+    f.write_text("garbage", encoding="utf-8")  # replaced afterwards: the loaded copy stands
+    assert loaded.text == raw
+    preset = read_policy("rongcheng")
+    assert preset.text == preset_text("rongcheng").encode("utf-8")
+    assert preset.origin == "presets/rongcheng.toml"

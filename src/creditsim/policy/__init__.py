@@ -3,6 +3,7 @@
 Public API::
 
     policy = load_policy("rongcheng")            # a preset name or a path to a .toml file
+    loaded = read_policy("p.toml")               # .policy, .text (the bytes read), .origin
     result = apply_policy(policy, register, linked, days=365, start_date=date(2021, 1, 1))
     result.ledger, result.scores, result.list_spells   # Polars tables (docs/policy.md)
     list_presets()                                 # name, title, description of each preset
@@ -18,11 +19,11 @@ from creditsim.policy.engine import (
     Records,
     apply_policy,
     coverage_days,
-    monthly_scores,
     override_spells,
 )
 from creditsim.policy.errors import PolicyError
 from creditsim.policy.loader import (
+    LoadedPolicy,
     PresetInfo,
     list_presets,
     load_policy,
@@ -31,6 +32,7 @@ from creditsim.policy.loader import (
     policy_source,
     preset_names,
     preset_text,
+    read_policy,
 )
 from creditsim.policy.model import Consequence, Policy
 from creditsim.policy.result import (
@@ -43,6 +45,7 @@ from creditsim.policy.snapshots import monthly_scores
 
 __all__ = [
     "Consequence",
+    "LoadedPolicy",
     "Policy",
     "PolicyError",
     "PolicyResult",
@@ -60,6 +63,7 @@ __all__ = [
     "policy_source",
     "preset_names",
     "preset_text",
+    "read_policy",
     "scores_schema",
     "spells_schema",
 ]

@@ -36,7 +36,7 @@ import polars as pl
 from creditsim.catalogue import KIND_NAMES
 from creditsim.policy.errors import PolicyError, Problem
 from creditsim.policy.lists import build_spells
-from creditsim.policy.model import Coverage, Policy, Rule
+from creditsim.policy.model import MAX_RECORD_AMOUNT, Coverage, Policy, Rule
 from creditsim.policy.result import (
     PolicyResult,
     ledger_schema,
@@ -227,7 +227,9 @@ def per_unit_value(rule: Rule, q: np.ndarray) -> np.ndarray:
             np.maximum(part, 0, out=part)
             if width is not None:
                 np.minimum(part, width, out=part)
-            term = b.points * part
+            # in floating point: an Int64 product could overflow for huge sums
+            # (the same value wherever it does not)
+            term = part * float(b.points)
             del part
             acc += term / (b.per * 1000.0)
             del term
@@ -355,8 +357,10 @@ def _ledger_block(
             sel = sel[m]
         raw: np.ndarray | None = None
         if r.per_unit is not None:
-            amt = recs.amount[sel]
-            q = np.where(np.isnan(amt), 0.0, np.rint(np.nan_to_num(amt) * 1000)).astype(np.int64)
+            # amounts beyond MAX_RECORD_AMOUNT count as that much: the loader's bound on
+            # a rule's points (Rule.max_entry_points) holds for any input
+            amt = np.clip(recs.amount[sel], -MAX_RECORD_AMOUNT, MAX_RECORD_AMOUNT)
+            q = np.where(np.isnan(amt), 0.0, np.rint(amt * 1000)).astype(np.int64)
             acc = r.per_unit.accumulate
             if acc == "record":
                 raw = _trunc_points(per_unit_value(r, q))

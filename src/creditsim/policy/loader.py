@@ -21,6 +21,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from creditsim.policy.errors import PolicyError, Problem
 from creditsim.policy.model import (
+    MAX_TIERS,
     Cap,
     Consequence,
     Coverage,
@@ -81,6 +82,10 @@ def key_lines(text: str) -> dict[Path_, int]:
     Understands ``[table]``, ``[[array.of.tables]]``, ``key = value`` with dotted
     keys, inline tables and (multi-line) arrays of inline tables. Anything it
     cannot place falls back to the nearest enclosing key when looked up.
+
+    One pass over the text: each character is looked at a bounded number of
+    times, so a policy with thousands of rules in one inline array is located
+    as fast as one written as ``[[rules]]`` tables.
     """
     lines: dict[Path_, int] = {}
     aot_count: dict[Path_, int] = {}
@@ -125,55 +130,82 @@ def key_lines(text: str) -> dict[Path_, int]:
             continue
         key_path: Path_ = (*table, *_split_key(m.group(1)))
         lines[key_path] = ln
-        rest = line[m.end() :]
-        # scan the value (possibly over several lines) for inline tables
-        depth = 0
-        elem = -1
-        stack: list[str] = []
-        cur_line = ln
-        text_rest = rest
-        while True:
-            j = 0
-            quote = ""
-            while j < len(text_rest):
-                c = text_rest[j]
-                if quote:
-                    if c == "\\" and quote == '"':
-                        j += 2
-                        continue
-                    if c == quote:
-                        quote = ""
-                    j += 1
-                    continue
-                if c in "\"'":
-                    quote = c
-                elif c == "#":
-                    break
-                elif c in "[{":
-                    stack.append(c)
-                    depth += 1
-                    if c == "{" and len(stack) == 2 and stack[0] == "[":
-                        elem += 1
-                        lines.setdefault((*key_path, elem), cur_line)
-                elif c in "]}":
-                    if stack:
-                        stack.pop()
-                    depth -= 1
-                elif c == "=" and stack and stack[-1] == "{":
-                    km = re.search(r"([A-Za-z0-9_\-]+)\s*$", text_rest[:j])
-                    if km:
-                        inner = km.group(1)
-                        if stack == ["{"]:
-                            lines.setdefault((*key_path, inner), cur_line)
-                        elif stack == ["[", "{"]:
-                            lines.setdefault((*key_path, elem, inner), cur_line)
-                j += 1
-            if depth <= 0 or i >= len(src):
-                break
-            text_rest = src[i]
-            cur_line = i + 1
+        scan = _ValueScan(key_path, lines)
+        scan.line(line[m.end() :], ln)
+        # a value that opens more brackets than it closes goes on over the next lines
+        while scan.depth > 0 and i < len(src):
+            scan.line(src[i], i + 1)
             i += 1
     return lines
+
+
+_KEY_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+class _ValueScan:
+    """Walks the value of one ``key = value`` line by line, recording the line of
+    each inline table of an array (``key[i]``) and of each bare key inside an
+    inline table (``key.k`` or ``key[i].k``).
+
+    The bare key before an ``=`` is the last run of key characters, with only
+    whitespace between it and the ``=``; it is tracked as the scan goes (its start
+    and end) rather than searched for backwards, which keeps the scan linear."""
+
+    def __init__(self, key_path: Path_, lines: dict[Path_, int]):
+        self.key_path = key_path
+        self.lines = lines
+        self.depth = 0
+        self.elem = -1
+        self.stack: list[str] = []
+
+    def line(self, text: str, ln: int) -> None:
+        stack, lines, key_path = self.stack, self.lines, self.key_path
+        quote = ""
+        # the last run of key characters, text[word_start:word_end], with only
+        # whitespace after it (any other character resets it to -1)
+        word_start = word_end = -1
+        j, n = 0, len(text)
+        while j < n:
+            c = text[j]
+            if quote:
+                if c == "\\" and quote == '"':
+                    j += 2
+                    continue
+                if c == quote:
+                    quote = ""
+                j += 1
+                continue
+            if c in _KEY_CHARS:
+                if word_end != j:
+                    word_start = j
+                word_end = j + 1
+                j += 1
+                continue
+            if c.isspace():
+                j += 1
+                continue
+            if c in "\"'":
+                quote = c
+            elif c == "#":
+                break
+            elif c in "[{":
+                stack.append(c)
+                self.depth += 1
+                if c == "{" and len(stack) == 2 and stack[0] == "[":
+                    self.elem += 1
+                    lines.setdefault((*key_path, self.elem), ln)
+            elif c in "]}":
+                if stack:
+                    stack.pop()
+                self.depth -= 1
+            elif c == "=" and stack and stack[-1] == "{" and word_start >= 0:
+                inner = text[word_start:word_end]
+                if stack == ["{"]:
+                    lines.setdefault((*key_path, inner), ln)
+                elif stack == ["[", "{"]:
+                    lines.setdefault((*key_path, self.elem, inner), ln)
+            word_start = word_end = -1
+            j += 1
 
 
 def _locate(origin: str, lines: Mapping[Path_, int], path: Path_) -> str:
@@ -231,136 +263,165 @@ def _unique(items: list[Any], attr: str, section: str) -> list[tuple[Path_, str]
 
 def _raw_ids(data: dict[str, Any], section: str, attr: str) -> set[str] | None:
     """Names declared in a section, read from the raw data (so that references can
-    be checked even when the section itself has other problems)."""
-    items = data.get(section)
+    be checked even when the section itself has other problems): none if the
+    section is absent, None if it is not a list (a problem reported on its own)."""
+    if section not in data:
+        return set()
+    items = data[section]
     if not isinstance(items, list):
         return None
     return {it[attr] for it in items if isinstance(it, dict) and isinstance(it.get(attr), str)}
 
 
-def _cross_checks(
-    sec: dict[str, Any], present: set[str], data: dict[str, Any]
-) -> list[tuple[Path_, str]]:
-    """Checks that involve more than one section; ``sec`` holds the sections that validated."""
-    out: list[tuple[Path_, str]] = []
-    scale: Scale | None = sec.get("scale")
-    scored = "scale" in present
-    tiers: list[Tier] | None = sec.get("tiers")
-    rules: list[Rule] | None = sec.get("rules")
-    caps: list[Cap] | None = sec.get("caps")
-    overrides: list[Override] | None = sec.get("overrides")
-    lists: list[ListDef] | None = sec.get("lists")
-    cons: list[Consequence] | None = sec.get("consequences")
+def _given(data: dict[str, Any], section: str) -> bool:
+    """The section is present and not an empty array."""
+    return section in data and data[section] != []
 
+
+@dataclass(frozen=True)
+class _Refs:
+    """What references can name: tiers, lists and caps declared in the raw data
+    (None: that section is malformed, so references to it are not checked)."""
+
+    tiers: set[str] | None
+    lists: set[str] | None
+    caps: set[str] | None
+
+    @staticmethod
+    def unknown(names: set[str] | None, name: str) -> bool:
+        return names is not None and name not in names
+
+
+Found = list[tuple[Path_, str]]
+
+
+def _cross_checks(sec: dict[str, Any], present: set[str], data: dict[str, Any]) -> Found:
+    """Checks that involve more than one section; ``sec`` holds the sections that validated."""
+    out: Found = []
+    scored = "scale" in present
     if not scored:
         for name in ("coverage", "tiers", "caps", "rules", "overrides"):
             if name in present:
                 out.append(((name,), f"'{name}' needs a [scale] section (the policy has no score)"))
-    elif "tiers" not in present:
-        out.append((("tiers",), "a scored policy needs [[tiers]]"))
-    if "rules" not in present and "lists" not in present:
+    elif not _given(data, "tiers"):
+        out.append((("tiers",), "a scored policy needs at least one tier ([[tiers]])"))
+    if not _given(data, "rules") and not _given(data, "lists"):
         out.append(((), "the policy has neither [[rules]] nor [[lists]]: it does nothing"))
+    refs = _Refs(_raw_ids(data, "tiers", "name"), _raw_ids(data, "lists", "id"),
+                 _raw_ids(data, "caps", "id"))
+    if sec.get("tiers") is not None:
+        out += _tier_checks(sec["tiers"], sec.get("scale"))
+    if sec.get("caps") is not None:
+        out += _unique(sec["caps"], "id", "caps")
+    if sec.get("rules") is not None:
+        out += _rule_checks(sec["rules"], refs)
+    if sec.get("overrides") is not None:
+        out += _override_checks(sec["overrides"], refs, sec.get("scale"))
+    if sec.get("lists") is not None:
+        out += _list_checks(sec["lists"], scored)
+    if sec.get("consequences") is not None:
+        out += _consequence_checks(sec["consequences"], refs, scored)
+    return out
 
-    if tiers is not None:
-        out += _unique(tiers, "name", "tiers")
-        for i in range(1, len(tiers)):
-            hi, lo = tiers[i - 1], tiers[i]
-            if lo.min >= hi.min:
-                out.append(
-                    (
-                        ("tiers", i, "min"),
-                        "tiers must be listed best first (each min below the previous)",
-                    )
-                )
-            elif lo.max >= hi.min:
-                out.append(
-                    (("tiers", i, "max"), f"overlaps tier {hi.name!r} (which starts at {hi.min})")
-                )
-            elif lo.max + 1 != hi.min:
-                out.append(
-                    (
-                        ("tiers", i, "max"),
-                        f"gap: tier {hi.name!r} starts at {hi.min}, so max must be {hi.min - 1}",
-                    )
-                )
-        if scale is not None and tiers:
-            if tiers[0].max != scale.max:
-                out.append(
-                    (("tiers", 0, "max"), f"the best tier must end at scale.max = {scale.max}")
-                )
-            if tiers[-1].min != scale.min:
-                out.append(
-                    (
-                        ("tiers", len(tiers) - 1, "min"),
-                        f"the worst tier must start at scale.min = {scale.min}",
-                    )
-                )
-    tier_names = _raw_ids(data, "tiers", "name")
-    list_ids = _raw_ids(data, "lists", "id")
-    cap_ids = _raw_ids(data, "caps", "id")
 
-    if caps is not None:
-        out += _unique(caps, "id", "caps")
-    if rules is not None:
-        out += _unique(rules, "id", "rules")
-        cap_sign: dict[str, tuple[int, int]] = {}
-        for i, r in enumerate(rules):
-            if r.cap is None:
-                continue
-            if cap_ids is not None and r.cap not in cap_ids:
-                out.append((("rules", i, "cap"), f"unknown cap {r.cap!r}"))
-            if r.cap in cap_sign and cap_sign[r.cap][0] != r.sign:
-                out.append(
-                    (
-                        ("rules", i, "cap"),
-                        f"cap {r.cap!r} mixes rewards and deductions "
-                        f"(rules[{cap_sign[r.cap][1]}] has the other sign)",
-                    )
+def _tier_checks(tiers: list[Tier], scale: Scale | None) -> Found:
+    out = _unique(tiers, "name", "tiers")
+    if len(tiers) > MAX_TIERS:
+        out.append((("tiers",), f"{len(tiers)} tiers; at most {MAX_TIERS} are supported"))
+    for i in range(1, len(tiers)):
+        hi, lo = tiers[i - 1], tiers[i]
+        if lo.min >= hi.min:
+            out.append(
+                (("tiers", i, "min"),
+                 "tiers must be listed best first (each min below the previous)")
+            )
+        elif lo.max >= hi.min:
+            out.append(
+                (("tiers", i, "max"), f"overlaps tier {hi.name!r} (which starts at {hi.min})")
+            )
+        elif lo.max + 1 != hi.min:
+            out.append(
+                (
+                    ("tiers", i, "max"),
+                    f"gap: tier {hi.name!r} starts at {hi.min}, so max must be {hi.min - 1}",
                 )
-            cap_sign.setdefault(r.cap, (r.sign, i))
-    if overrides is not None:
-        out += _unique(overrides, "id", "overrides")
-        for i, o in enumerate(overrides):
-            if o.on_list is not None and list_ids is not None and o.on_list not in list_ids:
-                out.append((("overrides", i, "on_list"), f"unknown list {o.on_list!r}"))
-            if o.cap_tier is not None and tier_names is not None and o.cap_tier not in tier_names:
-                out.append((("overrides", i, "cap_tier"), f"unknown tier {o.cap_tier!r}"))
-            if (
-                o.cap_score is not None
-                and scale is not None
-                and not scale.min <= o.cap_score <= scale.max
-            ):
-                out.append(
-                    (("overrides", i, "cap_score"), f"outside the scale [{scale.min}, {scale.max}]")
+            )
+    if scale is not None and tiers:
+        if tiers[0].max != scale.max:
+            out.append((("tiers", 0, "max"), f"the best tier must end at scale.max = {scale.max}"))
+        if tiers[-1].min != scale.min:
+            out.append(
+                (
+                    ("tiers", len(tiers) - 1, "min"),
+                    f"the worst tier must start at scale.min = {scale.min}",
                 )
-    if lists is not None:
-        out += _unique(lists, "id", "lists")
-        for i, li in enumerate(lists):
-            if li.score_below is not None and not scored:
-                out.append((("lists", i, "score_below"), "a score list needs a [scale] section"))
-            trig = {k for t in li.triggers for k in t.kinds}
-            both = sorted(trig & set(li.exit_kinds))
-            if both:
-                out.append(
-                    (("lists", i, "exit_kinds"), f"kinds both enter and leave the list: {both}")
+            )
+    return out
+
+
+def _rule_checks(rules: list[Rule], refs: _Refs) -> Found:
+    out = _unique(rules, "id", "rules")
+    cap_sign: dict[str, tuple[int, int]] = {}
+    for i, r in enumerate(rules):
+        if r.cap is None:
+            continue
+        if refs.unknown(refs.caps, r.cap):
+            out.append((("rules", i, "cap"), f"unknown cap {r.cap!r} (no such [[caps]] id)"))
+        if r.cap in cap_sign and cap_sign[r.cap][0] != r.sign:
+            out.append(
+                (
+                    ("rules", i, "cap"),
+                    f"cap {r.cap!r} mixes rewards and deductions "
+                    f"(rules[{cap_sign[r.cap][1]}] has the other sign)",
                 )
-            both = sorted(set(li.aggravating_kinds) & set(li.exit_kinds))
-            if both:
-                out.append(
-                    (("lists", i, "aggravating_kinds"), f"kinds both aggravate and end: {both}")
-                )
-    if cons is not None:
-        out += _unique(cons, "id", "consequences")
-        for i, c in enumerate(cons):
-            for j, t in enumerate(c.tiers or []):
-                if tier_names is not None and t not in tier_names:
-                    out.append((("consequences", i, "tiers", j), f"unknown tier {t!r}"))
-            if c.on_list is not None and list_ids is not None and c.on_list not in list_ids:
-                out.append((("consequences", i, "on_list"), f"unknown list {c.on_list!r}"))
-            if (c.score_min is not None or c.covered or c.tiers) and not scored:
-                out.append(
-                    ((("consequences", i)), "score- or tier-based consequence needs [scale]")
-                )
+            )
+        cap_sign.setdefault(r.cap, (r.sign, i))
+    return out
+
+
+def _override_checks(overrides: list[Override], refs: _Refs, scale: Scale | None) -> Found:
+    out = _unique(overrides, "id", "overrides")
+    for i, o in enumerate(overrides):
+        if o.on_list is not None and refs.unknown(refs.lists, o.on_list):
+            out.append((("overrides", i, "on_list"), f"unknown list {o.on_list!r}"))
+        if o.cap_tier is not None and refs.unknown(refs.tiers, o.cap_tier):
+            out.append((("overrides", i, "cap_tier"), f"unknown tier {o.cap_tier!r}"))
+        if o.cap_score is not None and scale is not None and not (
+            scale.min <= o.cap_score <= scale.max
+        ):
+            out.append(
+                (("overrides", i, "cap_score"), f"outside the scale [{scale.min}, {scale.max}]")
+            )
+    return out
+
+
+def _list_checks(lists: list[ListDef], scored: bool) -> Found:
+    out = _unique(lists, "id", "lists")
+    for i, li in enumerate(lists):
+        if li.score_below is not None and not scored:
+            out.append((("lists", i, "score_below"), "a score list needs a [scale] section"))
+        trig = {k for t in li.triggers for k in t.kinds}
+        both = sorted(trig & set(li.exit_kinds))
+        if both:
+            out.append((("lists", i, "exit_kinds"), f"kinds both enter and leave the list: {both}"))
+        both = sorted(set(li.aggravating_kinds) & set(li.exit_kinds))
+        if both:
+            out.append(
+                (("lists", i, "aggravating_kinds"), f"kinds both aggravate and end: {both}")
+            )
+    return out
+
+
+def _consequence_checks(cons: list[Consequence], refs: _Refs, scored: bool) -> Found:
+    out = _unique(cons, "id", "consequences")
+    for i, c in enumerate(cons):
+        for j, t in enumerate(c.tiers or []):
+            if refs.unknown(refs.tiers, t):
+                out.append((("consequences", i, "tiers", j), f"unknown tier {t!r}"))
+        if c.on_list is not None and refs.unknown(refs.lists, c.on_list):
+            out.append((("consequences", i, "on_list"), f"unknown list {c.on_list!r}"))
+        if (c.score_min is not None or c.covered or c.tiers) and not scored:
+            out.append((("consequences", i), "score- or tier-based consequence needs [scale]"))
     return out
 
 
@@ -487,6 +548,26 @@ def policy_source(path_or_name: str | Path) -> tuple[str | bytes, str]:
         raise PolicyError([Problem(f"cannot read: {e.strerror}", str(path))]) from None
 
 
+@dataclass(frozen=True)
+class LoadedPolicy:
+    """A policy read once: the validated policy, the exact bytes it was parsed from
+    (what a run keeps as ``policy.toml``) and where they came from."""
+
+    policy: Policy
+    text: bytes
+    origin: str
+
+
+def read_policy(path_or_name: str | Path) -> LoadedPolicy:
+    """Read and validate a policy file or preset once; raises :class:`PolicyError`.
+
+    The file is read a single time, so the policy and its text cannot disagree
+    (a file replaced after this call does not change either)."""
+    text, origin = policy_source(path_or_name)
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    return LoadedPolicy(policy_from_text(raw, origin), raw, origin)
+
+
 def load_policy(path_or_name: str | Path) -> Policy:
     """Load a policy from a TOML file, or a shipped preset by name (e.g. ``"rongcheng"``)."""
-    return policy_from_text(*policy_source(path_or_name))
+    return read_policy(path_or_name).policy

@@ -37,6 +37,17 @@ Points = Annotated[int, Field(ge=-100_000, le=100_000)]
 ScoreValue = Annotated[int, Field(ge=-1_000_000, le=1_000_000)]
 Amount = Annotated[float, Field(ge=0, le=1e15, allow_inf_nan=False)]
 
+#: The largest amount (in absolute value) of one record that per-unit points are
+#: computed from: the engine counts a larger amount as this much. It bounds the
+#: points one record can give under a rule (:meth:`Rule.max_entry_points`), which
+#: the loader checks against :data:`MAX_ENTRY_POINTS`. Simulated amounts stay far
+#: below it: the largest, lawsuits and tax cases, are a few million yuan.
+MAX_RECORD_AMOUNT = 1e8
+#: Points one ledger entry can hold: the ledger's ``points`` column is Int32.
+MAX_ENTRY_POINTS = 2**31 - 1
+#: Tiers are numbered in 8 bits by the score snapshots.
+MAX_TIERS = 127
+
 #: Relations that consequences can spill over to (see :class:`Consequence`).
 SpillTo = Literal["spouse", "child", "parent", "household"]
 assert set(RELATIONS) >= {"spouse", "child", "parent"}
@@ -185,7 +196,43 @@ class Rule(_Cited):
             and self.amount_min >= self.amount_max
         ):
             raise ValueError("amount_min must be below amount_max")
+        if self.per_unit is not None:
+            if all(b.points == 0 for b in self.per_unit.brackets):
+                raise ValueError("every bracket gives 0 points: the rule never scores")
+            most = self.max_entry_points()
+            if not most <= MAX_ENTRY_POINTS:
+                shown = f"{most:,.0f}" if most < 1e15 else f"{most:.3g}"
+                raise ValueError(
+                    f"one record can give up to {shown} points (amounts are scored up to "
+                    f"{MAX_RECORD_AMOUNT:,.0f}), more than a ledger entry holds "
+                    f"({MAX_ENTRY_POINTS:,}): raise 'per', end the brackets with one of "
+                    "0 points, or set 'amount_max'"
+                )
         return self
+
+    def max_entry_points(self) -> float:
+        """An upper bound on the points (in absolute value) of one ledger entry of
+        this rule, before caps, for any record stream.
+
+        A per-unit entry is the change of the cumulative points over one record's
+        amount (at most :data:`MAX_RECORD_AMOUNT`, or ``amount_max``), so it is at most
+        the steepest bracket's rate times that amount, and never more than all the
+        points the brackets hold when the last bracket gives 0 points; plus 1 for
+        truncating the two cumulative values."""
+        if self.per_unit is None:
+            return float(abs(self.points or 0))
+        brackets = self.per_unit.brackets
+        top = MAX_RECORD_AMOUNT if self.amount_max is None else min(self.amount_max,
+                                                                    MAX_RECORD_AMOUNT)
+        bound = max(abs(b.points) / b.per for b in brackets) * top
+        if brackets[-1].points == 0:
+            held, lo = 0.0, 0.0
+            for b in brackets[:-1]:
+                held += abs(b.points) * (float(b.upto or 0.0) - lo) / b.per
+                lo = float(b.upto or 0.0)
+            bound = min(bound, held)
+        # the engine works in thousandths of a unit; the margin covers their rounding
+        return bound * (1 + 1e-9) + 1.0
 
     @property
     def sign(self) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from creditsim.audit import RunData, audit_run, load_spells
 from creditsim.report import charts, series
+from creditsim.resources import disk_full_error
 
 CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#222;background:#fff}
@@ -240,6 +241,19 @@ def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_text(render_html(run, audit), encoding="utf-8")
+    text = render_html(run, audit)
+    try:
+        tmp.write_text(text, encoding="utf-8")
+    except BaseException as e:
+        tmp.unlink(missing_ok=True)  # no partial report is left behind
+        _raise_if_disk_full(e, out, len(text.encode("utf-8")))
+        raise
     tmp.replace(out)
     return out
+
+
+def _raise_if_disk_full(exc: BaseException, out: Path, need: int) -> None:
+    """A full disk while writing the report as one located problem."""
+    err = disk_full_error(exc, out, need)
+    if err is not None:
+        raise err from None

@@ -16,6 +16,7 @@ import polars as pl
 
 from creditsim.audit import RunData
 from creditsim.policy import coverage_days
+from creditsim.rundays import snapshots
 
 
 def _covered_from(run: RunData) -> np.ndarray | None:
@@ -49,17 +50,23 @@ def tiers_over_time(run: RunData) -> dict[str, Any] | None:
         return None
     base = _baseline_tier(pol)
     names = [str(t.name) for t in pol.tiers]
+    if sc.height == 0:  # nobody's score ever changed: every covered resident at the baseline
+        months, days = snapshots(run.start_date, run.days)
+        snap_days = days.tolist()
+    else:
+        snap_days = sc.group_by("month").agg(pl.col("day").max()).sort("month")["day"].to_list()
     m_index = {m: i for i, m in enumerate(months)}
-    snap_days = (sc.group_by("month").agg(pl.col("day").max()).sort("month")["day"].to_list())
     s = sc.select("resident_id", "month", pl.col("tier").cast(pl.String)).sort(
         "resident_id", "month")
     prev = pl.col("tier").shift(1).over("resident_id")
     s = s.with_columns(prev.fill_null(pl.lit(base)).alias("prev"))
     counts = np.zeros((len(names), len(months)), dtype=np.int64)
     ti = {n: i for i, n in enumerate(names)}
-    mi = s["month"].replace_strict(m_index, return_dtype=pl.Int32).to_numpy()
-    new = s["tier"].replace_strict(ti, return_dtype=pl.Int32).to_numpy()
-    old = s["prev"].replace_strict(ti, default=-1, return_dtype=pl.Int32).to_numpy()
+    # (as int64 arrays even when there are no changes: an empty column has no type)
+    mi = s["month"].replace_strict(m_index, return_dtype=pl.Int32).to_numpy().astype(np.int64)
+    new = s["tier"].replace_strict(ti, return_dtype=pl.Int32).to_numpy().astype(np.int64)
+    old = s["prev"].replace_strict(ti, default=-1, return_dtype=pl.Int32).to_numpy().astype(
+        np.int64)
     np.add.at(counts, (new, mi), 1)
     ok = old >= 0
     np.add.at(counts, (old[ok], mi[ok]), -1)

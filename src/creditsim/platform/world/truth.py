@@ -190,7 +190,9 @@ def spell_facts(world: World, spells: pl.DataFrame, rep: Repayments) -> SpellFac
     links = pl.concat([world.links, rep.links]) if rep.links.height else world.links
     ids = spells["record_id"].implode()
     lk = links.filter(pl.col("record_id").is_in(ids))
-    rid = spells["record_id"].to_numpy()
+    # spells of a score list that start at coverage (a baseline below the
+    # threshold) have no record
+    rid = spells["record_id"].drop_nulls().to_numpy()
     rid = rid[rid < len(world.pos)]
     pos = world.pos[rid]
     rt = pl.concat([world.truth.select("record_id", "truth_event_id")[pos[pos >= 0]],
