@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 from creditsim.cli import app
 from creditsim.rundir import read_manifest
 
+#: Every test here shares runs of 25,000 residents × 365 days: the whole suite only.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 BASE = ["run", "--residents", "25000", "--days", "365", "--seed", "4", "--quiet"]
 
@@ -126,7 +129,7 @@ def test_summary_printed(tmp_path: Path) -> None:
         assert word in res.output, word
 
 
-def test_incremental_rescoring_equals_full_rescoring() -> None:
+def test_incremental_rescoring_equals_full_rescoring(tmp_path: Path) -> None:
     """Later rounds re-score only residents whose records changed; the result must be
     what re-scoring everyone gives."""
     import datetime as dt
@@ -137,7 +140,7 @@ def test_incremental_rescoring_equals_full_rescoring() -> None:
     from creditsim.policy import load_policy
 
     cfg = make_config(residents=20_000, days=365, seed=8)
-    ctx = pipeline.RunContext(config=cfg, workdir=Path("/tmp"), run_dir=Path("/tmp"),
+    ctx = pipeline.RunContext(config=cfg, workdir=tmp_path, run_dir=tmp_path,
                               progress=lambda s, f: None)
     tables: dict = {}
     for st in pipeline.PLAN[:4]:

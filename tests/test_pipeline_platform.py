@@ -13,6 +13,8 @@ from creditsim.cli import app
 from creditsim.config import make_config
 
 runner = CliRunner()
+#: The module's tests share a pipeline run: the whole suite only.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
