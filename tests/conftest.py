@@ -12,6 +12,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
 
 from creditsim.behaviour import generate_events
 from creditsim.cities import BEIJING
@@ -19,6 +20,11 @@ from creditsim.population.synth import synthesize
 from creditsim.records import build_records
 
 START = dt.date(2021, 1, 1)
+
+# No per-example deadline: on a shared 2-core machine one example can take ten times
+# its usual time, and a timing is not what these tests check.
+settings.register_profile("creditsim", deadline=None)
+settings.load_profile("creditsim")
 
 
 @pytest.fixture(scope="session")
