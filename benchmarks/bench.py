@@ -2,12 +2,14 @@
 
 Runs ``creditsim run`` in a child process per configuration (``configs.toml``),
 samples the resident memory of the whole process tree every 50 ms, reads the
-per-stage times from the run's manifest, and writes one JSON file per run under
-``benchmarks/results/`` with the machine description and package versions.
+per-stage times from the run's manifest, and writes one JSON file per configuration
+under ``benchmarks/results/`` with the machine description, package versions, the date
+and the commit measured (``resultfile.py``: the result it replaces is kept beside it).
 
     .venv/bin/python benchmarks/bench.py            # every configuration but smoke
     .venv/bin/python benchmarks/bench.py b1m full   # named ones
     .venv/bin/python benchmarks/bench.py full --repeat 3   # median of three, all kept
+    .venv/bin/python benchmarks/bench.py b1m --residents 2000 --days 30 --results /tmp/r
 """
 
 from __future__ import annotations
@@ -29,8 +31,11 @@ import psutil
 from rich.console import Console
 from rich.table import Table
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))  # resultfile.py beside this script
+
+import resultfile  # noqa: E402
 
 
 def tree_rss(proc: psutil.Process) -> int:
@@ -115,6 +120,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("names", nargs="*", help="configurations (default: all but smoke)")
     ap.add_argument("--no-save", action="store_true", help="do not write results JSON")
+    ap.add_argument("--results", type=Path, default=RESULTS,
+                    help="directory of the result files (default: benchmarks/results)")
+    ap.add_argument("--residents", type=int, help="override every configuration's residents")
+    ap.add_argument("--days", type=int, help="override every configuration's days")
     ap.add_argument("--repeat", type=int, default=1,
                     help="run each configuration N times; report the median run and all")
     ap.add_argument("--peer", default="100000x30",
@@ -127,14 +136,15 @@ def main() -> None:
     if unknown:
         raise SystemExit(f"unknown configuration(s): {', '.join(unknown)}; "
                          f"known: {', '.join(configs)}")
+    override = {k: v for k, v in (("residents", args.residents), ("days", args.days))
+                if v is not None}
     results = []
     with tempfile.TemporaryDirectory(prefix="creditsim-bench-") as tmp:
         for n in names:
-            r = run_repeated(n, configs[n], Path(tmp), args.repeat)
+            r = run_repeated(n, {**configs[n], **override}, Path(tmp), args.repeat)
             results.append(r)
             if not args.no_save:
-                RESULTS.mkdir(exist_ok=True)
-                (RESULTS / f"{n}.json").write_text(json.dumps(r, indent=2) + "\n")
+                resultfile.save(args.results / f"{n}.json", r)
     peer = None
     if args.peer != "none":
         sys.path.insert(0, str(HERE / "peer"))
@@ -146,7 +156,7 @@ def main() -> None:
             res_n, days_n = (int(x) for x in args.peer.lower().split("x"))
             peer = peer_compare.compare(res_n, days_n, repeats=3)
             if not args.no_save:
-                (RESULTS / "peer.json").write_text(json.dumps(peer, indent=2) + "\n")
+                resultfile.save(args.results / "peer.json", peer)
     table = Table(title="creditsim benchmark")
     stages = [s["stage"] for s in results[0]["stages"]]
     for col in ["config", "residents", "days", *stages, "wall s", "peak GB", "res-days/s"]:

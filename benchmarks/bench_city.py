@@ -4,7 +4,8 @@
 
 Prints each stage's seconds (wall and CPU, all threads) and the process's
 peak resident memory after it (``ru_maxrss``), and writes
-``benchmarks/results/city-<residents>[-feedback].json``. By
+``benchmarks/results/city-<residents>[-feedback].json`` (with the date and the
+commit measured; the result it replaces is kept beside it: ``resultfile.py``). By
 default behavioural feedback is off, so the behaviour stage draws exactly the
 events the city produces (with ``--feedback`` it also draws the "boost"
 candidates the platform loop may keep).
@@ -13,8 +14,8 @@ candidates the platform loop may keep).
 from __future__ import annotations
 
 import argparse
-import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -23,7 +24,11 @@ from creditsim import pipeline
 from creditsim.config import make_config
 from creditsim.platform import FeedbackModel, LoopModels
 
-RESULTS = Path(__file__).parent / "results"
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+sys.path.insert(0, str(HERE))  # resultfile.py beside this script
+
+import resultfile  # noqa: E402
 
 
 def _cpu() -> float:
@@ -70,9 +75,8 @@ def main() -> None:
         out["loadavg_after"] = _loadavg()
         out["rows"] = {k: v.height for k, v in tables.items()}
     print(f"total       {out['total_seconds']:7.2f} s")
-    RESULTS.mkdir(exist_ok=True)
     tag = "-feedback" if args.feedback else ""
-    (RESULTS / f"city-{args.residents}{tag}.json").write_text(json.dumps(out, indent=2) + "\n")
+    resultfile.save(RESULTS / f"city-{args.residents}{tag}.json", out)
 
 
 if __name__ == "__main__":

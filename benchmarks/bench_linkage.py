@@ -4,6 +4,8 @@ Usage::
 
     python benchmarks/bench_linkage.py --data DIR [--residents N] [--out results.json]
 
+``--out`` writes the result with the date and the commit measured (``resultfile.py``).
+
 ``DIR`` holds ``residents.parquet`` and ``records_<department>.parquet`` (the
 population and records stages' outputs); if it does not exist they are generated
 there first (``--residents`` people, seed 1, Beijing, 365 days from 2021-01-01).
@@ -19,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -26,6 +29,10 @@ from pathlib import Path
 import polars as pl
 
 from creditsim.linkage import link_records
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # resultfile.py beside this script
+
+import resultfile  # noqa: E402
 
 
 def make_data(out: Path, n: int, seed: int = 1) -> None:
@@ -89,10 +96,9 @@ def main() -> None:
         "name_commonness": m["by_group"]["name_commonness"],
         "threshold_sweep": m["threshold_sweep"],
     }
-    text = json.dumps(out, indent=1)
-    print(text)
+    print(json.dumps(out, indent=1))
     if a.out:
-        a.out.write_text(text + "\n", encoding="utf-8")
+        resultfile.save(a.out, out)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,9 @@
 Generates a synthetic register (21.9M residents) and a synthetic linked record
 stream (50M records, a plausible mix of kinds, court records with case numbers),
 then times ``apply_policy`` for each preset and reports wall time, peak extra
-RSS (sampled every 20 ms above the RSS before the call) and table sizes.
+RSS (sampled every 20 ms above the RSS before the call) and table sizes, and writes
+them to ``benchmarks/results/policy-<residents>.json`` with the date and the commit
+measured (``resultfile.py``; the result it replaces is kept beside it).
 
     python benchmarks/bench_policy.py                       # full size, rongcheng fuzhou beijing
     python benchmarks/bench_policy.py --residents 1e6 --records 2e6 --preset spc-list
@@ -14,9 +16,11 @@ Target (issue 3): >= 50M records for 21.9M residents in <= 30 s and <= 4 GB extr
 from __future__ import annotations
 
 import argparse
+import sys
 import threading
 import time
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -24,6 +28,11 @@ import psutil
 
 from creditsim.catalogue import KIND_NAMES, HukouT, KindT
 from creditsim.policy import apply_policy, load_policy
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))  # resultfile.py beside this script
+
+import resultfile  # noqa: E402
 
 # share of records per kind (court kinds rare, as in real caseloads)
 MIX = {
@@ -156,6 +165,7 @@ def main() -> None:
     ap.add_argument(
         "--preset", action="append", help="preset(s) to time (default: rongcheng fuzhou beijing)"
     )
+    ap.add_argument("--no-save", action="store_true", help="do not write the results JSON")
     a = ap.parse_args()
     n, m = int(a.residents), int(a.records)
     rng = np.random.default_rng(a.seed)
@@ -163,6 +173,7 @@ def main() -> None:
     register = make_register(n, rng)
     linked = make_records(m, n, a.days, rng)
     print(f"generated {n:,} residents and {m:,} records in {time.perf_counter() - t0:.1f} s")
+    rows = []
     for name in a.preset or ["rongcheng", "fuzhou", "beijing"]:
         policy = load_policy(name)
         with PeakRSS() as mem:
@@ -176,7 +187,15 @@ def main() -> None:
             f"spells {r.list_spells.height:,}  [{parts}]",
             flush=True,
         )
+        rows.append({"preset": name, "wall_seconds": round(wall, 2),
+                     "extra_rss_gb": round(mem.extra_gb, 2), "ledger_rows": r.ledger.height,
+                     "score_rows": r.scores.height, "spells": r.list_spells.height,
+                     "timings": {k: round(v, 2) for k, v in r.timings.items()}})
         del r
+    if not a.no_save:
+        resultfile.save(HERE / "results" / f"policy-{n}.json",
+                        {"config": {"residents": n, "records": m, "days": a.days,
+                                    "seed": a.seed}, "presets": rows})
 
 
 if __name__ == "__main__":

@@ -1,11 +1,18 @@
-"""Shared fixtures: small synthetic cities built once per session."""
+"""Shared fixtures: small synthetic cities built once per session, and the rule that
+tests write only inside pytest's temporary directories."""
 
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import settings
 
 from creditsim.behaviour import generate_events
 from creditsim.cities import BEIJING
@@ -13,6 +20,11 @@ from creditsim.population.synth import synthesize
 from creditsim.records import build_records
 
 START = dt.date(2021, 1, 1)
+
+# No per-example deadline: on a shared 2-core machine one example can take ten times
+# its usual time, and a timing is not what these tests check.
+settings.register_profile("creditsim", deadline=None)
+settings.load_profile("creditsim")
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +40,61 @@ def small_run() -> dict:
     ev = generate_events(r, seed=11, days=365, start_date=START)
     recs = build_records(ev, r, seed=11, days=365, start_year=2021)
     return {"residents": r, "events": ev, "records": recs}
+
+
+# --- Tests write only inside pytest's temporary directories ---------------------------
+
+ROOT = Path(__file__).resolve().parents[1]
+#: What running tests leaves in the repository by design (caches, Hypothesis's database).
+_REPO_LEFTOVERS = (".hypothesis", ".pytest_cache", "__pycache__", ".egg-info", ".pyc",
+                   ".ruff_cache", ".mypy_cache")
+
+
+def _repo_status() -> set[str] | None:
+    """Every untracked, ignored or changed path of the repository (``git status``), or
+    None when this is not a git checkout."""
+    try:
+        done = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain=v1", "-z",
+                               "--ignored", "--untracked-files=normal"],
+                              capture_output=True, text=True, timeout=60, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if done.returncode != 0:
+        return None
+    return {e for e in done.stdout.split("\0")
+            if e and not any(part in e for part in _REPO_LEFTOVERS)}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _writes_stay_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Temporary files of the code under test (``tempfile``, child processes' ``TMPDIR``)
+    go to pytest's base temporary directory, and the session fails if the repository
+    has new or changed files at its end. ``tests/test_readme.py`` checks that no test
+    names an absolute path of its own."""
+    scratch = tmp_path_factory.mktemp("tempfile")
+    old_env, old_dir = os.environ.get("TMPDIR"), tempfile.tempdir
+    os.environ["TMPDIR"], tempfile.tempdir = str(scratch), str(scratch)
+    before = _repo_status()
+    try:
+        yield
+    finally:
+        tempfile.tempdir = old_dir
+        if old_env is None:
+            os.environ.pop("TMPDIR", None)
+        else:
+            os.environ["TMPDIR"] = old_env
+    after = _repo_status()
+    if before is not None and after is not None and after - before:
+        new = ", ".join(sorted(e[3:] for e in after - before))
+        pytest.fail(f"the test session wrote into the repository: {new} (tests write "
+                    "only under tmp_path; or was a file edited while the tests ran?)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``fuzz`` tests are opt-in: they run only when ``-m`` names them (``-m fuzz``)."""
+    if "fuzz" in (config.getoption("-m") or ""):
+        return
+    skip = pytest.mark.skip(reason="opt-in: run with pytest -m fuzz")
+    for item in items:
+        if item.get_closest_marker("fuzz"):
+            item.add_marker(skip)

@@ -7,6 +7,7 @@ import math
 
 import numpy as np
 import polars as pl
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -141,6 +142,7 @@ def test_common_random_numbers_under_feedback(small_run: dict) -> None:
         fb.filter(pl.col("kind") != "traffic_violation").select(cols))
 
 
+@pytest.mark.slow
 @settings(max_examples=5, deadline=None)
 @given(st.integers(0, 2**32))
 def test_seed_determinism(seed: int) -> None:

@@ -30,6 +30,7 @@ def run_a(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_run_directory_contract(run_a: Path) -> None:
     m = read_manifest(run_a)
     assert m["status"] == "complete"
@@ -57,6 +58,7 @@ def test_run_directory_contract(run_a: Path) -> None:
     assert not [p for p in run_a.parent.iterdir() if p.name.startswith(".")]
 
 
+@pytest.mark.slow
 def test_same_seed_same_checksums_any_chunk_size(run_a: Path, tmp_path: Path) -> None:
     b = tmp_path / "b"
     res = invoke("run", *SMALL, "--seed", "5", "--out", str(b), "--chunk-residents", "1")
@@ -69,6 +71,7 @@ def test_same_seed_same_checksums_any_chunk_size(run_a: Path, tmp_path: Path) ->
     assert ta["residents.parquet"]["sha256"] != tc["residents.parquet"]["sha256"]
 
 
+@pytest.mark.slow
 def test_existing_run_refused_then_overwritten(run_a: Path, tmp_path: Path) -> None:
     before = (run_a / "manifest.json").read_text()
     res = invoke("run", *SMALL, "--seed", "5", "--out", str(run_a))
@@ -103,6 +106,7 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     assert "unknown preset" in res.output and "--days" in res.output
 
 
+@pytest.mark.slow  # as root the locked directory is writable: a whole run
 def test_unwritable_path(tmp_path: Path) -> None:
     locked = tmp_path / "locked"
     locked.mkdir()
@@ -137,6 +141,7 @@ def test_failed_run_leaves_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert list(tmp_path.iterdir()) == []
 
 
+@pytest.mark.slow
 def test_manifest_json_is_valid_utf8(run_a: Path) -> None:
     raw = (run_a / "manifest.json").read_text(encoding="utf-8")
     m = json.loads(raw)

@@ -12,6 +12,9 @@ from typer.testing import CliRunner
 from creditsim.cli import app
 from creditsim.rundir import read_manifest
 
+#: Every test here shares runs of 25,000 residents × 365 days: the whole suite only.
+pytestmark = pytest.mark.slow
+
 runner = CliRunner()
 BASE = ["run", "--residents", "25000", "--days", "365", "--seed", "4", "--quiet"]
 

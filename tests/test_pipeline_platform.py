@@ -13,6 +13,8 @@ from creditsim.config import make_config
 from creditsim.platform import linked_records, platform_view
 
 runner = CliRunner()
+#: The module's tests share a pipeline run: the whole suite only.
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

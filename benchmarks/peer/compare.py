@@ -4,7 +4,8 @@ Runs both implementations in one invocation, several times each (alternating, so
 background load hits both alike), checks that they agree on six aggregates within
 a tolerance derived from their standard errors, and reports throughput in
 resident-days per second (median over the repeats) and the ratio B/A. Writes
-``benchmarks/results/peer.json`` with the machine description and package versions.
+``benchmarks/results/peer.json`` with the machine description, package versions, the
+date and the commit measured (``benchmarks/resultfile.py``).
 
     .venv/bin/python benchmarks/peer/compare.py --residents 100000 --days 30
 
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import os
 import platform
 import statistics
@@ -31,8 +31,11 @@ from peer_common import METRICS, PeerParams, PeerResult, aggregates, agreement, 
 from rich.console import Console
 from rich.table import Table
 
-HERE = Path(__file__).parent
+HERE = Path(__file__).resolve().parent
 RESULTS = HERE.parent / "results"
+sys.path.insert(0, str(HERE.parent))  # benchmarks/resultfile.py
+
+import resultfile  # noqa: E402
 PACKAGES = ("creditsim", "mesa", "numpy", "polars", "pandas")
 
 
@@ -148,8 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     rep = compare(args.residents, args.days, args.repeats, args.seed, z_tol=args.z_tol)
     print_report(rep)
     if not args.no_save:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(rep, indent=2) + "\n")
+        resultfile.save(args.out, rep)
         print(f"wrote {args.out}")
     return 0 if rep["all_agree"] else 1
 

@@ -48,6 +48,7 @@ def test_missing_table_raises_clearly(bare_run: Path) -> None:
         _ = run.decisions
 
 
+@pytest.mark.slow  # writes the HTML report
 def test_readme_python_api_snippet_runs(real_run: Path, tmp_path: Path,
                                         capsys: pytest.CaptureFixture[str]) -> None:
     text = README.read_text(encoding="utf-8")

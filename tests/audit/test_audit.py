@@ -83,6 +83,7 @@ def test_json_matches_documented_schema(rich_audit: dict[str, Any], bare_run: Pa
         assert f"`{key}`" in doc, f"docs/audit.md does not document {key}"
 
 
+@pytest.mark.slow  # imports Fairlearn (pandas, scikit-learn)
 @pytest.mark.parametrize("col", ["hukou", "district", "age_band"])
 def test_group_rates_match_fairlearn(rich_run: Path, rich_audit: dict[str, Any],
                                      col: str) -> None:

@@ -91,6 +91,7 @@ class _Page:
         self.ws.settimeout(30)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install "
                                              "chromium)")
 def test_report_renders_offline_in_chromium(report: Path, tmp_path: Path) -> None:

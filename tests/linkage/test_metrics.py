@@ -134,6 +134,7 @@ def test_hand_made_links() -> None:
     assert m["by_department"]["civil"]["unlinked"] == 1
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("block", [1, 7, 1000])
 def test_block_size_changes_nothing(linked: dict, register: pl.DataFrame, block: int,
                                     monkeypatch: pytest.MonkeyPatch) -> None:

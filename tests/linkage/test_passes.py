@@ -83,6 +83,7 @@ def test_chunked_id_pass_is_identical() -> None:
     assert link_by_id(recs, idx).equals(link_by_id(recs, idx, chunk_rows=7))
 
 
+@pytest.mark.slow
 def test_probabilistic_pass_links_unique_and_refuses_ambiguous(tmp_path: Path) -> None:
     reg = _register()
     ids = reg["id_number"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -10,6 +11,9 @@ from creditsim.policy import apply_policy
 from .helpers import linked, register, sort_all
 from .reference import reference_apply
 from .strategies import policies, populations
+
+#: Hundreds of generated policies against the plain interpreter: the whole suite only.
+pytestmark = pytest.mark.slow
 
 
 def _compare(policy, rows, recs, days, start) -> None:  # noqa: ANN001

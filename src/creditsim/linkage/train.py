@@ -1,6 +1,6 @@
 """Train the model once per city preset (m probabilities by EM).
 
-EM over city-scale blocks costs about a minute (docs/brief measurements), so the
+EM over city-scale blocks costs about a minute, so the
 m probabilities are estimated once, on a synthetic city of the preset, and
 shipped as ``models/<preset>.json``; runs re-estimate u (by seeded sampling) and
 the prior, which depend on the register. ``benchmarks/train_linkage_model.py``
