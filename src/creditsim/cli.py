@@ -5,6 +5,7 @@ problem — never a traceback."""
 from __future__ import annotations
 
 import functools
+from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -77,6 +78,12 @@ def run(
         "--feedback/--no-feedback",
         help="Behavioural feedback: deterrence, gaming, repayment after listing.")] = True,
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
+    checkpoint: Annotated[bool, typer.Option(
+        help="Keep each completed stage's outputs in the temp directory, so a failed or "
+             "killed run can be resumed.")] = False,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the checkpoint of a dead run of --out with the same options "
+             "(implies --checkpoint).")] = False,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
     from creditsim.config import default_out, make_config
@@ -109,9 +116,28 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
-        res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
-                           on_stage=on_stage)
+        res = _run_checkpointed(out_dir, checkpoint or resume, partial(
+            run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
+            on_stage=on_stage), resume)
     _summary(res.manifest, res.out)
+
+
+def _run_checkpointed(out: Path, on: bool, call: Callable[..., Any], resume: bool) -> Any:
+    """``call`` with checkpointing ``on`` (``resume``: continue a dead run's); if it
+    fails, say where the kept partial run is and how to resume it."""
+    from creditsim import checkpoint as ckpt
+
+    if not on:
+        return call()
+    note = functools.partial(err_console.print, highlight=False, soft_wrap=True)
+    try:
+        return call(checkpoint=ckpt.Options(resume=resume, note=note))
+    except BaseException:
+        kept = ckpt.kept(out)
+        if kept is not None:
+            note(f"the partial run is kept in {kept}; to continue it, run the same command "
+                 "with --resume")
+        raise
 
 
 def _summary(manifest: dict[str, Any], out: Path) -> None:
