@@ -223,7 +223,9 @@ def dead_partials(out: Path) -> list[tuple[Path, dict[str, Any]]]:
     state, with that state."""
     out = Path(out)
     found = []
-    for p in sorted(out.resolve().parent.glob(f".{out.name}.partial-*")):
+    # ".resuming-PID": claimed by a resume that died before it made it its own
+    for p in sorted([*out.resolve().parent.glob(f".{out.name}.partial-*"),
+                     *out.resolve().parent.glob(f".{out.name}.resuming-*")]):
         pid = p.name.rsplit("-", 1)[-1]
         if not pid.isdigit() or _pid_alive(int(pid)):
             continue

@@ -5,7 +5,6 @@ problem — never a traceback."""
 from __future__ import annotations
 
 import functools
-from functools import partial
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -116,7 +115,7 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
-        res = _run_checkpointed(out_dir, checkpoint or resume, partial(
+        res = _run_checkpointed(out_dir, checkpoint or resume, functools.partial(
             run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
             on_stage=on_stage), resume)
     _summary(res.manifest, res.out)

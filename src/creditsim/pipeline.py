@@ -71,7 +71,7 @@ from creditsim.policy import load_policy, policy_source
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
-from creditsim.rundir import RunWriter, read_scratch
+from creditsim.rundir import RunWriter, check_out_dir, read_scratch
 from creditsim.services import DEFAULT_DEMAND, demand_totals
 
 Tables = Mapping[str, pl.DataFrame]
@@ -416,8 +416,10 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     key = None if checkpoint is None else ckpt.RunKey.of(
         config.model_dump(mode="json"), policy_source(config.policy or config.preset)[0],
         package_versions())
+    check_out_dir(out, overwrite)  # before a dead run's directory is claimed
     claimed = ckpt.claim(out, key) if key is not None and checkpoint.resume else None
     writer = RunWriter(out, overwrite=overwrite)
+    # Before anything is made in the temp directory: a resume makes the dead run's its.
     saver = None if key is None else ckpt.Checkpointer.start(
         writer.out, writer.tmp, key, claimed, ([s.name for s in PLAN], checkpoint))
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp,
@@ -441,7 +443,7 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                                 "the stages in a background thread)"})
         manifest = writer.publish(_manifest(ctx, timings))
     except BaseException:
-        writer.abort(keep=saver is not None)
+        writer.abort(keep=key is not None)  # with its checkpoint, for a resume
         raise
     finally:
         if ctx.background is not None:
@@ -500,10 +502,14 @@ def _handed_on(handoffs: Handoffs, given: Handoffs, stage: Stage, later: list[St
                ) -> Handoffs:
     """``handoffs`` with what ``stage`` gives, less what no later stage takes (so
     a background result is let go after its last taker)."""
-    out = replace(handoffs, **{k: getattr(given, k) for k in stage.gives})
+    return _kept_for(replace(handoffs, **{k: getattr(given, k) for k in stage.gives}), later)
+
+
+def _kept_for(handoffs: Handoffs, later: list[Stage]) -> Handoffs:
+    """``handoffs`` less what no stage of ``later`` takes."""
     empty = Handoffs()
-    return replace(out, **{f.name: getattr(empty, f.name) for f in fields(Handoffs)
-                           if not any(f.name in st.takes for st in later)})
+    return replace(handoffs, **{f.name: getattr(empty, f.name) for f in fields(Handoffs)
+                                if not any(f.name in st.takes for st in later)})
 
 
 def _write_documents(writer: RunWriter, documents: list[tuple[str, str, Document]],
@@ -533,6 +539,7 @@ def _save(checkpoints: ckpt.Checkpointer, stage: Stage, done: StageOutput,
     """Checkpoint ``stage``: its tables a later stage reads or the run publishes,
     the spilled files it handed on, its documents (waited for) and timing entry.
     Returns ``documents`` with this stage's waited for."""
+    t0 = time.perf_counter()
     documents = _resolved(documents, timings)
     spilled = handoffs.spilled if "spilled" in stage.gives else {}
     checkpoints.save(ckpt.Completed(
@@ -542,6 +549,8 @@ def _save(checkpoints: ckpt.Checkpointer, stage: Stage, done: StageOutput,
         files={f"spilled/{d}": s.path for d, s in spilled.items()},
         documents={name: doc for st, name, doc in documents if st == stage.name},
         timing=timings[-1]))
+    # Besides the stage's own seconds: the cost of checkpointing, seen in the manifest.
+    timings[-1]["checkpoint_seconds"] = round(time.perf_counter() - t0, 3)
     return documents
 
 
@@ -568,8 +577,7 @@ def _restart(ctx: RunContext, stages: list[Stage], writer: RunWriter | None,
     given = Handoffs(spilled=spilled)
     if any(t in st.takes for st in later for t in ("register_index", "demand_totals")):
         given = replace(_background_handoffs(ctx, tables["residents"]), spilled=spilled)
-    return tables, _handed_on(Handoffs(), given, replace(stages[0], gives=tuple(
-        f.name for f in fields(Handoffs))), later), list(r.timings), list(r.documents)
+    return tables, _kept_for(given, later), list(r.timings), list(r.documents)
 
 
 def _reads(stage: Stage, name: str) -> bool:

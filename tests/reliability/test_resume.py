@@ -276,3 +276,25 @@ def test_cli_says_where_the_partial_run_is(tmp_path: Path, monkeypatch: pytest.M
     assert res.exit_code == 0, res.output
     assert "resuming" in res.output and "after stage population" in res.output
     assert published(out) == reference
+
+
+def test_live_or_refused_runs_are_left_alone(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """A partial directory whose PID is alive is not claimed; a resume that cannot
+    write ``--out`` fails before it claims the dead run's directory."""
+    out = tmp_path / "run"
+    with monkeypatch.context() as m:
+        _fail_before(m, "behaviour", RuntimeError("injected"))
+        with pytest.raises(RuntimeError):
+            pipeline.run(CFG, out, checkpoint=ckpt.Options())
+    [partial] = _partials(out)
+    assert [p for p, _s in ckpt.dead_partials(out)] == [partial]
+    live = partial.with_name(f".{out.name}.partial-{os.getppid()}")
+    partial.rename(live)
+    assert ckpt.dead_partials(out) == []
+    live.rename(partial)
+    out.mkdir()
+    (out / "stray").write_text("x", encoding="utf-8")
+    with pytest.raises(RunDirError, match="not empty"):
+        pipeline.run(CFG, out, checkpoint=ckpt.Options(resume=True))
+    assert _partials(out) == [partial]
