@@ -79,6 +79,12 @@ def run(
     quiet: Annotated[bool, typer.Option(help="No progress bars.")] = False,
     force: Annotated[bool, typer.Option(
         help="Run even if the estimated memory or disk exceeds what is available.")] = False,
+    checkpoint: Annotated[bool, typer.Option(
+        help="Keep each completed stage's outputs in the temp directory, so a failed or "
+             "killed run can be resumed.")] = False,
+    resume: Annotated[bool, typer.Option(
+        help="Continue the checkpoint of a dead run of --out with the same options "
+             "(implies --checkpoint).")] = False,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
     from creditsim.config import default_out, make_config
@@ -113,8 +119,9 @@ def run(
             prog.update(tasks[stage], completed=1.0)
 
         try:
-            res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
-                               on_stage=on_stage, policy=loaded)
+            res = _run_checkpointed(out_dir, checkpoint or resume, functools.partial(
+                run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
+                on_stage=on_stage, policy=loaded), resume)
         except Exception as e:
             _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
             raise
@@ -139,6 +146,24 @@ def _raise_if_disk_full(exc: Exception, residents: int, days: int, out_dir: Path
     err = disk_full_error(exc, out_dir, estimate(residents, days).disk)
     if err is not None:
         raise err from None
+
+
+def _run_checkpointed(out: Path, on: bool, call: Callable[..., Any], resume: bool) -> Any:
+    """``call`` with checkpointing ``on`` (``resume``: continue a dead run's); if it
+    fails, say where the kept partial run is and how to resume it."""
+    from creditsim import checkpoint as ckpt
+
+    if not on:
+        return call()
+    note = functools.partial(err_console.print, highlight=False, soft_wrap=True)
+    try:
+        return call(checkpoint=ckpt.Options(resume=resume, note=note))
+    except BaseException:
+        kept = ckpt.kept(out)
+        if kept is not None:
+            note(f"the partial run is kept in {kept}; to continue it, run the same command "
+                 "with --resume")
+        raise
 
 
 def _summary(manifest: dict[str, Any], out: Path) -> None:

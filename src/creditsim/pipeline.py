@@ -49,6 +49,7 @@ import polars as pl
 import psutil
 
 from creditsim import __version__
+from creditsim import checkpoint as ckpt
 from creditsim.behaviour import BehaviourModel, generate_events
 from creditsim.cities import CITIES
 from creditsim.config import RunConfig
@@ -70,7 +71,7 @@ from creditsim.policy import LoadedPolicy, read_policy
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel, synthesize
 from creditsim.records import DEFAULT_DEPARTMENTS, build_records
-from creditsim.rundir import RunWriter, read_scratch
+from creditsim.rundir import RunWriter, check_out_dir, read_scratch
 from creditsim.services import DEFAULT_DEMAND, demand_totals
 
 Tables = Mapping[str, pl.DataFrame]
@@ -194,8 +195,16 @@ def _population(ctx: RunContext, given: StageInput) -> StageOutput:
     c = ctx.config
     df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
                     ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
+    return StageOutput({"residents": df}, handoffs=_background_handoffs(ctx, df))
+
+
+def _background_handoffs(ctx: RunContext, df: pl.DataFrame) -> Handoffs:
+    """The register index and demand totals, started in the background (none
+    without a background thread); pure functions of the residents, so a resumed
+    run starts them again from the checkpointed table."""
+    c = ctx.config
     if ctx.background is None:
-        return StageOutput({"residents": df})
+        return Handoffs()
     # Linkage's index of the register and the city-wide demand depend on the
     # residents alone: built beside the next two stages, which leave part of the
     # machine idle (their work between parallel sections is single-threaded).
@@ -207,8 +216,7 @@ def _population(ctx: RunContext, given: StageInput) -> StageOutput:
     index = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
     totals = ctx.background.submit(_timed, partial(
         demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date))
-    return StageOutput({"residents": df}, handoffs=Handoffs(register_index=Deferred(index),
-                                                            demand_totals=Deferred(totals)))
+    return Handoffs(register_index=Deferred(index), demand_totals=Deferred(totals))
 
 
 def _lower_priority() -> None:
@@ -399,15 +407,26 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         progress: Progress | None = None,
         on_stage: Callable[[str, float], None] | None = None,
         keep_tables: bool = False, background: bool = True,
-        policy: LoadedPolicy | None = None) -> RunResult:
+        policy: LoadedPolicy | None = None,
+        checkpoint: ckpt.Options | None = None) -> RunResult:
     """Run the plan and publish the run directory ``out`` atomically.
 
     ``background``: build linkage's index of the register and the city-wide service
     demand in a background thread while the behaviour and records stages run (the
     same result either way). ``policy``: the config's policy as already read and
-    validated (:func:`~creditsim.policy.read_policy`); read here, once, if not given."""
+    validated (:func:`~creditsim.policy.read_policy`); read here, once, if not given.
+    ``checkpoint``: keep each completed stage's outputs in the temp directory (kept
+    if the run fails), and with ``resume`` continue the checkpoint of a dead run of
+    ``out`` (:mod:`creditsim.checkpoint`)."""
     policy = policy or read_policy(config.policy or config.preset)
+    key = None if checkpoint is None else ckpt.RunKey.of(
+        config.model_dump(mode="json"), policy.text, package_versions())
+    check_out_dir(out, overwrite)  # before a dead run's directory is claimed
+    claimed = ckpt.claim(out, key) if key is not None and checkpoint.resume else None
     writer = RunWriter(out, overwrite=overwrite)
+    # Before anything is made in the temp directory: a resume makes the dead run's its.
+    saver = None if key is None else ckpt.Checkpointer.start(
+        writer.out, writer.tmp, key, claimed, ([s.name for s in PLAN], checkpoint))
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp, policy=policy,
                      spill=None if keep_tables else writer.write_scratch,
                      emit=None if keep_tables else (
@@ -419,7 +438,8 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                      if background else None)
     try:
         tables, timings, documents = run_stages(ctx, PLAN, writer=writer,
-                                                keep_tables=keep_tables, on_stage=on_stage)
+                                                keep_tables=keep_tables, on_stage=on_stage,
+                                                checkpoints=saver)
         _write_documents(writer, documents, timings)
         t0 = time.perf_counter()
         writer.flush()
@@ -428,7 +448,7 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                                 "the stages in a background thread)"})
         manifest = writer.publish(_manifest(ctx, timings))
     except BaseException:
-        writer.abort()
+        writer.abort(keep=key is not None)  # with its checkpoint, for a resume
         raise
     finally:
         if ctx.background is not None:
@@ -437,17 +457,21 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
 
 
 def run_stages(ctx: RunContext, stages: list[Stage], *, writer: RunWriter | None = None,
-               keep_tables: bool = False, on_stage: Callable[[str, float], None] | None = None
+               keep_tables: bool = False, on_stage: Callable[[str, float], None] | None = None,
+               checkpoints: ckpt.Checkpointer | None = None
                ) -> tuple[dict[str, pl.DataFrame], list[dict[str, Any]],
                           list[tuple[str, str, Document]]]:
     """Run ``stages`` in order: the tables left (all of them with ``keep_tables``),
     each stage's timing entry, and every document made, as (stage, file name,
-    document). ``writer``, if given, takes each table not named ``_name``."""
-    tables: dict[str, pl.DataFrame] = {}
-    handoffs = Handoffs()
-    timings: list[dict[str, Any]] = []
-    documents: list[tuple[str, str, Document]] = []
+    document). ``writer``, if given, takes each table not named ``_name``.
+    ``checkpoints``: start after the stages it restored; checkpoint each stage but
+    the last."""
+    tables, handoffs, timings, documents = _restart(ctx, stages, writer, checkpoints)
     for i, stage in enumerate(stages):
+        if i < len(timings):  # restored from the checkpoint
+            if on_stage:
+                on_stage(stage.name, 0.0)
+            continue
         t0 = time.perf_counter()
         done = stage.fn(ctx, StageInput(_inputs(stages, i, tables, keep_tables),
                                         _taken(stage, handoffs)))
@@ -466,6 +490,8 @@ def run_stages(ctx: RunContext, stages: list[Stage], *, writer: RunWriter | None
             entry["steps"] = {k: round(v, 3) for k, v in done.steps.items()}
         timings.append(entry)
         documents += [(stage.name, name, doc) for name, doc in done.documents.items()]
+        if checkpoints is not None and i + 1 < len(stages):
+            documents = _save(checkpoints, stage, done, tables, handoffs, timings, documents)
         del done
         if on_stage:
             on_stage(stage.name, secs)
@@ -481,22 +507,82 @@ def _handed_on(handoffs: Handoffs, given: Handoffs, stage: Stage, later: list[St
                ) -> Handoffs:
     """``handoffs`` with what ``stage`` gives, less what no later stage takes (so
     a background result is let go after its last taker)."""
-    out = replace(handoffs, **{k: getattr(given, k) for k in stage.gives})
+    return _kept_for(replace(handoffs, **{k: getattr(given, k) for k in stage.gives}), later)
+
+
+def _kept_for(handoffs: Handoffs, later: list[Stage]) -> Handoffs:
+    """``handoffs`` less what no stage of ``later`` takes."""
     empty = Handoffs()
-    return replace(out, **{f.name: getattr(empty, f.name) for f in fields(Handoffs)
-                           if not any(f.name in st.takes for st in later)})
+    return replace(handoffs, **{f.name: getattr(empty, f.name) for f in fields(Handoffs)
+                                if not any(f.name in st.takes for st in later)})
 
 
 def _write_documents(writer: RunWriter, documents: list[tuple[str, str, Document]],
                      timings: list[dict[str, Any]]) -> None:
-    """Write every document, waiting for those made in the background; their
-    seconds go under their step in the stage that made them."""
+    """Write every document (see :func:`_resolved`)."""
+    for _stage, name, doc in _resolved(documents, timings):
+        writer.write_json(name, doc)
+
+
+def _resolved(documents: list[tuple[str, str, Document]], timings: list[dict[str, Any]]
+              ) -> list[tuple[str, str, Document]]:
+    """``documents`` with those made in the background waited for; their seconds
+    go under their step in the stage that made them."""
+    out: list[tuple[str, str, Document]] = []
     for stage, name, doc in documents:
         if isinstance(doc, Deferred):
             step, (doc, secs) = doc.step or name, doc.result()
             entry = next(e for e in timings if e["stage"] == stage)
             entry.setdefault("steps", {})[step] = round(secs, 3)
-        writer.write_json(name, doc)
+        out.append((stage, name, doc))
+    return out
+
+
+def _save(checkpoints: ckpt.Checkpointer, stage: Stage, done: StageOutput,
+          tables: dict[str, pl.DataFrame], handoffs: Handoffs, timings: list[dict[str, Any]],
+          documents: list[tuple[str, str, Document]]) -> list[tuple[str, str, Document]]:
+    """Checkpoint ``stage``: its tables a later stage reads or the run publishes,
+    the spilled files it handed on, its documents (waited for) and timing entry.
+    Returns ``documents`` with this stage's waited for."""
+    t0 = time.perf_counter()
+    documents = _resolved(documents, timings)
+    spilled = handoffs.spilled if "spilled" in stage.gives else {}
+    checkpoints.save(ckpt.Completed(
+        stage.name,
+        tables={n: df for n, df in done.tables.items() if n in tables or not n.startswith("_")},
+        schemas={f"spilled/{d}": s.schema for d, s in spilled.items()},
+        files={f"spilled/{d}": s.path for d, s in spilled.items()},
+        documents={name: doc for st, name, doc in documents if st == stage.name},
+        timing=timings[-1]))
+    # Besides the stage's own seconds: the cost of checkpointing, seen in the manifest.
+    timings[-1]["checkpoint_seconds"] = round(time.perf_counter() - t0, 3)
+    return documents
+
+
+def _restart(ctx: RunContext, stages: list[Stage], writer: RunWriter | None,
+             checkpoints: ckpt.Checkpointer | None
+             ) -> tuple[dict[str, pl.DataFrame], Handoffs, list[dict[str, Any]],
+                        list[tuple[str, str, Document]]]:
+    """The tables, handoffs, timings and documents after the restored stages of
+    ``checkpoints`` (nothing without them): published tables go to ``writer``
+    again, the background handoffs start again from the residents."""
+    r = checkpoints.restored if checkpoints is not None else None
+    if r is None or not r.stages:
+        return {}, Handoffs(), [], []
+    later = stages[len(r.stages):]
+    tables = {n: r.load(n) for n in r.tables
+              if not n.startswith("_") or any(_reads(st, n) for st in later)}
+    for name in [n for n in tables if not n.startswith("_")]:
+        if writer is not None:
+            writer.write_table(f"{name}.parquet", tables[name])
+        if not any(_reads(st, name) for st in later):
+            del tables[name]
+    spilled = {n.removeprefix("spilled/"): Spilled(p, r.schemas[n])
+               for n, p in r.files.items() if n.startswith("spilled/")}
+    given = Handoffs(spilled=spilled)
+    if any(t in st.takes for st in later for t in ("register_index", "demand_totals")):
+        given = replace(_background_handoffs(ctx, tables["residents"]), spilled=spilled)
+    return tables, _kept_for(given, later), list(r.timings), list(r.documents)
 
 
 def _reads(stage: Stage, name: str) -> bool:

@@ -142,11 +142,14 @@ class RunWriter:
             shutil.rmtree(old, ignore_errors=True)
         return manifest
 
-    def abort(self) -> None:
+    def abort(self, keep: bool = False) -> None:
+        """Stop writing and remove the temp directory (``keep``: leave it, for a
+        resume from its checkpoint)."""
         for f in self._pending:
             f.cancel()
         self._io.shutdown(wait=True)
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def arrow_for_parquet(df: pl.DataFrame) -> tuple[Any, dict[str, Any]]:
