@@ -40,12 +40,13 @@ def _scalars() -> list[Param]:
 def test_the_registry_covers_every_stage_and_the_issue_examples() -> None:
     prefixes = {k.split(".")[0] for k in DEFAULTS}
     assert prefixes == {"city", "households", "persons", "behaviour", "feedback", "appeals",
-                        "repayment", "services", "records"}
+                        "repayment", "services", "records", "linkage"}
     for key in ("behaviour.drunk_driving.base", "behaviour.drunk_driving.male_factor",
                 "behaviour.court.p_refuse", "records.bank.lag_mean_days", BANK_KEY,
                 "services.flight.rate", "services.flight.decile_slope", "feedback.max_boost",
                 "repayment.monthly_hazard", "appeals.base", "persons.edu_local",
-                "persons.origin_counties", "behaviour.court.refuse_min_decile"):
+                "persons.origin_counties", "behaviour.court.refuse_min_decile",
+                "linkage.crowd_cap", "linkage.outside_blocks"):
         assert key in DEFAULTS, key
     assert DEFAULTS["behaviour.drunk_driving.male_factor"].value == 6.0
     assert DEFAULTS["behaviour.drunk_driving.male_factor"].status == "cited"
@@ -172,10 +173,13 @@ def test_a_bad_set_writes_nothing(tmp_path: Path) -> None:
 def test_set_reaches_the_manifest_with_its_origin(tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = runner.invoke(app, ["run", "--residents", "300", "--days", "10", "--quiet",
-                              "--out", str(out), "--set", "services.flight.rate=1.5"])
+                              "--out", str(out), "--set", "services.flight.rate=1.5",
+                              "--set", "linkage.crowd_cap=40"])
     assert res.exit_code == 0, res.output
     m = read_manifest(out)
-    assert m["config"]["overrides"] == {"services.flight.rate": 1.5}
+    assert m["config"]["overrides"] == {"services.flight.rate": 1.5, "linkage.crowd_cap": 40}
+    # the linkage stage used the overridden setting
+    assert json.loads((out / "linkage.json").read_text())["blocking_crowd_cap"] == 40
     entry = m["parameters"]["services.flight.rate"]
     assert entry["origin"] == "--set" and entry["value"] == 1.5 and entry["default"] == 0.9
     assert m["parameters"][BANK_KEY]["origin"] == "default"

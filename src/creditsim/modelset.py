@@ -16,6 +16,7 @@ from typing import Any
 from creditsim.behaviour import BehaviourModel
 from creditsim.cities import CITIES, CityProfile
 from creditsim.config import RunConfig
+from creditsim.linkage import LinkageModel
 from creditsim.paramspace import Param, apply_overrides, parameters
 from creditsim.platform import FeedbackModel, LoopModels
 from creditsim.population.households import HouseholdModel
@@ -35,6 +36,7 @@ class Models:
     persons: PersonModel
     behaviour: BehaviourModel
     departments: tuple[DepartmentModel, ...]
+    linkage: LinkageModel
     loop: LoopModels
 
 
@@ -42,7 +44,7 @@ def default_models(config: RunConfig) -> Models:
     """The defaults of the configuration's city and of every stage."""
     return Models(city=CITIES[config.preset], households=HouseholdModel(),
                   persons=PersonModel(), behaviour=BehaviourModel(),
-                  departments=DEFAULT_DEPARTMENTS,
+                  departments=DEFAULT_DEPARTMENTS, linkage=LinkageModel(),
                   loop=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
 
 
@@ -59,6 +61,7 @@ def groups(models: Models) -> dict[str, Any]:
         "repayment": models.loop.repayment,
         "services": models.loop.demand,
         "records": models.departments,
+        "linkage": models.linkage,
     }
 
 
@@ -68,7 +71,7 @@ def _from_groups(models: Models, g: Mapping[str, Any]) -> Models:
     return replace(models, city=g["city"], households=g["households"], persons=g["persons"],
                    behaviour=replace(models.behaviour, kinds=g["behaviour"],
                                      court=g["behaviour.court"]),
-                   departments=g["records"], loop=loop)
+                   departments=g["records"], linkage=g["linkage"], loop=loop)
 
 
 def registry(models: Models) -> dict[str, Param]:

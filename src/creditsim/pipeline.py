@@ -294,7 +294,7 @@ def _linkage(ctx: RunContext, given: StageInput) -> StageOutput:
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset, memory_limit="3GB", prep=prep,
-                       defer_metrics=ctx.background is not None)
+                       defer_metrics=ctx.background is not None, settings=ctx.m.linkage)
     if res.measure is not None:  # deferred: there is a background thread
         # The metrics document (about 4 s of work at city scale) is computed beside
         # the platform stage, whose work leaves part of the machine idle.
