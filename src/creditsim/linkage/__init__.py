@@ -23,5 +23,6 @@ from creditsim.linkage.stage import (
 
 __all__ = [
     "CHART_FILES", "DEFAULT_THRESHOLD", "LINKS_SCHEMA", "METHODS", "RECORD_IDENTITY",
-    "LinkageModel", "LinkageResult", "MethodT", "RegisterPrep", "evaluate_links", "link_records", "prepare_register",
+    "LinkageModel", "LinkageResult", "MethodT", "RegisterPrep", "evaluate_links", "link_records",
+    "prepare_register",
 ]
