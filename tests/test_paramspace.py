@@ -127,6 +127,13 @@ def test_overrides_leave_the_defaults_alone_and_keep_models_frozen() -> None:
         bank.p_name_typo = bank.p_name_typo  # type: ignore[misc]
 
 
+def test_a_run_option_is_not_a_settable_parameter() -> None:
+    with pytest.raises(ConfigError) as e:
+        override(default_models(CFG), {"city.start_date": "2022-01-01", "appeals.base": 9})
+    assert str(e.value.problems[0]).startswith("--set city.start_date: not settable here")
+    assert len(e.value.problems) == 2  # reported beside the other problems
+
+
 def test_set_values_parse_as_toml_then_json_then_text() -> None:
     assert parse_value("0.02") == 0.02 and parse_value("3") == 3
     assert parse_value("[30, 60]") == [30, 60] and parse_value("true") is True

@@ -16,6 +16,7 @@ from typing import Any
 from creditsim.behaviour import BehaviourModel
 from creditsim.cities import CITIES, CityProfile
 from creditsim.config import RunConfig
+from creditsim.errors import ConfigError, Problem
 from creditsim.linkage import LinkageModel
 from creditsim.paramspace import Param, apply_overrides, parameters
 from creditsim.platform import FeedbackModel, LoopModels
@@ -25,6 +26,9 @@ from creditsim.records import DEFAULT_DEPARTMENTS, DepartmentModel
 
 #: Where an override given on the command line comes from (the manifest's ``origin``).
 SET_ORIGIN = "--set"
+#: Keys listed as parameters that a run takes from its configuration instead: the
+#: configuration resolves them before the models exist (RunConfig.resolved).
+RUN_OPTIONS = {"city.start_date": "the start date is the run's start_date option"}
 
 
 @dataclass(frozen=True)
@@ -86,8 +90,16 @@ def override(models: Models, overrides: Mapping[str, Any],
     if not overrides:
         return models
     where = origins or {}
-    g = apply_overrides(groups(models), overrides,
-                        lambda k: f"{where.get(k, SET_ORIGIN)} {k}")
+    problems = [Problem(f"not settable here: {RUN_OPTIONS[k]}",
+                        f"{where.get(k, SET_ORIGIN)} {k}") for k in overrides if k in RUN_OPTIONS]
+    try:
+        g = apply_overrides(groups(models), {k: v for k, v in overrides.items()
+                                             if k not in RUN_OPTIONS},
+                            lambda k: f"{where.get(k, SET_ORIGIN)} {k}")
+    except ConfigError as e:
+        problems += e.problems
+    if problems:
+        raise ConfigError(problems)
     return _from_groups(models, g)
 
 
