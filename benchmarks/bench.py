@@ -9,7 +9,7 @@ and the commit measured (``resultfile.py``: the result it replaces is kept besid
     .venv/bin/python benchmarks/bench.py            # every configuration but smoke
     .venv/bin/python benchmarks/bench.py b1m full   # named ones
     .venv/bin/python benchmarks/bench.py full --repeat 3   # median of three, all kept
-    .venv/bin/python benchmarks/bench.py b1m --residents 2000 --days 30 --results /tmp/r
+    .venv/bin/python benchmarks/bench.py b1m --residents 2000 --days 30 --results scratch/results
 """
 
 from __future__ import annotations

@@ -85,18 +85,25 @@ def run(
     resume: Annotated[bool, typer.Option(
         help="Continue the checkpoint of a dead run of --out with the same options "
              "(implies --checkpoint).")] = False,
+    set_: Annotated[list[str] | None, typer.Option(
+        "--set", help="key=value: replace a model parameter (repeatable; "
+        "creditsim params lists the keys).")] = None,
 ) -> None:
     """Build the synthetic city and run the pipeline into a run directory."""
     from creditsim.config import default_out, make_config
+    from creditsim.params_cli import parse_sets
     from creditsim.pipeline import PLAN
     from creditsim.pipeline import run as run_pipeline
     from creditsim.rundir import check_out_dir
 
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
-                      linkage_threshold=linkage_threshold, feedback=feedback)
+                      linkage_threshold=linkage_threshold, feedback=feedback,
+                      overrides=parse_sets(set_, preset))
+    from creditsim.modelset import build_models
     from creditsim.policy import read_policy
 
+    build_models(cfg)  # a bad --set fails here, before anything is computed
     loaded = read_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before any work
     out_dir = out or default_out(cfg)
     check_out_dir(out_dir, overwrite)
@@ -244,6 +251,15 @@ def _mount_audit() -> None:
 
 
 _mount_audit()
+
+
+def _mount_params() -> None:
+    from creditsim.params_cli import mount
+
+    mount(app, handle_errors)
+
+
+_mount_params()
 
 
 def main() -> None:

@@ -36,6 +36,9 @@ class RunConfig(BaseModel):
                            "repayment after listing)")
     linkage_threshold: float = Field(
         0.5, description="minimum match probability for a probabilistic link, in (0, 1]")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="model parameters replaced: dotted key → value "
+        "(creditsim params lists the keys; checked by creditsim.modelset.build_models)")
 
     @field_validator("preset")
     @classmethod

@@ -21,6 +21,11 @@ class Cited(Generic[T]):
 
     value: T
     source: str
+    #: Unit of the value ("days", "yuan", "per resident-year", …); "" if unitless or unstated.
+    unit: str = ""
+    #: Allowed range (low, high), either end None for open; None: derived from the
+    #: parameter's name and type (creditsim.paramspace).
+    bounds: tuple[float | None, float | None] | None = None
 
     @property
     def is_assumption(self) -> bool:

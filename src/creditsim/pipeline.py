@@ -51,28 +51,25 @@ import psutil
 from creditsim import __version__
 from creditsim import checkpoint as ckpt
 from creditsim.behaviour import BehaviourModel, generate_events
-from creditsim.cities import CITIES
+from creditsim.cities import CityProfile
 from creditsim.config import RunConfig
 from creditsim.linkage import RECORD_IDENTITY, RegisterPrep, link_records, prepare_register
-from creditsim.params import provenance
+from creditsim.modelset import Models, build_models, manifest_parameters
 from creditsim.platform import (
     BOOSTABLE,
     RECORD_COLUMNS,
     ROUND_STEPS,
-    FeedbackModel,
     LoopInputs,
-    LoopModels,
     RunSpec,
     Sink,
     Step,
     run_loop,
 )
 from creditsim.policy import LoadedPolicy, read_policy
-from creditsim.population.households import HouseholdModel
-from creditsim.population.synth import PersonModel, synthesize
-from creditsim.records import DEFAULT_DEPARTMENTS, build_records
+from creditsim.population.synth import synthesize
+from creditsim.records import build_records
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
-from creditsim.services import DEFAULT_DEMAND, demand_totals
+from creditsim.services import demand_totals
 
 Tables = Mapping[str, pl.DataFrame]
 Progress = Callable[[str, float], None]
@@ -90,11 +87,8 @@ class RunContext:
     workdir: Path
     progress: Progress
     run_dir: Path  # the run's temp directory, for documents besides tables
-    household_model: HouseholdModel = field(default_factory=HouseholdModel)
-    person_model: PersonModel = field(default_factory=PersonModel)
-    behaviour_model: BehaviourModel = field(default_factory=BehaviourModel)
-    departments: tuple = DEFAULT_DEPARTMENTS
-    loop_models: LoopModels = field(default_factory=lambda: LoopModels())
+    #: Every stage's model; None: the configuration's (modelset.build_models).
+    models: Models | None = None
     #: The policy, read and validated once (read_policy): the platform stage scores
     #: with it and keeps its exact bytes as policy.toml (None: read when needed).
     policy: LoadedPolicy | None = None
@@ -106,9 +100,18 @@ class RunContext:
     #: Runs work beside the stages (None: everything on the calling thread).
     background: ThreadPoolExecutor | None = None
 
+    def __post_init__(self) -> None:
+        if self.models is None:
+            self.models = build_models(self.config)
+
     @property
-    def city(self):  # noqa: ANN201 - CityProfile
-        return CITIES[self.config.preset]
+    def m(self) -> Models:
+        assert self.models is not None
+        return self.models
+
+    @property
+    def city(self) -> CityProfile:
+        return self.m.city
 
     @property
     def start_date(self) -> dt.date:
@@ -193,8 +196,8 @@ class Stage:
 
 def _population(ctx: RunContext, given: StageInput) -> StageOutput:
     c = ctx.config
-    df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.household_model,
-                    ctx.person_model, progress=lambda _m, f: ctx.progress("population", f))
+    df = synthesize(ctx.city, c.residents, c.seed, ctx.start_date, ctx.m.households,
+                    ctx.m.persons, progress=lambda _m, f: ctx.progress("population", f))
     return StageOutput({"residents": df}, handoffs=_background_handoffs(ctx, df))
 
 
@@ -215,7 +218,8 @@ def _background_handoffs(ctx: RunContext, df: pl.DataFrame) -> Handoffs:
     ctx.background.submit(_lower_priority)
     index = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
     totals = ctx.background.submit(_timed, partial(
-        demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date))
+        demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date,
+        model=ctx.m.loop.demand))
     return Handoffs(register_index=Deferred(index), demand_totals=Deferred(totals))
 
 
@@ -242,16 +246,16 @@ def _behaviour(ctx: RunContext, given: StageInput) -> StageOutput:
     kinds people can do more of (see :mod:`creditsim.platform.world.feedback`)."""
     c, residents = ctx.config, given.tables["residents"]
     base = generate_events(residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
-                           model=ctx.behaviour_model, chunk_residents=c.chunk_residents,
+                           model=ctx.m.behaviour, chunk_residents=c.chunk_residents,
                            progress=lambda f: ctx.progress("behaviour", 0.8 * f))
     cand = [base.with_columns(pl.lit(False).alias("boost"))]
-    fb = ctx.loop_models.feedback
+    fb = ctx.m.loop.feedback
     if fb.enabled and fb.max_boost > 1.0:
-        kinds = tuple(k for k in ctx.behaviour_model.kinds if k.kind in BOOSTABLE)
+        kinds = tuple(k for k in ctx.m.behaviour.kinds if k.kind in BOOSTABLE)
         mult = {k.kind: np.full(residents.height, fb.max_boost - 1.0) for k in kinds}
         boost = generate_events(
             residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
-            model=BehaviourModel(kinds=kinds, court=ctx.behaviour_model.court),
+            model=BehaviourModel(kinds=kinds, court=ctx.m.behaviour.court),
             chunk_residents=c.chunk_residents, multipliers=mult, stream_tag=".boost",
             event_id_offset=base.height)
         cand.append(boost.with_columns(pl.lit(True).alias("boost")))
@@ -263,7 +267,7 @@ def _records(ctx: RunContext, given: StageInput) -> StageOutput:
     c, t = ctx.config, given.tables
     recs = build_records(t["_candidates"].drop("boost"), t["residents"], seed=c.seed,
                          days=c.days, start_year=ctx.start_date.year,
-                         departments=ctx.departments,
+                         departments=ctx.m.departments,
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
     spilled = {}
@@ -301,7 +305,7 @@ def _linkage(ctx: RunContext, given: StageInput) -> StageOutput:
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
                        preset=c.preset, memory_limit="3GB", prep=prep,
-                       defer_metrics=ctx.background is not None)
+                       defer_metrics=ctx.background is not None, settings=ctx.m.linkage)
     if res.measure is not None:  # deferred: there is a background thread
         # The metrics document (about 4 s of work at city scale) is computed beside
         # the platform stage, whose work leaves part of the machine idle.
@@ -352,13 +356,13 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
                               records=records, links=t["_links"], policy=policy,
                               totals=totals),
                    RunSpec(seed=c.seed, days=c.days, start_date=ctx.start_date),
-                   ctx.loop_models,
+                   ctx.m.loop,
                    Sink(emit=ctx.emit, full_records={d: partial(_read_spilled, s)
                                                      for d, s in spilled.items()}))
     doc = {"rounds": res.rounds, "seconds": res.timings,
            "converged": res.rounds[-1]["events_changed_next"] == 0
            and not res.rounds[-1]["repayments_changed_next"],
-           "feedback": ctx.loop_models.feedback.enabled}
+           "feedback": ctx.m.loop.feedback.enabled}
     ctx.progress("platform", 1.0)
     return StageOutput(res.tables, documents={"loop.json": doc},
                        steps={**res.timings, **steps})
@@ -432,7 +436,6 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
                      emit=None if keep_tables else (
                          lambda name, df: writer.write_table(f"{name}.parquet", df)),
                      progress=progress or (lambda s, f: None),
-                     loop_models=LoopModels(feedback=FeedbackModel(enabled=config.feedback)),
                      background=ThreadPoolExecutor(max_workers=1,
                                                    thread_name_prefix="creditsim-bg")
                      if background else None)
@@ -615,7 +618,7 @@ def _manifest(ctx: RunContext, timings: list[dict[str, Any]]) -> dict[str, Any]:
         "machine": {"platform": host.platform(), "cpus": psutil.cpu_count(),
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
         "peak_rss_gb": round(_peak_rss_bytes() / 2**30, 3),
-        "parameters": _parameters(ctx),
+        "parameters": manifest_parameters(config, ctx.m),
     }
 
 
@@ -623,21 +626,3 @@ def _peak_rss_bytes() -> int:
     """Peak resident memory of this process so far (Linux: ru_maxrss is in KiB)."""
     kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return kb * 1024 if sys.platform != "darwin" else kb
-
-
-def _parameters(ctx: RunContext) -> dict[str, Any]:
-    params: dict[str, Any] = {}
-    params.update(provenance(ctx.city, "city."))
-    params.update(provenance(ctx.household_model, "households."))
-    params.update(provenance(ctx.person_model, "persons."))
-    for k in ctx.behaviour_model.kinds:
-        params[f"behaviour.{k.kind}.base"] = {"value": k.base.value, "source": k.base.source}
-    params.update(provenance(ctx.behaviour_model.court, "behaviour.court."))
-    params.update(provenance(ctx.loop_models.feedback, "feedback."))
-    params.update(provenance(ctx.loop_models.appeals, "appeals."))
-    params.update(provenance(ctx.loop_models.repayment, "repayment."))
-    for d in DEFAULT_DEMAND:
-        params[f"services.{d.service}.rate"] = {"value": d.rate.value, "source": d.rate.source}
-    for d in ctx.departments:
-        params.update(provenance(d, f"records.{d.name}."))
-    return params

@@ -18,6 +18,7 @@ good deeds (both log-normal with mean 1).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from creditsim.params import Cited
 
@@ -43,6 +44,15 @@ class KindRate:
     income_elasticity: float = 0.0
     amount_round: float = 1.0
     modifiers_source: str = "assumption: direction and size of the modifiers"
+    amount_source: str = "assumption: amount distribution (median, spread, income elasticity)"
+
+    #: Plain-number parameters and the field holding their source (creditsim.paramspace).
+    PARAM_SOURCES: ClassVar[dict[str, str]] = {
+        **dict.fromkeys(("trait_exponent", "decile_slope", "male_factor", "young_factor",
+                         "migrant_factor"), "modifiers_source"),
+        **dict.fromkeys(("amount_median", "amount_sigma", "income_elasticity", "amount_round"),
+                        "amount_source"),
+    }
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,10 @@ class CourtChain:
     )
     perform_late_delay: Cited[tuple[int, int]] = Cited((60, 420), A)
     refuse_min_decile: int = 3  # "able to perform" needs some means
+    refuse_min_decile_source: str = A + ": only debtors from this income decile up are " \
+        "able to perform and so can be listed for refusing"
+
+    PARAM_SOURCES: ClassVar[dict[str, str]] = {"refuse_min_decile": "refuse_min_decile_source"}
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ See docs/linkage.md for the algorithm and the contract.
 """
 
 from creditsim.linkage.evaluate import LINKS_SCHEMA, evaluate_links
+from creditsim.linkage.model import LinkageModel
 from creditsim.linkage.schema import DEFAULT_THRESHOLD, METHODS, RECORD_IDENTITY, MethodT
 from creditsim.linkage.stage import (
     CHART_FILES,
@@ -22,5 +23,6 @@ from creditsim.linkage.stage import (
 
 __all__ = [
     "CHART_FILES", "DEFAULT_THRESHOLD", "LINKS_SCHEMA", "METHODS", "RECORD_IDENTITY",
-    "LinkageResult", "MethodT", "RegisterPrep", "evaluate_links", "link_records", "prepare_register",
+    "LinkageModel", "LinkageResult", "MethodT", "RegisterPrep", "evaluate_links", "link_records",
+    "prepare_register",
 ]

@@ -36,9 +36,11 @@ from __future__ import annotations
 import json
 from copy import deepcopy
 from importlib import resources
+from dataclasses import dataclass
 from typing import Any
 
 from creditsim.errors import ConfigError
+from creditsim.params import Cited
 
 #: Maximum registered residents sharing a name block for the block to be compared.
 CROWD_CAP = 100
@@ -46,6 +48,22 @@ CROWD_CAP = 100
 #: Prior probability that a record's true subject is outside every block
 #: (measured when the shipped model was trained; docs/linkage.md).
 OUTSIDE_BLOCKS = 0.02
+
+
+
+@dataclass(frozen=True)
+class LinkageModel:
+    """The settings of the probabilistic linkage besides the trained model and the
+    acceptance threshold (``--linkage-threshold``)."""
+
+    crowd_cap: Cited[int] = Cited(
+        CROWD_CAP, "assumption: a name block shared by more registered residents than this "
+        "is not compared (its best posterior could not pass the threshold)", bounds=(1, None))
+    outside_blocks: Cited[float] = Cited(
+        OUTSIDE_BLOCKS, "assumption: prior probability that a record's subject is in no "
+        "block, measured when the shipped model was trained (docs/linkage.md)",
+        bounds=(0.0, 1.0))
+
 
 #: Columns the Splink input tables carry (records and register alike).
 INPUT_COLUMNS: tuple[str, ...] = (

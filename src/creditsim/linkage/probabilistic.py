@@ -159,8 +159,11 @@ def link_probabilistic(
     opts: SplinkOptions,
     cap: int = mdl.CROWD_CAP,
     charts: bool = False,
+    outside: float = mdl.OUTSIDE_BLOCKS,
 ) -> tuple[pl.DataFrame, ProbabilisticResult]:
-    """Score ``recs`` against the register; returns (record→key map, result)."""
+    """Score ``recs`` against the register; returns (record→key map, result).
+    ``cap``: the largest name block compared; ``outside``: the prior that a record's
+    subject is in no block."""
     _silence_splink()
     keys, rec_key = features.record_keys(recs)
     kf = features.key_features(keys, reg_feat)
@@ -171,7 +174,8 @@ def link_probabilistic(
     con = _connect(workdir, opts)
     try:
         best, settings, n_pairs, html = _run(con, kf, cand, reg_feat, trained=trained,
-                                             seed=seed, n_reg=n_reg, opts=opts, charts=charts)
+                                             seed=seed, n_reg=n_reg, opts=opts, charts=charts,
+                                             outside=outside)
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -180,7 +184,8 @@ def link_probabilistic(
 
 
 def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterFeatures, *,
-         trained: dict[str, Any], seed: int, n_reg: int, opts: SplinkOptions, charts: bool
+         trained: dict[str, Any], seed: int, n_reg: int, opts: SplinkOptions, charts: bool,
+         outside: float = mdl.OUTSIDE_BLOCKS
          ) -> tuple[pl.DataFrame, dict[str, Any], int, dict[str, str]]:
     """Score the keys against the candidate register with Splink's
     ``predict_between`` (records on the left, register on the right).
@@ -217,7 +222,7 @@ def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterF
         pred = linker.inference.predict_between(
             left, right, threshold_match_weight=MIN_MATCH_WEIGHT, warning_mode="never")
         n_pairs += con.execute(f"SELECT count(*) FROM {pred.physical_name}").fetchall()[0][0]
-        bests.append(_best_candidates(con, pred.physical_name, name, seed))
+        bests.append(_best_candidates(con, pred.physical_name, name, seed, outside))
         pred.drop_table_from_database_and_remove_from_cache()
         con.unregister(name)
     best = pl.concat(bests).sort("uid")
@@ -240,7 +245,8 @@ def _stable_html(html: str, name: str) -> str:
     return re.sub(r"splink-chart-[0-9a-f]{32}", f"splink-chart-{name}", html)
 
 
-def _best_candidates(con, pred_table: str, keys_table: str, seed: int) -> pl.DataFrame:
+def _best_candidates(con, pred_table: str, keys_table: str, seed: int,
+                     outside: float = mdl.OUTSIDE_BLOCKS) -> pl.DataFrame:
     """Per key: best candidate, its posterior among all candidates, candidate count
     (``pred_table``: Splink's predictions, keys on the left)."""
     s = int(seed)
@@ -254,7 +260,7 @@ def _best_candidates(con, pred_table: str, keys_table: str, seed: int) -> pl.Dat
         FROM p JOIN {keys_table} k ON k.uid = p.uid
     ), r AS (
         SELECT uid, resident_id,
-               round(odds / (sum(odds) OVER (PARTITION BY uid) + {mdl.OUTSIDE_BLOCKS}), 12)
+               round(odds / (sum(odds) OVER (PARTITION BY uid) + {float(outside)!r}), 12)
                    AS posterior,
                count(*) OVER (PARTITION BY uid) AS n_candidates,
                row_number() OVER (PARTITION BY uid ORDER BY odds DESC, tie) AS rk

@@ -101,6 +101,7 @@ def link_records(
     predict_chunks: int = 1,
     prep: RegisterPrep | None = None,
     defer_metrics: bool = False,
+    settings: model.LinkageModel | None = None,
 ) -> LinkageResult:
     """Link every departmental record to at most one registered resident.
 
@@ -120,7 +121,9 @@ def link_records(
         defer_metrics: leave ``metrics`` empty and return ``measure`` to compute it
             later (the pipeline runs it in its background thread while the platform
             stage starts); the document is the same.
+        settings: the crowd cap and outside-blocks prior (default: LinkageModel()).
     """
+    settings = settings or model.LinkageModel()
     _check_options(threshold, seed)
     t: dict[str, float] = {}
     t0 = time.perf_counter()
@@ -155,7 +158,8 @@ def link_records(
             rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
             opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
                                predict_chunks=predict_chunks),
-            charts=charts_dir is not None)
+            charts=charts_dir is not None, cap=settings.crowd_cap.value,
+            outside=settings.outside_blocks.value)
         best = rec_key.join(res.best, on="uid", how="left").select(
             "record_id", "resident_id", "posterior",
             pl.col("n_candidates").fill_null(0))
@@ -180,7 +184,8 @@ def link_records(
     # Frames of its own (the same buffers): Polars frames must not be shared by threads.
     reg_cols = [c for c in ("resident_id", "name", "district", "hukou") if c in register.columns]
     measure = partial(_metrics, links.clone(), register.select(reg_cols), status, best.clone(),
-                      threshold, seed, preset, prob_stats, name_count)
+                      threshold, seed, preset, prob_stats, name_count,
+                      settings.crowd_cap.value)
     metrics = {} if defer_metrics else measure()
     t["evaluate"] = time.perf_counter() - t0
     return LinkageResult(links=links, metrics=metrics, timings=t, charts=written,
@@ -231,7 +236,8 @@ def _sorted(df: pl.DataFrame) -> pl.DataFrame:
 def _metrics(links: pl.DataFrame, register: pl.DataFrame, status: dict[str, int],
              best: pl.DataFrame, threshold: float, seed: int,
              preset: str, prob_stats: dict[str, Any],
-             name_count: np.ndarray | None = None) -> dict[str, Any]:
+             name_count: np.ndarray | None = None, cap: int = model.CROWD_CAP
+             ) -> dict[str, Any]:
     """The ``linkage.json`` document. ``links`` carries each record's true subject
     (the threshold sweep reads it there); ``status``: records per ID-check outcome."""
     if name_count is not None and not register["resident_id"].is_sorted():
@@ -242,7 +248,7 @@ def _metrics(links: pl.DataFrame, register: pl.DataFrame, status: dict[str, int]
         "threshold": threshold,
         "seed": seed,
         "model": preset,
-        "blocking_crowd_cap": model.CROWD_CAP,
+        "blocking_crowd_cap": cap,
         "id_check": status,
         "unlinked": {
             "total": unl.height,

@@ -38,7 +38,7 @@ class AppealsModel:
 
     base: Cited[float] = Cited(0.35, A + ": share of wrongly listed people with average "
                                "means who object (AP 2019: people are often not told, "
-                               "sources#ap-not-told-2019)")
+                               "sources#ap-not-told-2019)", bounds=(0.0, 1.0))
     tertiary_factor: Cited[float] = Cited(1.8, A + ": the university-educated object more")
     low_income_factor: Cited[float] = Cited(0.6, A + ": bottom three income deciles object less")
     migrant_factor: Cited[float] = Cited(0.6, A + ": migrants face registration and "

@@ -149,7 +149,8 @@ def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
                         services=frozenset(c.service for c in policy.consequences),
                         spec=spec, models=models)
     totals = inputs.totals if inputs.totals is not None else demand_totals(
-        inputs.residents, seed=spec.seed, days=spec.days, start_date=spec.start_date)
+        inputs.residents, seed=spec.seed, days=spec.days, start_date=spec.start_date,
+        model=models.demand)
     return RoundContext(platform=platform, world=world), totals
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from creditsim.platform.appeals import AppealsModel, RepaymentModel
 from creditsim.platform.world.feedback import FeedbackModel
+from creditsim.services import DEFAULT_DEMAND, ServiceDemand
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class LoopModels:
     feedback: FeedbackModel = field(default_factory=FeedbackModel)
     appeals: AppealsModel = field(default_factory=AppealsModel)
     repayment: RepaymentModel = field(default_factory=RepaymentModel)
+    #: Who demands each service and how often (services.demand).
+    demand: tuple[ServiceDemand, ...] = DEFAULT_DEMAND
     max_rounds: int = 6
     #: Re-score only residents whose records changed after round 0 (same result;
     #: tested against full re-scoring).

@@ -152,7 +152,8 @@ def serve(ctx: RoundContext, state: RoundState, rnd: Round) -> Round:
         intervals = update_intervals(res, p.register, state.intervals, touched)
     affected = intervals.effects["resident_id"].unique().to_numpy()
     dem = individual_demand(p.register, affected, seed=p.spec.seed, days=p.spec.days,
-                            start_date=p.spec.start_date, services=p.services)
+                            start_date=p.spec.start_date, services=p.services,
+                            model=p.models.demand)
     return replace(rnd, served=Served(intervals=intervals,
                                       decisions=decide(dem, intervals.effects)))
 

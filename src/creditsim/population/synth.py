@@ -28,6 +28,10 @@ from creditsim.rng import HOUSEHOLD_BLOCK, RESIDENT_BLOCK, block_bounds, stream
 EPOCH = dt.date(1970, 1, 1)
 
 
+_EDU_WHY = ("assumption: education probabilities by age band and hukou, tuned so the "
+            "population shares match the census per-100k figures")
+
+
 @dataclass(frozen=True)
 class PersonModel:
     """Individual attributes. Every value is a stated assumption unless cited."""
@@ -57,32 +61,35 @@ class PersonModel:
     civic_sigma: Cited[float] = Cited(
         1.0, "assumption: spread of the latent pro-social propensity (log-normal)"
     )
+    # Education of adults (≥ 23) by age band (lower edges; the last is an open end),
+    # local / migrant: rows are bands, columns below_primary, primary,
+    # junior_secondary, senior_secondary, tertiary.
+    edu_age_bands: Cited[tuple[int, ...]] = Cited(
+        (23, 40, 60, 75, 200), _EDU_WHY + " (band edges; the last closes the top band)"
+    )
+    edu_local: Cited[tuple[tuple[float, ...], ...]] = Cited(
+        ((0.00, 0.01, 0.08, 0.14, 0.77),
+         (0.00, 0.03, 0.19, 0.23, 0.55),
+         (0.03, 0.16, 0.32, 0.25, 0.24),
+         (0.15, 0.30, 0.25, 0.16, 0.14)), _EDU_WHY, bounds=(0.0, 1.0))
+    edu_migrant: Cited[tuple[tuple[float, ...], ...]] = Cited(
+        ((0.00, 0.03, 0.22, 0.18, 0.57),
+         (0.01, 0.09, 0.38, 0.20, 0.32),
+         (0.05, 0.25, 0.40, 0.17, 0.13),
+         (0.20, 0.35, 0.27, 0.10, 0.08)), _EDU_WHY, bounds=(0.0, 1.0))
+    edu_teen_senior: Cited[float] = Cited(
+        0.85, "assumption: share of 15-17-year-olds in senior secondary school (else junior)",
+        bounds=(0.0, 1.0))
+    edu_young_cdf: Cited[tuple[float, float]] = Cited(
+        (0.55, 0.85), "assumption: 18-22-year-olds: share in tertiary education, and share "
+        "in tertiary or senior secondary (the rest junior secondary)", bounds=(0.0, 1.0))
+    origin_counties: Cited[int] = Cited(
+        30, "assumption: county-level divisions per origin province that migrants' IDs are "
+        "drawn from, evenly (at most the 30 codes origin_counties makes)", bounds=(1, 30))
 
 
-# Education probabilities for adults (≥ 23) by age band, local / migrant:
-# columns below_primary, primary, junior_secondary, senior_secondary, tertiary.
-# Assumption, tuned so the population shares match the census per-100k figures.
-_EDU_BANDS = np.array([23, 40, 60, 75, 200])
-_EDU_LOCAL = np.array([
-    [0.00, 0.01, 0.08, 0.14, 0.77],
-    [0.00, 0.03, 0.19, 0.23, 0.55],
-    [0.03, 0.16, 0.32, 0.25, 0.24],
-    [0.15, 0.30, 0.25, 0.16, 0.14],
-])
-_EDU_MIGRANT = np.array([
-    [0.00, 0.03, 0.22, 0.18, 0.57],
-    [0.01, 0.09, 0.38, 0.20, 0.32],
-    [0.05, 0.25, 0.40, 0.17, 0.13],
-    [0.20, 0.35, 0.27, 0.10, 0.08],
-])
-
-
-#: County-level divisions per origin province that migrants' IDs are drawn from.
-ORIGIN_COUNTIES = 30
-
-
-def origin_counties(province_codes: np.ndarray) -> np.ndarray:
-    """Per origin province, ORIGIN_COUNTIES plausible county-level codes: the
+def origin_counties(province_codes: np.ndarray, n: int = 30) -> np.ndarray:
+    """Per origin province, ``n`` (≤ 30) plausible county-level codes: the
     province's two digits, a prefecture 01-10 and a county 02, 21 or 22 (the usual
     GB/T 2260 pattern for a city district and the first counties). Assumption:
     migrants spread evenly over them; the exact counties do not matter here, but
@@ -91,7 +98,7 @@ def origin_counties(province_codes: np.ndarray) -> np.ndarray:
     prov = np.asarray(province_codes, dtype=np.int64) // 10_000
     pref = np.repeat(np.arange(1, 11), 3)
     cnty = np.tile(np.array([2, 21, 22]), 10)
-    return prov[:, None] * 10_000 + (pref * 100 + cnty)[None, :]
+    return (prov[:, None] * 10_000 + (pref * 100 + cnty)[None, :])[:, :n]
 
 
 def district_targets(city: CityProfile, n: int) -> np.ndarray:
@@ -200,21 +207,23 @@ def synthesize(
     # 11. ID numbers (region of registration, birth date, sequence, check digit),
     # computed on a second thread while the other attributes and the names are
     # drawn: they share no data.
+    n_county = pm.origin_counties.value
+
     def _ids(u_origin: np.ndarray, u_county: np.ndarray) -> pl.Series:
         ocodes = np.asarray(city.origin_codes.value, dtype=np.int64)
         ow = np.asarray(city.origin_weights.value, dtype=np.float64)
         ocdf = np.cumsum(ow / ow.sum())
         ocdf[-1] = 1.0
         # Region codes as indices into a small table: districts first, then origins.
-        # A migrant household is registered in one of ORIGIN_COUNTIES county-level
+        # A migrant household is registered in one of n_county county-level
         # divisions of its origin province (IDs are issued per county).
-        county = origin_counties(ocodes)  # (provinces, ORIGIN_COUNTIES)
+        county = origin_counties(ocodes, n_county)  # (provinces, n_county)
         region_codes = np.concatenate([np.asarray(city.district_codes.value, dtype=np.int64),
                                        county.ravel()])
         origin_i = names.inverse_cdf([ocdf], u_origin)
-        county_i = np.floor(u_county * ORIGIN_COUNTIES).astype(np.int64)
+        county_i = np.floor(u_county * n_county).astype(np.int64)
         region_idx = np.where(migrant, len(city.district_codes.value)
-                              + origin_i * ORIGIN_COUNTIES + county_i, district)
+                              + origin_i * n_county + county_i, district)
         seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
         return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
 
@@ -227,15 +236,19 @@ def synthesize(
     edu[(age_int >= 6) & (age_int < 12)] = 1
     edu[(age_int >= 12) & (age_int < 15)] = 2
     teen = (age_int >= 15) & (age_int < 18)
-    edu[teen] = np.where(u_edu[teen] < 0.85, 3, 2)
+    edu[teen] = np.where(u_edu[teen] < pm.edu_teen_senior.value, 3, 2)
     young = (age_int >= 18) & (age_int < 23)
-    edu[young] = np.where(u_edu[young] < 0.55, 4, np.where(u_edu[young] < 0.85, 3, 2))
+    y_tert, y_senior = pm.edu_young_cdf.value
+    edu[young] = np.where(u_edu[young] < y_tert, 4, np.where(u_edu[young] < y_senior, 3, 2))
     # Adults: inverse CDF of their (age band, hukou) table.
-    adult = np.flatnonzero(age_int >= 23)
-    band = np.clip(np.searchsorted(_EDU_BANDS, age_int[adult], side="right") - 1, 0, 3)
+    adult = np.flatnonzero(age_int >= pm.edu_age_bands.value[0])
+    bands = np.asarray(pm.edu_age_bands.value)
+    local, mig_edu = np.asarray(pm.edu_local.value), np.asarray(pm.edu_migrant.value)
+    n_bands = len(local)
+    band = np.clip(np.searchsorted(bands, age_int[adult], side="right") - 1, 0, n_bands - 1)
     cdfs = []
-    for b in range(4):
-        for table in (_EDU_LOCAL, _EDU_MIGRANT):
+    for b in range(n_bands):
+        for table in (local, mig_edu):
             cdf = np.cumsum(table[b])
             cdf[-1] = 1.0
             cdfs.append(cdf)

@@ -9,7 +9,12 @@ from creditsim.services.decide import (
     effect_intervals,
     state_intervals,
 )
-from creditsim.services.demand import DEFAULT_DEMAND, demand_totals, individual_demand
+from creditsim.services.demand import (
+    DEFAULT_DEMAND,
+    ServiceDemand,
+    demand_totals,
+    individual_demand,
+)
 from creditsim.services.evaluate import (
     label_decisions,
     label_spells,
@@ -19,4 +24,4 @@ from creditsim.services.evaluate import (
 
 __all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "decide", "demand_totals", "effect_intervals",
            "individual_demand", "label_decisions", "label_spells", "label_state_decisions",
-           "spell_truth", "state_intervals"]
+           "ServiceDemand", "spell_truth", "state_intervals"]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -37,6 +38,10 @@ class ServiceDemand:
     eligible: str = "adult"  # adult | all | school_entry | adult_working
     decile_slope: float = 0.0  # log-rate change per income decile
     season_day: int | None = None  # day of year demand falls on (school admissions)
+    decile_slope_source: str = A + ": demand rises with income (log-rate per decile)"
+
+    #: Plain-number parameters and the field holding their source (creditsim.paramspace).
+    PARAM_SOURCES: ClassVar[dict[str, str]] = {"decile_slope": "decile_slope_source"}
 
 
 DEFAULT_DEMAND: tuple[ServiceDemand, ...] = (

@@ -22,6 +22,7 @@ under every policy (common random numbers).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import polars as pl
@@ -49,6 +50,9 @@ class FeedbackModel:
     #: Boost candidates are drawn at (max_boost − 1) × rate; the gaming factor must
     #: not exceed it. Equal to the default gaming factor, so no candidate is wasted.
     max_boost: float = 1.5
+    max_boost_source: str = A + ": headroom for gaming, equal to the default gaming factor"
+
+    PARAM_SOURCES: ClassVar[dict[str, str]] = {"max_boost": "max_boost_source"}
 
     def __post_init__(self) -> None:
         if self.gaming_factor.value > self.max_boost:
