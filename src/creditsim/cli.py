@@ -82,7 +82,7 @@ def run(
     from creditsim.config import default_out, make_config
     from creditsim.pipeline import PLAN
     from creditsim.pipeline import run as run_pipeline
-    from creditsim.rundir import check_out_dir
+    from creditsim.rundir import check_out_dir, tidy
 
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
@@ -91,6 +91,8 @@ def run(
 
     load_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before anything is written
     out_dir = out or default_out(cfg)
+    for line in tidy(out_dir):  # what interrupted runs left there
+        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     check_out_dir(out_dir, overwrite)
     out_console.print(
         f"[bold]creditsim[/] {cfg.preset}: {cfg.residents:,} residents × {cfg.days} days, "
@@ -107,9 +109,35 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
-        res = run_pipeline(cfg, out_dir, overwrite=overwrite, progress=progress,
-                           on_stage=on_stage)
+        res = _stoppable(lambda: run_pipeline(cfg, out_dir, overwrite=overwrite,
+                                              progress=progress, on_stage=on_stage))
     _summary(res.manifest, res.out)
+
+
+def _stoppable(call: Callable[[], Any]) -> Any:
+    """``call()`` (a run) with SIGINT, SIGTERM and SIGHUP turned into a clean stop: the
+    temporary directory is removed, one line says so, and the exit code is 128 + the
+    signal's number."""
+    import signal
+
+    from creditsim.rundir import abort_unfinished
+    from creditsim.signals import Interrupted, interruptible
+
+    with interruptible() as guard:
+        try:
+            return call()
+        except BaseException as e:
+            sig = guard.signal or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else None)
+            if sig is None:
+                raise
+            abort_unfinished()
+            done = e.published if isinstance(e, Interrupted) else None
+            name = signal.Signals(sig).name
+            err_console.print(f"[bold red]interrupted[/] ({name}): the run was already "
+                              f"complete and is in place at {escape(str(done))}" if done
+                              else f"[bold red]interrupted, nothing published[/] ({name})",
+                              highlight=False)
+            raise typer.Exit(128 + sig) from None
 
 
 def _summary(manifest: dict[str, Any], out: Path) -> None:
