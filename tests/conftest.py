@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import polars as pl
 import pytest
@@ -13,6 +14,12 @@ from creditsim.population.synth import synthesize
 from creditsim.records import build_records
 
 START = dt.date(2021, 1, 1)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _verification_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Digests of verified runs go to a temporary cache, not the user's."""
+    os.environ.setdefault("CREDITSIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture(scope="session")
