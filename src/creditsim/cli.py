@@ -109,29 +109,33 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
-        res = _stoppable(lambda: run_pipeline(cfg, out_dir, overwrite=overwrite,
-                                              progress=progress, on_stage=on_stage))
-    _summary(res.manifest, res.out)
+        _stoppable(lambda: run_pipeline(cfg, out_dir, overwrite=overwrite,
+                                        progress=progress, on_stage=on_stage),
+                   lambda res: _summary(res.manifest, res.out))
 
 
-def _stoppable(call: Callable[[], Any]) -> Any:
-    """``call()`` (a run) with SIGINT, SIGTERM and SIGHUP turned into a clean stop: the
-    temporary directory is removed, one line says so, and the exit code is 128 + the
+def _stoppable(call: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    """``then(call())`` (a run, then its summary) with SIGINT, SIGTERM and SIGHUP
+    turned into a clean stop: the temporary directory is removed, one line says so
+    (or that the run was already complete), and the exit code is 128 + the
     signal's number."""
     import signal
 
     from creditsim.rundir import abort_unfinished
     from creditsim.signals import Interrupted, interruptible
 
+    res = None
     with interruptible() as guard:
         try:
-            return call()
+            res = call()
+            then(res)
         except BaseException as e:
             sig = guard.signal or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else None)
             if sig is None:
                 raise
             abort_unfinished()
-            done = e.published if isinstance(e, Interrupted) else None
+            done = res.out if res is not None else \
+                e.published if isinstance(e, Interrupted) else None
             name = signal.Signals(sig).name
             err_console.print(f"[bold red]interrupted[/] ({name}): the run was already "
                               f"complete and is in place at {escape(str(done))}" if done
@@ -217,4 +221,27 @@ _mount_audit()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        _exit_on_signal()
+
+
+def _exit_on_signal() -> None:
+    """Once the command is done, a signal only ends the process: at once, with exit
+    code 128 + its number, instead of a traceback from the interpreter's shutdown."""
+    import os
+    import signal
+    import sys
+
+    def leave(signum: int, _frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(128 + signum)
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, leave)
