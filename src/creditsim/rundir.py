@@ -172,6 +172,12 @@ class RunWriter:
         self.dest = check_out_dir(self.out, overwrite)
         self.published = False
         self._signals = signals.count()
+        self.tables: dict[str, dict[str, Any]] = {}
+        # Tables are written by two background threads while the next stage
+        # computes (Parquet encoding releases the GIL); publish() waits for them.
+        # Each file is written by one thread, so its bytes do not depend on this.
+        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="creditsim-io")
+        self._pending: list[Future[None]] = []
         parent = self.dest.parent
         with signals.held():
             try:
@@ -191,12 +197,6 @@ class RunWriter:
                                       f"({e.strerror})") from None
                 raise
             _UNFINISHED.append(self)
-        self.tables: dict[str, dict[str, Any]] = {}
-        # Tables are written by two background threads while the next stage
-        # computes (Parquet encoding releases the GIL); publish() waits for them.
-        # Each file is written by one thread, so its bytes do not depend on this.
-        self._io = ThreadPoolExecutor(max_workers=2, thread_name_prefix="creditsim-io")
-        self._pending: list[Future[None]] = []
 
     @property
     def workdir(self) -> Path:
