@@ -27,6 +27,12 @@ settings.register_profile("creditsim", deadline=None)
 settings.load_profile("creditsim")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _verification_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Digests of verified runs go to a temporary cache, not the user's."""
+    os.environ.setdefault("CREDITSIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
 @pytest.fixture(scope="session")
 def city_200k() -> pl.DataFrame:
     """About 1:110 Beijing — large enough for tolerance tests on shares."""

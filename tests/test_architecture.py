@@ -25,7 +25,8 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 #: Modules (and packages, with everything in them) that every stage may use.
 CORE = ("catalogue", "params", "rng", "config", "errors", "rundir", "cities",
-        "arrowstr", "draws", "idnumber", "rundays", "resources", "checkpoint", "paramspace")
+        "arrowstr", "draws", "idnumber", "rundays", "resources", "checkpoint", "paramspace",
+        "fsops", "signals")
 
 #: The stages in the order data flows through them: each stage's name and the
 #: modules or packages it consists of. A stage's public modules are these

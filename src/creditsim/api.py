@@ -71,12 +71,18 @@ class Run:
     (better for the 22M-resident tables). A table the run does not have raises
     :class:`~creditsim.audit.AuditError` (a :class:`CreditsimError`) saying so;
     ``has(name)`` checks first.
+
+    Opening checks every file against the manifest (sizes, Parquet row counts and
+    column types; with ``verify``, the default, also the sha256, cached after the
+    first time) and refuses a mismatch with a :class:`~creditsim.errors.RunDirError`
+    naming the file.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, verify: bool = True):
         from creditsim.audit.run import RunData
 
-        self._d = RunData(path)
+        self._verify = verify
+        self._d = RunData(path, verify=verify)
 
     def __repr__(self) -> str:
         return (f"Run({str(self.path)!r}: {self._d.n_residents:,} residents × {self.days} days,"
@@ -189,21 +195,23 @@ class Run:
 
         return explain_resident(self._d, resident_id)
 
-    def report(self, path: str | Path) -> Path:
-        """Write the self-contained HTML report; returns its path."""
+    def report(self, path: str | Path, overwrite: bool = False) -> Path:
+        """Write the self-contained HTML report; returns its path. An existing file at
+        ``path`` is replaced only with ``overwrite``."""
         from creditsim.report import build_report
 
-        return build_report(self._d, path)
+        return build_report(self._d, path, overwrite=overwrite)
 
     def compare(self, other: Run | str | Path, by: str | Sequence[str] | None = None,
                 force: bool = False) -> dict[str, Any]:
         """This run (A) against ``other`` (B) on the same residents."""
         from creditsim.audit.compare import compare_runs
 
-        o = other if isinstance(other, Run) else Run(other)
+        o = other if isinstance(other, Run) else Run(other, verify=self._verify)
         return compare_runs(self._d, o._d, by=by, force=force)
 
 
-def open_run(path: str | Path) -> Run:
-    """Open a finished run directory (raises if it is not a complete run)."""
-    return Run(path)
+def open_run(path: str | Path, verify: bool = True) -> Run:
+    """Open a finished run directory (raises if it is not a complete, published run
+    or a file differs from its manifest; ``verify=False`` skips the sha256 check)."""
+    return Run(path, verify=verify)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,12 +37,16 @@ from typing import Any
 import polars as pl
 
 from creditsim.errors import RunDirError
-from creditsim.rundir import sha256_file
+from creditsim.rundir import CHECKPOINT_STATE, sha256_file
 
 FORMAT = 1
 #: The checkpoint's place inside the run's temp directory.
 HOME = Path("_work") / "checkpoint"
 STATE = "state.json"
+assert HOME / STATE == CHECKPOINT_STATE  # the run directory's cleanup keeps these
+#: The process id in a temp directory's name: ``.NAME.partial-PID[-RANDOM]`` or
+#: ``.NAME.resuming-PID``.
+_TEMP_PID = re.compile(r"\.(?:partial|resuming)-(?P<pid>\d+)(?:-[0-9a-f]+)?$")
 
 
 @dataclass(frozen=True)
@@ -226,8 +231,8 @@ def dead_partials(out: Path) -> list[tuple[Path, dict[str, Any]]]:
     # ".resuming-PID": claimed by a resume that died before it made it its own
     for p in sorted([*out.resolve().parent.glob(f".{out.name}.partial-*"),
                      *out.resolve().parent.glob(f".{out.name}.resuming-*")]):
-        pid = p.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or _pid_alive(int(pid)):
+        m = _TEMP_PID.search(p.name)
+        if m is None or _pid_alive(int(m["pid"])):
             continue
         state = _read_state(p / HOME)
         if state is not None:
@@ -322,5 +327,9 @@ def _add(out: Restored, entry: Mapping[str, Any]) -> None:
 def kept(out: Path) -> Path | None:
     """This process's temp directory for ``out`` if it holds a checkpoint (after a
     failed or interrupted run with checkpointing on)."""
-    p = Path(out).resolve().parent / f".{Path(out).name}.partial-{os.getpid()}"
-    return p if (p / HOME / STATE).is_file() else None
+    parent, name = Path(out).resolve().parent, Path(out).name
+    for p in sorted(parent.glob(f".{name}.partial-{os.getpid()}*")):
+        m = _TEMP_PID.search(p.name)
+        if m is not None and int(m["pid"]) == os.getpid() and (p / HOME / STATE).is_file():
+            return p
+    return None

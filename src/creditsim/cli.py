@@ -94,7 +94,7 @@ def run(
     from creditsim.params_cli import parse_sets
     from creditsim.pipeline import PLAN
     from creditsim.pipeline import run as run_pipeline
-    from creditsim.rundir import check_out_dir
+    from creditsim.rundir import check_out_dir, tidy
 
     cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
@@ -106,6 +106,8 @@ def run(
     build_models(cfg)  # a bad --set fails here, before anything is computed
     loaded = read_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before any work
     out_dir = out or default_out(cfg)
+    for line in tidy(out_dir):  # what interrupted runs left there
+        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     check_out_dir(out_dir, overwrite)
     _check_resources(cfg.residents, cfg.days, out_dir, force)
     out_console.print(
@@ -125,14 +127,50 @@ def run(
         def on_stage(stage: str, _secs: float) -> None:
             prog.update(tasks[stage], completed=1.0)
 
+        _stoppable(lambda: _run_reported(cfg, out_dir, functools.partial(
+            run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
+            on_stage=on_stage, policy=loaded), (checkpoint or resume, resume)),
+                   lambda res: _summary(res.manifest, res.out))
+
+
+def _run_reported(cfg: Any, out_dir: Path, call: Callable[..., Any],
+                  ckpt_opts: tuple[bool, bool]) -> Any:
+    """The run (checkpointed if asked), a full disk anywhere in it as one line."""
+    try:
+        return _run_checkpointed(out_dir, ckpt_opts[0], call, ckpt_opts[1])
+    except Exception as e:
+        _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
+        raise
+
+
+def _stoppable(call: Callable[[], Any], then: Callable[[Any], None]) -> None:
+    """``then(call())`` (a run, then its summary) with SIGINT, SIGTERM and SIGHUP
+    turned into a clean stop: the temporary directory is removed, one line says so
+    (or that the run was already complete), and the exit code is 128 + the
+    signal's number."""
+    import signal
+
+    from creditsim.rundir import abort_unfinished
+    from creditsim.signals import Interrupted, interruptible
+
+    res = None
+    with interruptible() as guard:
         try:
-            res = _run_checkpointed(out_dir, checkpoint or resume, functools.partial(
-                run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
-                on_stage=on_stage, policy=loaded), resume)
-        except Exception as e:
-            _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
-            raise
-    _summary(res.manifest, res.out)
+            res = call()
+            then(res)
+        except BaseException as e:
+            sig = guard.signal or (signal.SIGINT if isinstance(e, KeyboardInterrupt) else None)
+            if sig is None:
+                raise
+            abort_unfinished()
+            done = res.out if res is not None else \
+                e.published if isinstance(e, Interrupted) else None
+            name = signal.Signals(sig).name
+            err_console.print(f"[bold red]interrupted[/] ({name}): the run was already "
+                              f"complete and is in place at {escape(str(done))}" if done
+                              else f"[bold red]interrupted, nothing published[/] ({name})",
+                              highlight=False)
+            raise typer.Exit(128 + sig) from None
 
 
 def _check_resources(residents: int, days: int, out_dir: Path, force: bool) -> None:
@@ -264,4 +302,27 @@ _mount_params()
 
 def main() -> None:
     """Console-script entry point."""
-    app()
+    try:
+        app()
+    finally:
+        _exit_on_signal()
+
+
+def _exit_on_signal() -> None:
+    """Once the command is done, a signal only ends the process: at once, with exit
+    code 128 + its number, instead of a traceback from the interpreter's shutdown."""
+    import os
+    import signal
+    import sys
+
+    def leave(signum: int, _frame: Any) -> None:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(128 + signum)
+
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        if signal.getsignal(s) is not signal.SIG_IGN:
+            signal.signal(s, leave)

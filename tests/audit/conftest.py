@@ -34,7 +34,8 @@ def _rewrite_manifest(run: Path, drop: tuple[str, ...] = (), add: tuple[str, ...
         (run / rel).unlink(missing_ok=True)
     for rel in add:
         df = pl.read_parquet(run / rel)
-        m["tables"][rel] = {"rows": df.height, "sha256": sha256_file(run / rel),
+        m["tables"][rel] = {"rows": df.height, "bytes": (run / rel).stat().st_size,
+                            "sha256": sha256_file(run / rel),
                             "columns": {c: str(t) for c, t in df.schema.items()}}
     (run / "manifest.json").write_text(json.dumps(m, indent=2), encoding="utf-8")
 

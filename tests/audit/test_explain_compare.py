@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from creditsim.audit import RunData
 from creditsim.audit.explain import explain_resident
 from creditsim.cli import app
+from creditsim.rundir import sha256_file, write_parquet
 
 runner = CliRunner()
 
@@ -75,9 +76,17 @@ def test_compare_same_population(real_run: Path, rich_run: Path) -> None:
 def test_compare_refuses_different_seed(real_run: Path, tmp_path: Path) -> None:
     other = tmp_path / "other"
     shutil.copytree(real_run, other)
+    # A different population: one resident renamed, the manifest kept consistent (a
+    # run whose files do not match its manifest is refused before any comparison).
+    reg = pl.read_parquet(other / "residents.parquet")
+    write_parquet(reg.with_columns(pl.when(pl.col("resident_id") == 0).then(pl.lit("某某"))
+                                   .otherwise(pl.col("name")).alias("name")),
+                  other / "residents.parquet")
     m = json.loads((other / "manifest.json").read_text())
     m["seed"] = m["config"]["seed"] = 99
-    m["tables"]["residents.parquet"]["sha256"] = "0" * 64
+    m["tables"]["residents.parquet"] |= {
+        "sha256": sha256_file(other / "residents.parquet"),
+        "bytes": (other / "residents.parquet").stat().st_size}
     (other / "manifest.json").write_text(json.dumps(m))
     res = runner.invoke(app, ["compare", str(real_run), str(other)])
     assert res.exit_code == 2

@@ -112,6 +112,11 @@ def test_report_renders_offline_in_chromium(report: Path, tmp_path: Path) -> Non
         page = _Page(page_ws)
         for dom in ("Page", "Runtime", "Log", "Network"):
             page.call(f"{dom}.enable")
+        # Every Content-Security-Policy violation, as the page sees it.
+        page.call("Page.addScriptToEvaluateOnNewDocument", source=(
+            "window.__csp=[];document.addEventListener('securitypolicyviolation',"
+            "function(e){window.__csp.push(e.effectiveDirective+' '+e.blockedURI+' '"
+            "+(e.sample||''));});"))
         page.call("Page.navigate", url=report.as_uri())
         page.pump("Page.loadEventFired", 60)
         page.pump(None, 2.0)  # let plotly finish drawing
@@ -121,6 +126,13 @@ def test_report_renders_offline_in_chromium(report: Path, tmp_path: Path) -> Non
                 " document.querySelectorAll('.plotly-graph-div').length]")
         res = page.call("Runtime.evaluate", expression=expr, returnByValue=True)
         plots, svgs, traces, divs = res["result"]["value"]
+        # plotly.js's own style rules reached the page (through the CSSOM), e.g. the
+        # mode bar is positioned by them.
+        csp_expr = ("[window.__csp, document.getElementById('plotly.js-style-global')"
+                    ".sheet.cssRules.length, getComputedStyle(document.querySelector("
+                    "'.modebar-container')).position]")
+        res = page.call("Runtime.evaluate", expression=csp_expr, returnByValue=True)
+        violations, plotly_rules, modebar_position = res["result"]["value"]
         shot = page.call("Page.captureScreenshot", format="png")
         page.ws.close()
     finally:
@@ -138,6 +150,9 @@ def test_report_renders_offline_in_chromium(report: Path, tmp_path: Path) -> Non
                 if e.get("method") == "Network.requestWillBeSent"]
     outside = [u for u in requests if not u.startswith(("file:", "data:", "blob:",
                                                         "about:"))]
+    assert not violations, violations[:3]
+    assert plotly_rules > 10 and modebar_position == "absolute", (plotly_rules,
+                                                                  modebar_position)
     assert not errors, errors[:3]
     assert not outside, outside[:5]
     assert divs >= 10 and plots == divs, (plots, divs)

@@ -1,9 +1,12 @@
 """Opening a finished run directory for reading: the manifest, the tables, what is missing.
 
-:class:`RunData` checks once that ``DIR`` is a complete run (a manifest with
-``"status": "complete"`` and every table it lists present on disk) and then gives
-lazy, typed Polars access to each table by name (``"residents"``, ``"links"``,
-``"records/court"``, ``"decisions"``, …). Tables written by later stages
+:class:`RunData` checks once that ``DIR`` is a complete, published run (not the
+temporary directory of an unfinished one; a manifest of the right shape with
+``"status": "complete"``; every file it lists present inside the directory, with
+the size, sha256, Parquet row count and column types the manifest records: see
+:mod:`creditsim.audit.verify`) and then gives lazy, typed Polars access to each
+table by name (``"residents"``, ``"links"``, ``"records/court"``, ``"decisions"``,
+…). Only files inside the run directory are read. Tables written by later stages
 (``decisions``, ``demand``, ``appeals``) may be absent in runs made before those
 stages existed; :meth:`RunData.has` says which, and the audit reports them as
 missing instead of failing.
@@ -19,8 +22,11 @@ from typing import Any
 
 import polars as pl
 
-from creditsim.errors import CreditsimError, RunDirError
+from creditsim import fsops
+from creditsim.audit.verify import check_manifest, resolve_files, verify_files
+from creditsim.errors import CreditsimError, Problem, RunDirError
 from creditsim.policy import load_policy, preset_names, preset_text
+from creditsim.rundir import unpublished
 
 #: Tables the audit knows, in pipeline order (records are ``records/<department>``).
 KNOWN_TABLES: tuple[str, ...] = (
@@ -38,38 +44,41 @@ class RunData:
 
     Args:
         path: the run directory (made by ``creditsim run``).
+        verify: check the sha256 of every file against the manifest (cached: see
+            :mod:`creditsim.audit.verify`). Sizes, Parquet row counts and column
+            types are checked either way.
 
     Raises:
-        RunDirError: not a directory, no manifest, not complete, or a table the
-            manifest lists is missing on disk.
+        RunDirError: not a directory, a temporary directory of an unfinished run, no
+            manifest, a malformed manifest, not complete, a file the manifest lists
+            missing, outside the directory or different from the manifest.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, verify: bool = True):
+
         self.path = Path(path)
-        if not self.path.exists():
-            raise RunDirError(f"{self.path}: no such directory")
-        if not self.path.is_dir():
-            raise RunDirError(f"{self.path}: not a directory (expected a creditsim run)")
-        mpath = self.path / "manifest.json"
-        if not mpath.exists():
-            raise RunDirError(f"{self.path}: no manifest.json; not a creditsim run "
-                              "(or the run did not finish)")
-        try:
-            manifest = json.loads(mpath.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise RunDirError(f"{mpath}: unreadable manifest ({e})") from None
-        status = manifest.get("status") if isinstance(manifest, dict) else None
+        self.root = _root(self.path)
+        if unpublished(self.root):
+            raise RunDirError(f"{self.path}: the temporary directory of an unfinished or "
+                              "interrupted run, not a published run")
+        manifest = _read_manifest(self.path, self.root)
+        problems = check_manifest(manifest, str(self.path / "manifest.json"))
+        if problems:
+            raise RunDirError(problems)
+        status = manifest.get("status")
         if status != "complete":
             raise RunDirError(f"{self.path}: the run is not complete (manifest status "
                               f"{status!r})")
         self.manifest: dict[str, Any] = manifest
         tables = manifest.get("tables") or {}
-        missing = [rel for rel in tables if not (self.path / rel).is_file()]
+        found, missing = resolve_files(self.root, manifest)
         if "residents.parquet" not in tables:
             missing.insert(0, "residents.parquet")
         if missing:
             raise RunDirError(f"{self.path}: incomplete run, missing {', '.join(sorted(missing))}")
-        self._files: dict[str, Path] = {rel.removesuffix(".parquet"): self.path / rel
+        verify_files(self.path, manifest, found, hashes=verify)
+        self._found = found
+        self._files: dict[str, Path] = {rel.removesuffix(".parquet"): found[rel]
                                         for rel in tables if rel.endswith(".parquet")}
         self._cache: dict[str, pl.DataFrame] = {}
 
@@ -159,23 +168,73 @@ class RunData:
             return int(meta["rows"])
         return int(self.scan("residents").select(pl.len()).collect().item())
 
-    @cached_property
-    def policy(self) -> Any:
-        """The run's policy (:class:`creditsim.policy.Policy`), or None if it cannot
-        be loaded any more (a policy file that has moved)."""
-        local = self.path / "policy.toml"
+    def _policy_file(self) -> Path | None:
+        """The run's own ``policy.toml``, if it has one (inside the run directory)."""
+
+        if "policy.toml" in self._found:
+            return self._found["policy.toml"]
         try:
-            return load_policy(local if local.is_file() else self.policy_name)
-        except CreditsimError:
+            return fsops.contained(self.root, "policy.toml")
+        except (OSError, ValueError):
             return None
 
+    @cached_property
+    def policy(self) -> Any:
+        """The run's policy (:class:`creditsim.policy.Policy`): its own ``policy.toml``,
+        else the preset it names; None if neither exists (a run whose policy was a file
+        kept outside the run: only files inside the run directory are read).
+
+        Raises AuditError if the run's ``policy.toml`` does not load."""
+
+        local = self._policy_file()
+        if local is not None:
+            try:
+                return load_policy(local)
+            except CreditsimError as e:
+                raise AuditError([Problem(f"the run's policy does not load: {p.message}",
+                                          p.location or str(self.path / "policy.toml"))
+                                  for p in e.problems]) from None
+        return load_policy(self.policy_name) if self.policy_name in preset_names() else None
+
     def policy_text(self) -> str | None:
-        """The policy's TOML text (a preset's or the file's), if available."""
-        local = self.path / "policy.toml"
-        if local.is_file():
-            return local.read_text(encoding="utf-8")
+        """The policy's TOML text (the run's ``policy.toml``, else a preset's), if
+        available; never a file outside the run directory."""
+
+        local = self._policy_file()
+        if local is not None:
+            try:
+                return local.read_bytes().decode("utf-8")
+            except UnicodeDecodeError as e:
+                raise AuditError(f"{self.path / 'policy.toml'}: not UTF-8 text (bad byte at "
+                                 f"offset {e.start}); the run directory is damaged") from None
         name = self.policy_name
-        if name in preset_names():
-            return preset_text(name)
-        p = Path(name)
-        return p.read_text(encoding="utf-8") if p.is_file() else None
+        return preset_text(name) if name in preset_names() else None
+
+
+def _root(path: Path) -> Path:
+    if not path.exists():
+        raise RunDirError(f"{path}: no such directory")
+    if not path.is_dir():
+        raise RunDirError(f"{path}: not a directory (expected a creditsim run)")
+    try:
+        return path.resolve(strict=True)
+    except (RuntimeError, OSError):
+        raise RunDirError(f"{path}: cannot be resolved (a symbolic link loop?)") from None
+
+
+def _read_manifest(path: Path, root: Path) -> Any:
+
+    mpath = path / "manifest.json"
+    try:
+        real = fsops.contained(root, "manifest.json")
+    except FileNotFoundError:
+        raise RunDirError(f"{path}: no manifest.json; not a creditsim run "
+                          "(or the run did not finish)") from None
+    except ValueError as e:
+        raise RunDirError(f"{mpath}: {e}; refused") from None
+    try:
+        return json.loads(real.read_bytes().decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as e:
+        raise RunDirError(f"{mpath}: unreadable manifest ({e})") from None
+    except OSError as e:
+        raise RunDirError(f"{mpath}: cannot read ({e.strerror})") from None

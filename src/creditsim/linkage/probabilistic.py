@@ -70,12 +70,11 @@ def _connect(workdir: Path, opts: SplinkOptions):  # -> duckdb.DuckDBPyConnectio
     workdir.mkdir(parents=True, exist_ok=True)
     tmp = workdir / "duckdb_tmp"
     tmp.mkdir(exist_ok=True)
-    con = duckdb.connect(str(workdir / "splink.duckdb"))
-    con.execute(f"SET memory_limit = '{opts.memory_limit}'")
-    con.execute(f"SET threads = {int(opts.threads)}")
-    con.execute(f"SET temp_directory = '{tmp.as_posix()}'")
-    con.execute("SET preserve_insertion_order = false")
-    return con
+    # Settings go in through the configuration dict, not SQL text: the paths come
+    # from the user's --out, and DuckDB runs every statement of one SQL string.
+    return duckdb.connect(str(workdir / "splink.duckdb"), config={
+        "memory_limit": str(opts.memory_limit), "threads": int(opts.threads),
+        "temp_directory": tmp.as_posix(), "preserve_insertion_order": False})
 
 
 def _splink_input(df: pl.DataFrame) -> pl.DataFrame:

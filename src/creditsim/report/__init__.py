@@ -7,6 +7,7 @@ that says how to get it.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,41 @@ class ReportError(CreditsimError):
     """The report cannot be built (e.g. plotly is not installed)."""
 
 
-def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None) -> Path:
+def check_report_out(out: str | Path, overwrite: bool = False) -> Path:
+    """Raise :class:`ReportError` if a report can't be written at ``out``: a
+    directory, an existing file (or link) without ``overwrite``, a parent that is
+    not a directory or can't be written; writes nothing."""
+
+    out = Path(out)
+    if out.is_dir():
+        raise ReportError(f"{out}: is a directory; give the report a file name "
+                          "(e.g. report.html)")
+    if os.path.lexists(out) and not overwrite:
+        raise ReportError(f"{out}: already exists (use --overwrite to replace it)")
+    try:
+        parent = out.parent.resolve()
+    except (RuntimeError, OSError):
+        raise ReportError(f"{out}: cannot be resolved (a symbolic link loop?)") from None
+    probe = parent
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ReportError(f"{out}: {probe} is not a directory")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ReportError(f"{out}: cannot write in {probe}")
+    return out
+
+
+def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None,
+                 overwrite: bool = False) -> Path:
     """Write the report of ``run`` (a path or :class:`creditsim.audit.RunData`) to ``out``.
 
-    Returns the path written.
+    ``out`` must not exist unless ``overwrite`` (:func:`check_report_out`). The file
+    is written under a temporary name made exclusively beside ``out`` and renamed
+    over it, so a reader never sees half a report and a symbolic link planted at a
+    temporary name is never followed. Returns the path written.
     """
+    check_report_out(out, overwrite)
     try:
         import plotly  # noqa: F401
     except ImportError:
@@ -34,4 +65,4 @@ def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None)
     return write_report(data, Path(out), audit)
 
 
-__all__ = ["ReportError", "build_report"]
+__all__ = ["ReportError", "build_report", "check_report_out"]

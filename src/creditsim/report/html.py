@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+import hashlib
 import html
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 from creditsim.audit import RunData, audit_run, load_spells
+from creditsim.fsops import write_atomic
 from creditsim.report import charts, series
 from creditsim.resources import disk_full_error
 
@@ -49,12 +53,64 @@ class _Doc:
         self.parts.append(s)
 
     def fig(self, fig: Any) -> None:
-        import plotly.io as pio
-
+        """A chart: an empty plot element and its figure as a JSON data block (not a
+        script: the page's one drawing script, :data:`DRAW_JS`, plots every block)."""
         self.n += 1
-        self.parts.append(pio.to_html(fig, full_html=False, include_plotlyjs=False,
-                                      div_id=f"chart-{self.n}", config=PLOT_CONFIG,
-                                      default_height=f"{fig.layout.height or 400}px"))
+        if fig.layout.height is None:
+            fig.update_layout(height=400)
+        self.parts.append(f'<div id="chart-{self.n}" class="plotly-graph-div"></div>'
+                          + json_block(fig.to_json(validate=False), f"chart-{self.n}"))
+
+
+def json_block(text: str, for_id: str) -> str:
+    """JSON ``text`` in a ``<script type="application/json">`` data block for the
+    element ``for_id``. ``<``, ``>`` and ``&`` are written as JSON escapes, so no
+    string in the data can close the block or open a tag."""
+    safe = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    return (f'<script type="application/json" class="chart-data" data-for="{_e(for_id)}">'
+            f"{safe}</script>")
+
+
+#: The page's own script: draws every chart from its data block.
+DRAW_JS = ("(function(){var c=" + json.dumps(PLOT_CONFIG, sort_keys=True) + ";"
+           "document.querySelectorAll('script.chart-data').forEach(function(s){"
+           "var f=JSON.parse(s.textContent);"
+           "Plotly.newPlot(s.getAttribute('data-for'),f.data,f.layout,c);});})();")
+
+
+def _plotly_style_ids(js: str) -> list[str]:
+    """Ids of the ``<style>`` elements plotly.js adds when it starts (unless an
+    element with that id exists): its global style rules, and the stylesheet of its
+    map traces, which the page does not use."""
+    found = re.findall(r'getElementById\("([0-9a-f]{64})"\)\)\{var \w+=document'
+                       r'\.createElement\("style"\)', js)
+    return ["plotly.js-style-global", *found]
+
+
+def _csp_hash(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()
+                                         ).decode("ascii") + "'"
+
+
+def page(title: str, body: str, js: str) -> str:
+    """The whole document: ``body`` with plotly.js ``js`` and the drawing script.
+
+    Content-Security-Policy: no network (``default-src 'none'``); the two inline
+    scripts and the one stylesheet by their sha256, nothing else runs; no eval.
+    plotly.js adds style rules at run time through the CSSOM (allowed); it looks
+    for its ``<style>`` elements by id first, so empty ones (allowed by the hash of
+    the empty text) are provided for it to fill instead of elements CSP would block.
+    """
+    styles = "".join(f'<style id="{_e(i)}"></style>' for i in _plotly_style_ids(js))
+    csp = (f"default-src 'none'; script-src {_csp_hash(js)} {_csp_hash(DRAW_JS)}; "
+           f"style-src {_csp_hash(CSS)} {_csp_hash('')}; img-src data: blob:; "
+           "font-src data:; base-uri 'none'; form-action 'none'")
+    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
+            f"<meta http-equiv=\"Content-Security-Policy\" content=\"{csp}\">"
+            "<meta name=viewport content='width=device-width,initial-scale=1'>"
+            f"<title>{_e(title)}</title><style>{CSS}</style>{styles}"
+            f"<script>{js}</script></head><body><main>{body}</main>"
+            f"<script>{DRAW_JS}</script></body></html>\n")
 
 
 def _cards(h: dict[str, Any]) -> str:
@@ -223,32 +279,19 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
     cfg = json.dumps(run.config, indent=2, ensure_ascii=False)
     doc.add(f"<h3>Run configuration</h3><pre>{_e(cfg)}</pre>")
 
-    js = plotly.offline.get_plotlyjs()
     made = dt.datetime.fromtimestamp((run.path / "manifest.json").stat().st_mtime)
-    return ("<!DOCTYPE html><html lang=en><head><meta charset=utf-8>"
-            "<meta name=viewport content='width=device-width,initial-scale=1'>"
-            f"<title>creditsim report — {_e(run.path.name)}</title>"
-            "<meta http-equiv='Content-Security-Policy' content=\"default-src 'none'; "
-            "script-src 'unsafe-inline' 'unsafe-eval'; style-src 'unsafe-inline'; "
-            "img-src data: blob:; font-src data:\">"
-            f"<style>{CSS}</style><script>{js}</script></head><body><main>"
-            + "\n".join(doc.parts)
-            + f"<p class=dim>run finished {made:%Y-%m-%d %H:%M}; report by creditsim.</p>"
-            "</main></body></html>\n")
+    doc.add(f"<p class=dim>run finished {made:%Y-%m-%d %H:%M}; report by creditsim.</p>")
+    return page(f"creditsim report — {run.path.name}", "\n".join(doc.parts),
+                plotly.offline.get_plotlyjs())
 
 
 def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -> Path:
+    """Render and write the report (see :func:`creditsim.report.build_report`)."""
+
     out = Path(out)
+    text = render_html(run, audit).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp")
-    text = render_html(run, audit)
-    try:
-        tmp.write_text(text, encoding="utf-8")
-    except BaseException as e:
-        tmp.unlink(missing_ok=True)  # no partial report is left behind
-        _raise_if_disk_full(e, out, len(text.encode("utf-8")))
-        raise
-    tmp.replace(out)
+    write_atomic(out, lambda f: f.write(text))
     return out
 
 
