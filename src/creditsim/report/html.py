@@ -286,12 +286,16 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
 
 
 def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -> Path:
-    """Render and write the report (see :func:`creditsim.report.build_report`)."""
-
+    """Render and write the report (see :func:`creditsim.report.build_report`);
+    nothing is left behind on a failure, and a full disk is one located problem."""
     out = Path(out)
     text = render_html(run, audit).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
-    write_atomic(out, lambda f: f.write(text))
+    try:
+        write_atomic(out, lambda f: f.write(text))
+    except OSError as e:
+        _raise_if_disk_full(e, out, len(text))
+        raise
     return out
 
 
