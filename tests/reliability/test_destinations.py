@@ -15,6 +15,10 @@ from .helpers import TINY, cli, error_lines, leftovers
 AT_ONCE = 3.0
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def _refused_at_once(*args: object) -> list[str]:
     t0 = time.perf_counter()
     res = cli(*args)

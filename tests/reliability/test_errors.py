@@ -30,6 +30,10 @@ SMALL = ["--residents", "400", "--days", "120", "--quiet"]
 FULL = "No space left on device"
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def _leftovers(where: Path) -> list[str]:
     return sorted(p.name for p in where.iterdir())
 

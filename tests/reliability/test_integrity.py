@@ -24,6 +24,10 @@ READERS = {
 }
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def flip_byte(path: Path, offset: int | None = None) -> None:
     data = bytearray(path.read_bytes())
     i = len(data) // 2 if offset is None else offset

@@ -36,6 +36,10 @@ from creditsim import checkpoint as ckpt, pipeline
 from creditsim.config import make_config
 
 out, where, arg = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def die(*_a, **_k):
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "before":  # at the boundary: as the stage named arg starts

@@ -21,6 +21,10 @@ from .helpers import TINY, cli, edit_manifest, error_lines, reseal
 NASTY = "a'; COPY (SELECT 1) TO 'owned.csv'; SET temp_directory='z\" -- \nline"
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def test_duckdb_settings_take_paths_verbatim(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)  # where an injected COPY would write

@@ -26,6 +26,10 @@ from .helpers import (SLOW, TINY, cli, error_lines, leftovers, spawn,
                                         wait_for)
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def partials(parent: Path) -> list[Path]:
     return sorted(parent.glob(".r.partial-*"))
 

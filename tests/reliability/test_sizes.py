@@ -19,6 +19,10 @@ from creditsim.policy import preset_names
 runner = CliRunner()
 
 
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
+
+
 def _ok(*args: str) -> str:
     res = runner.invoke(app, list(args))
     assert res.exit_code == 0, (args, res.output, res.exception)
