@@ -44,7 +44,8 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 )
 
 #: Entry points: may import anything ("" is the package root, ``creditsim/__init__``).
-ENTRY = ("", "__main__", "pipeline", "cli", "api", "devtools", "modelset", "params_cli")
+ENTRY = ("", "__main__", "pipeline", "stagetypes", "cli", "api", "devtools", "modelset",
+         "params_cli")
 #: A stage's command-line module (``creditsim.<stage>.cli``) is an entry point too.
 ENTRY_LEAF = "cli"
 

@@ -223,6 +223,19 @@ def pid_alive(pid: int, made_before: float | None = None) -> bool:
     return made_before is None or start <= made_before + 2.0
 
 
+def unwritable_ancestor(path: Path) -> str | None:
+    """Why nothing can be created at ``path``: its nearest existing ancestor (a link
+    counts as existing) is not a directory, or cannot be written; None if it can."""
+    probe = path.parent
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{probe} is not a directory"
+    if not os.access(probe, os.W_OK | os.X_OK):
+        return f"cannot write in {probe}"
+    return None
+
+
 def contained(root: Path, rel: object) -> Path:
     """``root / rel`` resolved, if ``rel`` is a relative path of plain names that
     stays inside ``root`` (already resolved) after following symbolic links.

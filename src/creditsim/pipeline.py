@@ -29,20 +29,19 @@ handoffs it gives. Nothing else passes between stages.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform as host
 import resource
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields, replace
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields, replace
 from functools import partial
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -51,10 +50,9 @@ import psutil
 from creditsim import __version__
 from creditsim import checkpoint as ckpt
 from creditsim.behaviour import BehaviourModel, generate_events
-from creditsim.cities import CityProfile
 from creditsim.config import RunConfig
-from creditsim.linkage import RECORD_IDENTITY, RegisterPrep, link_records, prepare_register
-from creditsim.modelset import Models, build_models, manifest_parameters
+from creditsim.linkage import RECORD_IDENTITY, link_records, prepare_register
+from creditsim.modelset import manifest_parameters
 from creditsim.platform import (
     BOOSTABLE,
     RECORD_COLUMNS,
@@ -62,7 +60,6 @@ from creditsim.platform import (
     LoopInputs,
     RunSpec,
     Sink,
-    Step,
     run_loop,
 )
 from creditsim.policy import LoadedPolicy, read_policy
@@ -71,127 +68,19 @@ from creditsim.records import build_records
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
 from creditsim.services import demand_totals
 
-Tables = Mapping[str, pl.DataFrame]
-Progress = Callable[[str, float], None]
-T = TypeVar("T")
-
-
-@dataclass
-class RunContext:
-    """What every stage may use besides its input: the configuration, the model
-    parameters, where the run is written (its directories and the writer's two
-    functions), the background executor and the progress callback. No stage
-    leaves anything here for another: that goes in its StageOutput."""
-
-    config: RunConfig
-    workdir: Path
-    progress: Progress
-    run_dir: Path  # the run's temp directory, for documents besides tables
-    #: Every stage's model; None: the configuration's (modelset.build_models).
-    models: Models | None = None
-    #: The policy, read and validated once (read_policy): the platform stage scores
-    #: with it and keeps its exact bytes as policy.toml (None: read when needed).
-    policy: LoadedPolicy | None = None
-    #: Writes a table to the run's scratch area (RunWriter.write_scratch).
-    spill: Callable[[str, pl.DataFrame], Path] | None = None
-    #: Writes an output table of the run right away (a stage that makes big tables
-    #: one after another hands each over as soon as it exists; RunWriter.write_table).
-    emit: Callable[[str, pl.DataFrame], None] | None = None
-    #: Runs work beside the stages (None: everything on the calling thread).
-    background: ThreadPoolExecutor | None = None
-
-    def __post_init__(self) -> None:
-        if self.models is None:
-            self.models = build_models(self.config)
-
-    @property
-    def m(self) -> Models:
-        assert self.models is not None
-        return self.models
-
-    @property
-    def city(self) -> CityProfile:
-        return self.m.city
-
-    @property
-    def start_date(self) -> dt.date:
-        assert self.config.start_date is not None
-        return self.config.start_date
-
-
-@dataclass(frozen=True)
-class Deferred(Generic[T]):
-    """A value being made in the background thread: ``result()`` waits for it and
-    gives (value, seconds it took). ``step`` names the step its seconds are
-    reported under, in the stage that made it (for a document)."""
-
-    future: Future
-    step: str | None = None
-
-    def result(self) -> tuple[T, float]:
-        return self.future.result()
-
-
-@dataclass(frozen=True)
-class Spilled:
-    """A department's candidate-record columns the platform loop does not hold,
-    kept on scratch disk: the file and the full table's schema."""
-
-    path: Path
-    schema: dict[str, pl.DataType]
-
-
-@dataclass(frozen=True)
-class Handoffs:
-    """Values a stage hands later stages besides tables. A stage takes and gives
-    the fields its :class:`Stage` names; the run drops each after its last taker."""
-
-    #: linkage's index of the register (linkage.prepare_register of the residents)
-    register_index: Deferred[RegisterPrep] | None = None
-    #: city-wide service demand per day (services.demand_totals of the residents)
-    demand_totals: Deferred[pl.DataFrame] | None = None
-    #: department → its candidate-record columns on scratch disk
-    spilled: Mapping[str, Spilled] = field(default_factory=dict)
-
-
-#: A JSON document a stage made, or is making in the background.
-Document = dict[str, Any] | Deferred[dict[str, Any]]
-
-
-@dataclass(frozen=True)
-class StageInput:
-    """What a stage is handed: the tables it reads (in a dict it owns) and the
-    handoffs it takes."""
-
-    tables: dict[str, pl.DataFrame]
-    handoffs: Handoffs = field(default_factory=Handoffs)
-
-
-@dataclass(frozen=True)
-class StageOutput:
-    """What a stage returns: its tables, the documents it made (file name →
-    document), seconds per step inside it, and the handoffs it gives."""
-
-    tables: dict[str, pl.DataFrame]
-    documents: dict[str, Document] = field(default_factory=dict)
-    steps: dict[str, float] = field(default_factory=dict)
-    handoffs: Handoffs = field(default_factory=Handoffs)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """One pipeline stage: a name, the tables it reads and writes, its function,
-    the handoffs it takes and gives, and the named steps inside it (printed with
-    the plan)."""
-
-    name: str
-    reads: tuple[str, ...]
-    writes: tuple[str, ...]
-    fn: Callable[[RunContext, StageInput], StageOutput]
-    doc: str
-    takes: tuple[str, ...] = ()
-    gives: tuple[str, ...] = ()
-    steps: tuple[Step, ...] = ()
+from creditsim.stagetypes import (  # noqa: F401 - the stage types are part of this API
+    Deferred,
+    Document,
+    Handoffs,
+    Progress,
+    RunContext,
+    Spilled,
+    Stage,
+    StageInput,
+    StageOutput,
+    T,
+    Tables,
+)
 
 
 def _population(ctx: RunContext, given: StageInput) -> StageOutput:

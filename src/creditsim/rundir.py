@@ -95,13 +95,9 @@ def _check_dest(out: Path, overwrite: bool) -> Path:
                 raise RunDirError(f"{out}: already holds a run (use --overwrite to replace it)")
         elif any(dest.iterdir()):
             raise RunDirError(f"{out}: exists and is not empty (and holds no run)")
-    probe = dest.parent
-    while not probe.exists():
-        probe = probe.parent
-    if not probe.is_dir():
-        raise RunDirError(f"{out}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise RunDirError(f"{out}: cannot write in {probe}")
+    why = fsops.unwritable_ancestor(dest)
+    if why is not None:
+        raise RunDirError(f"{out}: {why}")
     return dest
 
 

@@ -36,10 +36,6 @@ from creditsim import checkpoint as ckpt, pipeline
 from creditsim.config import make_config
 
 out, where, arg = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
-#: Real runs, child processes and signals: the full suite, not the fast subset.
-pytestmark = pytest.mark.slow
-
-
 def die(*_a, **_k):
     os.kill(os.getpid(), signal.SIGKILL)
 if where == "before":  # at the boundary: as the stage named arg starts
@@ -71,6 +67,10 @@ elif where == "emit":  # inside the platform: after it published arg tables
 cfg = make_config(preset="beijing", residents=2000, days=30, seed=3)
 pipeline.run(cfg, out, checkpoint=ckpt.Options())
 """
+
+
+#: Real runs, child processes and signals: the full suite, not the fast subset.
+pytestmark = pytest.mark.slow
 
 
 def published(run: Path) -> dict[str, str]:

@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from creditsim import fsops
 from creditsim.audit import RunData
 from creditsim.errors import CreditsimError
 
@@ -34,13 +35,9 @@ def check_report_out(out: str | Path, overwrite: bool = False) -> Path:
         parent = out.parent.resolve()
     except (RuntimeError, OSError):
         raise ReportError(f"{out}: cannot be resolved (a symbolic link loop?)") from None
-    probe = parent
-    while not os.path.lexists(probe):
-        probe = probe.parent
-    if not probe.is_dir():
-        raise ReportError(f"{out}: {probe} is not a directory")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise ReportError(f"{out}: cannot write in {probe}")
+    why = fsops.unwritable_ancestor(parent / out.name)
+    if why is not None:
+        raise ReportError(f"{out}: {why}")
     return out
 
 
