@@ -26,7 +26,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 #: Modules (and packages, with everything in them) that every stage may use.
 CORE = ("catalogue", "params", "rng", "config", "errors", "rundir", "cities",
         "arrowstr", "draws", "idnumber", "rundays", "resources", "checkpoint", "paramspace",
-        "fsops", "signals")
+        "fsops", "signals", "tomllines")
 
 #: The stages in the order data flows through them: each stage's name and the
 #: modules or packages it consists of. A stage's public modules are these

@@ -21,7 +21,6 @@ This module knows no stage: the groups are built by the caller (``creditsim.mode
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import fnmatch
 import json
 import math
@@ -32,6 +31,7 @@ from typing import Any
 
 from creditsim.errors import ConfigError, Problem
 from creditsim.params import Cited
+from creditsim.tomllines import did_you_mean
 
 Bounds = tuple[float | None, float | None]
 
@@ -269,9 +269,7 @@ def apply_overrides(groups: Mapping[str, Any], overrides: Mapping[str, Any],
     for key, raw in overrides.items():
         p = params.get(key)
         if p is None:
-            near = difflib.get_close_matches(key, list(params), n=1, cutoff=0.6)
-            hint = f"; did you mean {near[0]!r}?" if near else \
-                " (creditsim params lists the keys)"
+            hint = did_you_mean(key, params) or " (creditsim params lists the keys)"
             problems.append(Problem(f"unknown parameter{hint}", location(key)))
             continue
         value, why = _coerce(p.value, raw, p.bounds, p.real)

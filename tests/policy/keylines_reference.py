@@ -1,12 +1,12 @@
 """The loader's first line locator, kept as a slow, obvious reference for the
-differential test of :func:`creditsim.policy.loader.key_lines` (it searches back
+differential test of :func:`creditsim.tomllines.key_lines` (it searches back
 from every ``=`` with a regular expression, which is quadratic in a line's length)."""
 
 from __future__ import annotations
 
 import re
 
-from creditsim.policy.loader import _HEADER_AOT, _HEADER_TABLE, _KEY, Path_, _split_key
+from creditsim.tomllines import _HEADER_AOT, _HEADER_TABLE, _KEY, Path_, _split_key
 
 
 def key_lines_reference(text: str) -> dict[Path_, int]:

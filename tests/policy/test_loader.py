@@ -19,7 +19,7 @@ from creditsim.policy import (
     preset_text,
     read_policy,
 )
-from creditsim.policy.loader import key_lines
+from creditsim.tomllines import key_lines
 from creditsim.policy.model import Policy
 
 from .keylines_reference import key_lines_reference
