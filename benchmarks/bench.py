@@ -56,7 +56,7 @@ def run_one(name: str, cfg: dict, workdir: Path) -> dict:
     out = workdir / name
     cmd = [sys.executable, "-m", "creditsim", "run", "--quiet", "--out", str(out),
            "--residents", str(cfg["residents"]), "--days", str(cfg["days"]),
-           "--seed", str(cfg.get("seed", 1)), "--preset", cfg.get("preset", "beijing")]
+           "--seed", str(cfg.get("seed", 1)), "--city", cfg.get("city", "beijing")]
     log = workdir / f"{name}.log"
     t0 = time.perf_counter()
     with open(log, "w") as fh:

@@ -86,7 +86,7 @@ def test_existing_run_refused_then_overwritten(run_a: Path, tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("args, message", [
-    (["--preset", "atlantis"], "unknown preset"),
+    (["--city", "atlantis"], "unknown city"),
     (["--residents", "-3"], "--residents"),
     (["--days", "0"], "--days"),
     (["--days", "99999"], "horizon"),
@@ -103,7 +103,16 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     res = invoke("run", "--quiet", "--out", str(tmp_path / "x"), "--preset", "nowhere",
                  "--days", "-1")
     assert res.exit_code == 2
-    assert "unknown preset" in res.output and "--days" in res.output
+    assert "unknown city" in res.output and "--days" in res.output
+    assert "--preset is deprecated; use --city" in res.output
+
+
+def test_preset_conflicting_with_city_is_refused(tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    res = invoke("run", "--quiet", "--out", str(out), "--city", "beijing2", "--preset",
+                 "beijing")
+    assert res.exit_code == 2 and "--preset beijing: conflicts with --city beijing2" in res.output
+    assert not out.exists()
 
 
 @pytest.mark.slow  # as root the locked directory is writable: a whole run

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from creditsim.errors import CreditsimError
+from creditsim.errors import CreditsimError, Problem
 
 app = typer.Typer(
     name="creditsim",
@@ -58,13 +58,16 @@ def handle_errors(fn: F) -> F:
 @app.command()
 @handle_errors
 def run(
-    preset: Annotated[str, typer.Option(help="City preset.")] = "beijing",
+    city: Annotated[str, typer.Option(help="City profile (creditsim cities lists them).")
+                    ] = "beijing",
+    preset: Annotated[str | None, typer.Option(
+        hidden=True, help="Deprecated name of --city.")] = None,
     residents: Annotated[int, typer.Option(
-        help="Residents (default: the preset's population / 100; Beijing 21,893,095).")] = 0,
+        help="Residents (default: the city's population / 100; Beijing 21,893,095).")] = 0,
     days: Annotated[int, typer.Option(help="Simulated days.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
     out: Annotated[Path | None, typer.Option(
-        help="Run directory (default runs/<preset>-seed<seed>).")] = None,
+        help="Run directory (default runs/<city>-seed<seed>).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run at --out.")] = False,
     chunk_residents: Annotated[int, typer.Option(
         help="Residents per processing chunk (memory bound; outputs do not depend on it).")
@@ -96,22 +99,23 @@ def run(
     from creditsim.pipeline import run as run_pipeline
     from creditsim.rundir import check_out_dir, tidy
 
-    cfg = make_config(preset=preset, residents=residents, days=days, seed=seed,
+    city = _city_option(city, preset)
+    cfg = make_config(city=city, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
                       linkage_threshold=linkage_threshold, feedback=feedback,
-                      overrides=parse_sets(set_, preset))
+                      overrides=parse_sets(set_, city))
     from creditsim.modelset import build_models
     from creditsim.policy import read_policy
 
     build_models(cfg)  # a bad --set fails here, before anything is computed
-    loaded = read_policy(cfg.policy or cfg.preset)  # a bad policy fails here, before any work
+    loaded = read_policy(cfg.policy or cfg.city)  # a bad policy fails here, before any work
     out_dir = out or default_out(cfg)
     for line in tidy(out_dir):  # what interrupted runs left there
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     check_out_dir(out_dir, overwrite)
     _check_resources(cfg.residents, cfg.days, out_dir, force)
     out_console.print(
-        f"[bold]creditsim[/] {cfg.preset}: {cfg.residents:,} residents × {cfg.days} days, "
+        f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days, "
         f"seed {cfg.seed} → {out_dir}")
     out_console.print("plan: " + " → ".join(
         s.name + (f" ({' → '.join(x.name for x in s.steps)})" if s.steps else "") for s in PLAN),
@@ -131,6 +135,18 @@ def run(
             run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
             on_stage=on_stage, policy=loaded), (checkpoint or resume, resume)),
                    lambda res: _summary(res.manifest, res.out))
+
+
+def _city_option(city: str, preset: str | None) -> str:
+    """``--city``, or the deprecated ``--preset`` (one note; both given differently is
+    an error)."""
+    if preset is None:
+        return city
+    if city not in ("beijing", preset):
+        raise CreditsimError(Problem(f"conflicts with --city {city}", f"--preset {preset}"))
+    err_console.print("[yellow]note:[/] --preset is deprecated; use --city (the city "
+                      "profile; policies are chosen with --policy)", highlight=False)
+    return preset
 
 
 def _run_reported(cfg: Any, out_dir: Path, call: Callable[..., Any],

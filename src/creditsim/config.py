@@ -22,11 +22,11 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    preset: str = Field("beijing", description="city preset")
-    residents: int = Field(0, description="residents; 0 means the preset's population / 100")
+    city: str = Field("beijing", description="city profile")
+    residents: int = Field(0, description="residents; 0 means the city's population / 100")
     days: int = Field(365, description="simulated days")
     seed: int = Field(1, ge=0, lt=2**63, description="random seed")
-    start_date: dt.date | None = Field(None, description="day 0; default from the preset")
+    start_date: dt.date | None = Field(None, description="day 0; default from the city profile")
     chunk_residents: int = Field(
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
@@ -40,11 +40,11 @@ class RunConfig(BaseModel):
         default_factory=dict, description="model parameters replaced: dotted key → value "
         "(creditsim params lists the keys; checked by creditsim.modelset.build_models)")
 
-    @field_validator("preset")
+    @field_validator("city")
     @classmethod
-    def _known_preset(cls, v: str) -> str:
+    def _known_city(cls, v: str) -> str:
         if v not in CITIES:
-            raise ValueError(f"unknown preset {v!r}; known: {', '.join(sorted(CITIES))}")
+            raise ValueError(f"unknown city {v!r}; known: {', '.join(sorted(CITIES))}")
         return v
 
     @field_validator("residents")
@@ -80,8 +80,8 @@ class RunConfig(BaseModel):
         return v
 
     def resolved(self) -> RunConfig:
-        """Fill the preset-dependent defaults (residents, start date)."""
-        city = CITIES[self.preset]
+        """Fill the city-dependent defaults (residents, start date)."""
+        city = CITIES[self.city]
         upd: dict[str, Any] = {}
         if self.residents == 0:
             upd["residents"] = max(1, city.total_population // DEFAULT_SCALE)
@@ -104,4 +104,4 @@ def make_config(**kwargs: Any) -> RunConfig:
 
 
 def default_out(cfg: RunConfig) -> Path:
-    return Path("runs") / f"{cfg.preset}-seed{cfg.seed}"
+    return Path("runs") / f"{cfg.city}-seed{cfg.seed}"

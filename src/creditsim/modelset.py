@@ -46,7 +46,7 @@ class Models:
 
 def default_models(config: RunConfig) -> Models:
     """The defaults of the configuration's city and of every stage."""
-    return Models(city=CITIES[config.preset], households=HouseholdModel(),
+    return Models(city=CITIES[config.city], households=HouseholdModel(),
                   persons=PersonModel(), behaviour=BehaviourModel(),
                   departments=DEFAULT_DEPARTMENTS, linkage=LinkageModel(),
                   loop=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))

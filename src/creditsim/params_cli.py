@@ -16,11 +16,11 @@ from creditsim.errors import ConfigError, Problem
 out_console = Console()
 
 
-def parse_sets(items: list[str] | None, preset: str = "beijing") -> dict[str, Any]:
+def parse_sets(items: list[str] | None, city: str = "beijing") -> dict[str, Any]:
     """``--set key=value`` options → {key: value}; the value is read as a TOML value
     (number, string, boolean, array, inline table), else JSON, else text. Every
     malformed or repeated option, unknown key, wrong type and out-of-range value (for
-    the city ``preset``, or Beijing if it is unknown) is reported at once."""
+    the ``city``, or Beijing if it is unknown) is reported at once."""
     from creditsim.cities import CITIES
     from creditsim.config import make_config
     from creditsim.modelset import default_models, override
@@ -38,7 +38,7 @@ def parse_sets(items: list[str] | None, preset: str = "beijing") -> dict[str, An
         else:
             out[key] = parse_value(text.strip())
     if out:
-        cfg = make_config(preset=preset if preset in CITIES else "beijing", residents=1)
+        cfg = make_config(city=city if city in CITIES else "beijing", residents=1)
         try:
             override(default_models(cfg), out)
         except ConfigError as e:
@@ -57,8 +57,8 @@ def params_command(
     pattern: Annotated[str | None, typer.Argument(
         help="Keys to list: a glob ('records.*') or a substring ('male_factor').")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (key → entry).")] = False,
-    preset: Annotated[str, typer.Option(help="City preset whose parameters to list.")
-                      ] = "beijing",
+    city: Annotated[str, typer.Option(help="City profile whose parameters to list.")
+                    ] = "beijing",
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="key=value: show the values a run with these overrides would use.")
     ] = None,
@@ -68,7 +68,7 @@ def params_command(
     from creditsim.modelset import build_models, registry
     from creditsim.paramspace import matching
 
-    cfg = make_config(preset=preset, residents=1, overrides=parse_sets(set_, preset))
+    cfg = make_config(city=city, residents=1, overrides=parse_sets(set_, city))
     params = matching(registry(build_models(cfg)), pattern)
     if pattern and not params:
         raise ConfigError(Problem("no parameter key matches", f"params {pattern}"))

@@ -105,7 +105,7 @@ class RunData:
     @property
     def policy_name(self) -> str:
         """The policy preset name or file the run used."""
-        return str(self.config.get("policy") or self.config.get("preset") or "")
+        return str(self.config.get("policy") or self.config.get("city") or "")
 
     def sha256(self, name: str) -> str | None:
         """The manifest's checksum of a table (``"residents"``), if recorded."""

@@ -39,7 +39,7 @@ from creditsim.rundir import sha256_file
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 #: config fields readers use, with the types they must have (None: may be null).
 _CONFIG_TYPES: dict[str, tuple[type, ...]] = {
-    "preset": (str,), "residents": (int,), "days": (int,), "seed": (int, type(None)),
+    "city": (str,), "residents": (int,), "days": (int,), "seed": (int, type(None)),
     "start_date": (str, type(None)), "policy": (str, type(None)),
 }
 
