@@ -14,6 +14,7 @@ all of these pass.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,8 +64,21 @@ def prepare(req: Request) -> Prepared:
         policy, more = _policy(res, res.config)
         problems += more
     if problems or res.config is None or policy is None:
-        raise ConfigError(problems)
+        raise ConfigError(_by_line(problems, req.scenario))
     return Prepared(res.config, policy, res.meta)
+
+
+def _by_line(problems: list[Problem], sf: ScenarioFile | None) -> list[Problem]:
+    """The scenario file's problems first, in line order; then the others as found."""
+    if sf is None:
+        return problems
+    pat = re.compile(re.escape(sf.origin) + r":(\d+)\b")
+
+    def key(p: Problem) -> tuple[int, int]:
+        m = pat.match(p.location)
+        return (0, int(m.group(1))) if m else (1, 0)
+
+    return sorted(problems, key=key)
 
 
 def _parameter_problems(res: Resolved) -> list[Problem]:

@@ -195,12 +195,12 @@ def type_problem(name: str, value: Any) -> str | None:
         return None
     except ValidationError as e:
         errors = e.errors()
-    if isinstance(value, str):
+    if isinstance(value, str):  # text may spell a date; its message says how
         try:
             ta.validate_json(json.dumps(value), strict=True)
             return None
-        except ValidationError:
-            pass
+        except ValidationError as e:
+            errors = e.errors()
     msgs = list(dict.fromkeys(str(err["msg"]) for err in errors if err["type"] != "none_required"))
     return f"{'; or '.join(msgs) or 'wrong type'} (got {value!r})"
 
