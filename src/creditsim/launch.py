@@ -117,6 +117,13 @@ def _scenario(source: str | Path | Mapping[str, Any] | None, problems: list[Prob
               ) -> ScenarioFile | None:
     if source is None:
         return None
+    if isinstance(source, Mapping) and not all(isinstance(k, str) for k in source):
+        problems.append(Problem("a scenario's keys are text", "<scenario>"))
+        return None
+    if not isinstance(source, str | Path | Mapping):
+        problems.append(Problem(f"expected a file or a dict, got {type(source).__name__}",
+                                _api_label("scenario")))
+        return None
     try:
         if isinstance(source, Mapping):
             return scenario_from_mapping(source)

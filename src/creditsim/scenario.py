@@ -447,7 +447,14 @@ def describe(config: RunConfig, meta: Mapping[str, str] | None = None) -> dict[s
 
 
 def manifest_entry(config: RunConfig) -> dict[str, Any]:
-    """What a run's manifest records of where its settings came from."""
+    """What a run's manifest records of where its settings came from. A configuration
+    made directly (``make_config``, not resolved here) has no recorded origins: its
+    values are ``default`` where they equal the defaults, else ``RunConfig``."""
     o = config.origins
+    options = o.options
+    if not options:
+        base = RunConfig(city=config.city).resolved()
+        options = {n: DEFAULT if getattr(config, n) == getattr(base, n) else "RunConfig"
+                   for n in option_fields()}
     return {"file": o.scenario, "sha256": o.scenario_sha256,
-            "options": {n: o.options.get(n, DEFAULT) for n in option_fields()}}
+            "options": {n: options.get(n, DEFAULT) for n in option_fields()}}

@@ -253,3 +253,28 @@ def test_simulate_reports_every_problem_and_writes_nothing(tmp_path: Path) -> No
     assert list(tmp_path.iterdir()) == []
     with pytest.raises(ConfigError, match="give the overrides once"):
         creditsim.simulate(set={}, parameters={})
+
+
+def test_a_missing_city_file_is_located_at_its_line(tmp_path: Path) -> None:
+    """The city's own check speaks (cities may be files); the place is the file's line
+    and the file is named relative to the scenario's directory."""
+    f = _write(tmp_path, 'seed = 2\ncity = "cities/nowhere.toml"\n')
+    res = runner.invoke(app, ["run", "--scenario", str(f), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    (line,) = _errors(res.output)
+    assert line.startswith(f"error: {f}:2 city: ") and \
+        str(tmp_path / "cities" / "nowhere.toml") in line
+    assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("scenario, problem", [
+    (123, "simulate(scenario=): expected a file or a dict, got int"),
+    ({1: 2}, "<scenario>: a scenario's keys are text"),
+    ({"days": True}, "<scenario> days: Input should be a valid integer (got True)"),
+])
+def test_simulate_refuses_what_is_not_a_scenario(tmp_path: Path, scenario: object,
+                                                 problem: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        creditsim.simulate(scenario, out=tmp_path / "r")  # type: ignore[arg-type]
+    assert [str(p) for p in e.value.problems] == [problem]
+    assert list(tmp_path.iterdir()) == []
