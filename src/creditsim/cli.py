@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from creditsim.errors import CreditsimError, Problem
+from creditsim.errors import CreditsimError
 
 app = typer.Typer(
     name="creditsim",

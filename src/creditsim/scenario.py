@@ -168,14 +168,12 @@ class Request:
 class Resolved:
     """The outcome of :func:`resolve`: the configuration (None if it did not
     validate), the overrides with their origins, every problem, and what the
-    caller's own checks need (the city the parameters belong to, each option's
-    location)."""
+    caller's own checks need (each option's location, the options already refused)."""
 
     config: RunConfig | None
     overrides: dict[str, Any]
     parameter_origins: dict[str, str]
     problems: list[Problem]
-    city: str
     locations: dict[str, str]
     meta: dict[str, str]
     bad: frozenset[str]  # options already reported
@@ -344,9 +342,8 @@ def resolve(req: Request, parameter_keys: Collection[str]) -> Resolved:
         overrides[key], porigins[key] = value, req.set_label
     problems += layer.problems
     config = _validate(layer, overrides, porigins, sf, problems)
-    city = config.city if config is not None else layer.values.get("city", "")
-    return Resolved(config, overrides, porigins, problems, city if isinstance(city, str)
-                    else "", layer.locations, meta, frozenset(layer.bad))
+    return Resolved(config, overrides, porigins, problems, layer.locations, meta,
+                    frozenset(layer.bad))
 
 
 def _validate(layer: _Layer, overrides: dict[str, Any], porigins: dict[str, str],

@@ -126,6 +126,9 @@ def test_a_relative_policy_file_is_read_from_the_scenarios_directory(
     prep = prepare(cli_request([Path("sub/s.toml")], {}, None))
     assert prep.config.policy == "sub/p.toml" and prep.policy.origin == "sub/p.toml"
     assert prep.config.origins.options["policy"] == "sub/s.toml:1"
+    # the resolved text names it absolutely, so that it works from anywhere
+    res = runner.invoke(app, ["scenario", "show", "sub/s.toml"])
+    assert f'policy = "{sub / "p.toml"}"' in res.output, res.output
     # on the command line a relative file is the working directory's, as before
     res = runner.invoke(app, ["scenario", "check", str(f), "--policy", "p.toml"])
     assert res.exit_code == 2 and "'p.toml': no such file" in res.output
