@@ -18,7 +18,7 @@ The fenced ``bash`` blocks run in order in a temporary directory (the README's
 * ``benchmarks/readme_table.py`` runs against a copy of README.md, which must come out
   unchanged;
 * files a command reads that no README command makes are provided: ``my-policy.toml``
-  is the ``spc-list`` preset.
+  is the ``spc-list`` preset, ``examples/`` the repository's.
 
 The ``python`` block of the tour (DuckDB) runs after the shell blocks; the Python API
 block is run by ``tests/audit/test_api.py``.
@@ -152,6 +152,7 @@ class _Bench:
 def test_every_readme_command_works(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "my-policy.toml").write_text(preset_text("spc-list"), encoding="utf-8")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
     runner, bench = CliRunner(), _Bench(monkeypatch)
     readme_copy = tmp_path / "README.md"
     shutil.copy(README, readme_copy)
@@ -177,7 +178,7 @@ def test_every_readme_command_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
         ran.append(cmd)
     for code in _blocks("python")[:-1]:  # the last is the Python API (test_api.py)
         exec(compile(code, "README.md", "exec"), {})  # noqa: S102
-    for run in ("beijing", "full", "spc", "nofb"):
+    for run in ("beijing", "full", "spc", "nofb", "errors", "nofb-small"):
         assert json.loads((tmp_path / "runs" / run / "manifest.json").read_text())[
             "status"] == "complete", run
     assert (tmp_path / "report.html").stat().st_size > 100_000

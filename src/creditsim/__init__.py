@@ -6,8 +6,8 @@ offers no live scoring or enforcement service.
 
 from __future__ import annotations
 
-from creditsim.api import open_run
+from creditsim.api import open_run, simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "open_run"]
+__all__ = ["__version__", "open_run", "simulate"]

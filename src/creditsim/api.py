@@ -1,8 +1,9 @@
-"""The Python API for notebooks: ``creditsim.open_run(DIR)``.
+"""The Python API for notebooks: ``creditsim.simulate(...)`` and ``creditsim.open_run(DIR)``.
 
 ::
 
     import creditsim
+    run = creditsim.simulate("examples/no-feedback.toml", residents=5000, days=60)
     run = creditsim.open_run("runs/beijing-seed1")
     run.residents                      # polars.DataFrame, typed as in DESIGN.md
     run.list_spells.filter(...)        # every table of the run, read on first use
@@ -15,7 +16,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -215,3 +216,35 @@ def open_run(path: str | Path, verify: bool = True) -> Run:
     """Open a finished run directory (raises if it is not a complete, published run
     or a file differs from its manifest; ``verify=False`` skips the sha256 check)."""
     return Run(path, verify=verify)
+
+
+def simulate(scenario: str | Path | Mapping[str, Any] | None = None,
+             out: str | Path | None = None, *, overwrite: bool = False, quiet: bool = True,
+             force: bool = False, **options: Any) -> Run:
+    """Run the pipeline as ``creditsim run`` does and open the result.
+
+    ``scenario``: a scenario file (docs/scenarios.md) or a dict of the same keys;
+    ``options``: run settings (``residents=``, ``days=``, ``seed=``, ``policy=``,
+    ``feedback=``, … — the fields of :class:`~creditsim.config.RunConfig`) over the
+    scenario's, and ``set={key: value}`` (or ``parameters=``) model-parameter
+    overrides over its ``[parameters]``. The same validation (every problem at once,
+    one :class:`~creditsim.errors.ConfigError`, nothing written), the same resource
+    check (``force``: warn and run), the same run directory (default
+    ``runs/<city>-seed<seed>``; ``overwrite`` replaces a run there) and the same
+    pipeline as the command line. ``quiet=False`` prints notes and each stage's
+    seconds to stderr."""
+    import sys
+
+    from creditsim.launch import api_request, before_run, prepare
+    from creditsim.pipeline import run as run_pipeline
+
+    def tell(kind: str, line: str) -> None:
+        if not quiet:
+            print(f"{kind}: {line}", file=sys.stderr)
+
+    prep = prepare(api_request(scenario, options))
+    out_dir = before_run(prep.config, Path(out) if out is not None else None, overwrite,
+                         force, tell)
+    res = run_pipeline(prep.config, out_dir, overwrite=overwrite, policy=prep.policy,
+                       on_stage=lambda stage, secs: tell("stage", f"{stage} {secs:.2f} s"))
+    return Run(res.out)

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from creditsim.errors import CreditsimError, Problem
+from creditsim.errors import CreditsimError
 
 app = typer.Typer(
     name="creditsim",
@@ -58,6 +58,10 @@ def handle_errors(fn: F) -> F:
 @app.command()
 @handle_errors
 def run(
+    ctx: typer.Context,
+    scenario: Annotated[list[Path] | None, typer.Option(
+        help="Scenario file (TOML): the run's options and parameter overrides; options "
+             "given here and --set override it (docs/scenarios.md).")] = None,
     city: Annotated[str, typer.Option(help="City profile (creditsim cities lists them).")
                     ] = "beijing",
     preset: Annotated[str | None, typer.Option(
@@ -92,28 +96,18 @@ def run(
         "--set", help="key=value: replace a model parameter (repeatable; "
         "creditsim params lists the keys).")] = None,
 ) -> None:
-    """Build the synthetic city and run the pipeline into a run directory."""
-    from creditsim.config import default_out, make_config
-    from creditsim.params_cli import parse_sets
+    """Build the synthetic city and run the pipeline into a run directory.
+
+    The options that are run settings (RunConfig fields) count only where given
+    explicitly: over a --scenario file's values, under --set."""
+    from creditsim.launch import before_run, cli_request, prepare
     from creditsim.pipeline import PLAN
     from creditsim.pipeline import run as run_pipeline
-    from creditsim.rundir import check_out_dir, tidy
+    from creditsim.scenario_cli import explicit_options
 
-    city = _city_option(city, preset)
-    cfg = make_config(city=city, residents=residents, days=days, seed=seed,
-                      chunk_residents=chunk_residents, policy=policy,
-                      linkage_threshold=linkage_threshold, feedback=feedback,
-                      overrides=parse_sets(set_, city))
-    from creditsim.modelset import build_models
-    from creditsim.policy import read_policy
-
-    build_models(cfg)  # a bad --set fails here, before anything is computed
-    loaded = read_policy(cfg.policy or cfg.city)  # a bad policy fails here, before any work
-    out_dir = out or default_out(cfg)
-    for line in tidy(out_dir):  # what interrupted runs left there
-        err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
-    check_out_dir(out_dir, overwrite)
-    _check_resources(cfg.residents, cfg.days, out_dir, force)
+    prep = prepare(cli_request(scenario, explicit_options(ctx), set_, preset, _note))
+    cfg = prep.config
+    out_dir = before_run(cfg, out, overwrite, force, _tell)
     out_console.print(
         f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days, "
         f"seed {cfg.seed} → {out_dir}")
@@ -133,20 +127,17 @@ def run(
 
         _stoppable(lambda: _run_reported(cfg, out_dir, functools.partial(
             run_pipeline, cfg, out_dir, overwrite=overwrite, progress=progress,
-            on_stage=on_stage, policy=loaded), (checkpoint or resume, resume)),
+            on_stage=on_stage, policy=prep.policy), (checkpoint or resume, resume)),
                    lambda res: _summary(res.manifest, res.out))
 
 
-def _city_option(city: str, preset: str | None) -> str:
-    """``--city``, or the deprecated ``--preset`` (one note; both given differently is
-    an error)."""
-    if preset is None:
-        return city
-    if city not in ("beijing", preset):
-        raise CreditsimError(Problem(f"conflicts with --city {city}", f"--preset {preset}"))
-    err_console.print("[yellow]note:[/] --preset is deprecated; use --city (the city "
-                      "profile; policies are chosen with --policy)", highlight=False)
-    return preset
+def _note(line: str) -> None:
+    _tell("note", line)
+
+
+def _tell(kind: str, line: str) -> None:
+    colour = "yellow" if kind == "note" else "bold yellow"
+    err_console.print(f"[{colour}]{kind}:[/] {escape(line)}", highlight=False, soft_wrap=True)
 
 
 def _run_reported(cfg: Any, out_dir: Path, call: Callable[..., Any],
@@ -187,16 +178,6 @@ def _stoppable(call: Callable[[], Any], then: Callable[[Any], None]) -> None:
                               else f"[bold red]interrupted, nothing published[/] ({name})",
                               highlight=False)
             raise typer.Exit(128 + sig) from None
-
-
-def _check_resources(residents: int, days: int, out_dir: Path, force: bool) -> None:
-    """Refuse a run whose estimated memory or disk exceeds what the machine has
-    (with ``--force``: warn and go on)."""
-    from creditsim.resources import preflight
-
-    for warning in preflight(residents, days, out_dir, force=force):
-        err_console.print(f"[bold yellow]warning:[/] {escape(warning)}", highlight=False,
-                          soft_wrap=True)
 
 
 def _raise_if_disk_full(exc: Exception, residents: int, days: int, out_dir: Path) -> None:
@@ -314,6 +295,15 @@ def _mount_params() -> None:
 
 
 _mount_params()
+
+
+def _mount_scenario() -> None:
+    from creditsim.scenario_cli import mount
+
+    mount(app, handle_errors)
+
+
+_mount_scenario()
 
 
 def main() -> None:

@@ -17,6 +17,21 @@ MAX_DAYS = 3650
 DEFAULT_SCALE = 100
 
 
+class Origins(BaseModel):
+    """Where a run's settings came from: the scenario file (if any) and, per setting,
+    ``default``, ``FILE:LINE`` (the scenario file), or the option that gave it. Not
+    part of what determines a run's outputs (excluded from ``RunConfig.model_dump``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    scenario: str | None = Field(None, description="the scenario file, as given")
+    scenario_sha256: str | None = Field(None, description="sha256 of its bytes")
+    options: dict[str, str] = Field(
+        default_factory=dict, description="RunConfig field → where its value came from")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="overridden parameter key → where it came from")
+
+
 class RunConfig(BaseModel):
     """Everything that determines a run's outputs (together with the package versions)."""
 
@@ -39,6 +54,9 @@ class RunConfig(BaseModel):
     overrides: dict[str, Any] = Field(
         default_factory=dict, description="model parameters replaced: dotted key → value "
         "(creditsim params lists the keys; checked by creditsim.modelset.build_models)")
+    origins: Origins = Field(
+        default_factory=Origins, exclude=True,
+        description="where the settings came from (creditsim.scenario); not an input")
 
     @field_validator("city")
     @classmethod

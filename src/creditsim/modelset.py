@@ -104,19 +104,22 @@ def override(models: Models, overrides: Mapping[str, Any],
 
 
 def build_models(config: RunConfig) -> Models:
-    """The run's models: the defaults with the configuration's overrides."""
-    return override(default_models(config), config.overrides)
+    """The run's models: the defaults with the configuration's overrides (problems
+    located where each override came from)."""
+    return override(default_models(config), config.overrides, config.origins.parameters)
 
 
 def manifest_parameters(config: RunConfig, models: Models) -> dict[str, dict[str, Any]]:
     """For every parameter: its effective value, unit, range, status, source, and its
-    origin (``default``, or where the override came from, with the default beside)."""
+    origin: ``default`` (the cited default or assumption), or where the override came
+    from (``FILE:LINE`` of a scenario, ``--set``), with the default beside."""
     defaults = registry(default_models(config))
+    where = config.origins.parameters
     out: dict[str, dict[str, Any]] = {}
     for key, p in registry(models).items():
         entry = p.describe()
         if key in config.overrides:
-            entry["origin"] = SET_ORIGIN
+            entry["origin"] = where.get(key, SET_ORIGIN)
             entry["default"] = defaults[key].describe()["value"]
         else:
             entry["origin"] = "default"

@@ -24,19 +24,9 @@ def parse_sets(items: list[str] | None, city: str = "beijing") -> dict[str, Any]
     from creditsim.cities import CITIES
     from creditsim.config import make_config
     from creditsim.modelset import default_models, override
-    from creditsim.paramspace import parse_value
+    from creditsim.scenario import parse_set_items
 
-    out: dict[str, Any] = {}
-    problems: list[Problem] = []
-    for item in items or []:
-        key, eq, text = item.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            problems.append(Problem("expected key=value", f"--set {item}"))
-        elif key in out:
-            problems.append(Problem("given twice", f"--set {key}"))
-        else:
-            out[key] = parse_value(text.strip())
+    out, problems = parse_set_items(items or [])
     if out:
         cfg = make_config(city=city if city in CITIES else "beijing", residents=1)
         try:

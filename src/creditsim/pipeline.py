@@ -65,6 +65,7 @@ from creditsim.platform import (
 from creditsim.policy import LoadedPolicy, read_policy
 from creditsim.population.synth import synthesize
 from creditsim.records import build_records
+from creditsim.scenario import manifest_entry as scenario_manifest
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
 from creditsim.services import demand_totals
 
@@ -508,6 +509,7 @@ def _manifest(ctx: RunContext, timings: list[dict[str, Any]]) -> dict[str, Any]:
                     "memory_gb": round(psutil.virtual_memory().total / 2**30, 1)},
         "peak_rss_gb": round(_peak_rss_bytes() / 2**30, 3),
         "parameters": manifest_parameters(config, ctx.m),
+        "scenario": scenario_manifest(config),
     }
 
 
