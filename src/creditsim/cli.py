@@ -108,7 +108,7 @@ def run(
     from creditsim.policy import read_policy
 
     build_models(cfg)  # a bad --set fails here, before anything is computed
-    loaded = read_policy(cfg.policy or cfg.city)  # a bad policy fails here, before any work
+    loaded = read_policy(cfg.policy_ref)  # a bad policy fails here, before any work
     out_dir = out or default_out(cfg)
     for line in tidy(out_dir):  # what interrupted runs left there
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
