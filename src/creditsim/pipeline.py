@@ -234,8 +234,10 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
                if k.startswith("_records/")}
     for d in spilled:  # keep only what the loop reads; the rest is on disk
         records[d] = records[d].select([c for c in records[d].columns if c in RECORD_COLUMNS])
-    # Keep the policy's text in the run, so the run stays reportable if the file moves.
+    # Keep the policy's and the city's text in the run, so the run stays reportable
+    # if the files move (the city's: the bytes its profile was read from).
     (ctx.run_dir / "policy.toml").write_bytes(loaded.text)
+    (ctx.run_dir / "city.toml").write_bytes(ctx.city.text)
     steps: dict[str, float] = {}
     totals = None
     if given.handoffs.demand_totals is not None:
