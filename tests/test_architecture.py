@@ -45,7 +45,7 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Entry points: may import anything ("" is the package root, ``creditsim/__init__``).
 ENTRY = ("", "__main__", "pipeline", "stagetypes", "cli", "api", "devtools", "modelset",
-         "params_cli")
+         "params_cli", "cities_cli")
 #: A stage's command-line module (``creditsim.<stage>.cli``) is an entry point too.
 ENTRY_LEAF = "cli"
 

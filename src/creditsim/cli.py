@@ -316,6 +316,15 @@ def _mount_params() -> None:
 _mount_params()
 
 
+def _mount_cities() -> None:
+    from creditsim.cities_cli import mount
+
+    mount(app, handle_errors)
+
+
+_mount_cities()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:

@@ -21,12 +21,13 @@ def _scalar(v: Any) -> str:
         raise TypeError("a city figure is never a boolean")
     if isinstance(v, int | float):
         return repr(v)
-    return json.dumps(v, ensure_ascii=False)  # a JSON string is a TOML basic string
+    # A JSON string is a TOML basic string, once DEL (which TOML wants escaped) is.
+    return json.dumps(v, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _value(v: Any) -> str:
     if isinstance(v, dict):
-        return "{ " + ", ".join(f"{json.dumps(k, ensure_ascii=False)} = {_scalar(x)}"
+        return "{ " + ", ".join(f"{_scalar(k)} = {_scalar(x)}"
                                 for k, x in v.items()) + " }"
     if isinstance(v, tuple | list):
         items = [_scalar(x) for x in v]

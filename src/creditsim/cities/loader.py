@@ -304,8 +304,15 @@ def city_from_data(data: Any, origin: str = "<city>",
     figures, more = _validate_figures(data)
     found += more + _cross_checks(figures)
     if found:
-        raise CityError([Problem(msg, locate(origin, lines, path)) for path, msg in found])
+        located = [(locate(origin, lines, path), msg) for path, msg in found]
+        located.sort(key=lambda lm: _line_of(lm[0], origin))  # in the file's order
+        raise CityError([Problem(msg, where) for where, msg in located])
     return CityProfile(**figures, **plain, origin=origin, text=text)
+
+
+def _line_of(location: str, origin: str) -> int:
+    m = re.match(r":(\d+)", location[len(origin):])
+    return int(m.group(1)) if m else 0
 
 
 def city_from_text(text: str | bytes, origin: str = "<city>") -> CityProfile:
