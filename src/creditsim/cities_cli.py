@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, Any
 
@@ -26,6 +27,8 @@ cities_app = typer.Typer(
     name="cities", invoke_without_command=True, add_completion=False,
     help="List the shipped city profiles; show one; check a city file (docs/cities.md).")
 
+#: A citation of an entry of docs/sources/ in a source string.
+CITATION = re.compile(r"sources#[a-z0-9-]+")
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 
@@ -58,13 +61,15 @@ def list_command(ctx: typer.Context, json_: JsonOpt = False) -> None:
     if json_:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    t = Table(show_edge=False, title=f"{len(rows)} cities (creditsim run --city NAME or FILE)")
+    t = Table(show_edge=False, title=f"{len(rows)} cities (creditsim run --city NAME or FILE; "
+              "--json for the full source texts)")
     for col in ("name", "population", "districts", "default policy", "start date",
                 "population source"):
         t.add_column(col, overflow="fold", no_wrap=col != "population source")
     for r in rows:
+        cites = ", ".join(dict.fromkeys(CITATION.findall(r["population_source"])))
         t.add_row(r["name"], f"{r['population']:,}", str(r["districts"]), r["default_policy"],
-                  r["start_date"], escape(r["population_source"]))
+                  r["start_date"], escape(cites or r["population_source"]))
     out_console.print(t)
 
 

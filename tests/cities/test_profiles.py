@@ -135,3 +135,16 @@ def test_every_shipped_city_runs_small(name: str, tmp_path: Path) -> None:
     assert json.loads((out / "linkage.json").read_text("utf-8"))["model"] == city.linkage_model
     policy = (out / "policy.toml").read_bytes()
     assert policy == preset_text(city.default_policy).encode("utf-8")
+
+
+def test_id_numbers_are_unique_when_origins_share_a_district_code() -> None:
+    """Hangzhou's migrants from elsewhere in Zhejiang are registered in county codes
+    that include Hangzhou's own (330102, 330122): numbering by code keeps IDs unique."""
+    from creditsim.population.synth import origin_counties, synthesize
+
+    city = load_city("hangzhou")
+    counties = set(origin_counties(list(city.origin_codes.value)).ravel().tolist())
+    assert counties & set(city.district_codes.value)  # the case this test is about
+    df = synthesize(city, 30_000, 3, dt.date(2021, 1, 1))
+    assert df["id_number"].n_unique() == df.height
+    assert df["district"].dtype.categories.to_list() == list(city.districts.value)
