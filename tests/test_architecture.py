@@ -51,7 +51,7 @@ ENTRY_LEAF = "cli"
 
 #: Entry points whose imports inside functions keep ``creditsim --help`` and the
 #: library import fast (the heavy stages load only when a command runs).
-LAZY_ENTRY = ("cli", "api", "params_cli")
+LAZY_ENTRY = ("cli", "api", "params_cli", "cities_cli")
 
 #: Modules that may be imported inside a function anywhere, with the reason.
 LAZY_ALLOWED = {

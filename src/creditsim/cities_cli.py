@@ -28,7 +28,7 @@ cities_app = typer.Typer(
     help="List the shipped city profiles; show one; check a city file (docs/cities.md).")
 
 #: A citation of an entry of docs/sources/ in a source string.
-CITATION = re.compile(r"sources#[a-z0-9-]+")
+CITATION = re.compile(r"sources\#[a-z0-9-]+")  # \# so that this line is no citation
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON.")]
 
 

@@ -58,7 +58,8 @@ def handle_errors(fn: F) -> F:
 @app.command()
 @handle_errors
 def run(
-    city: Annotated[str, typer.Option(help="City profile (creditsim cities lists them).")
+    city: Annotated[str, typer.Option(help="City profile: a shipped city (creditsim cities "
+                                      "lists them) or a city file (docs/cities.md).")
                     ] = "beijing",
     preset: Annotated[str | None, typer.Option(
         hidden=True, help="Deprecated name of --city.")] = None,
