@@ -45,13 +45,13 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Entry points: may import anything ("" is the package root, ``creditsim/__init__``).
 ENTRY = ("", "__main__", "pipeline", "stagetypes", "cli", "api", "devtools", "modelset",
-         "params_cli", "launch", "scenario_cli")
+         "params_cli", "launch", "scenario_cli", "cities_cli")
 #: A stage's command-line module (``creditsim.<stage>.cli``) is an entry point too.
 ENTRY_LEAF = "cli"
 
 #: Entry points whose imports inside functions keep ``creditsim --help`` and the
 #: library import fast (the heavy stages load only when a command runs).
-LAZY_ENTRY = ("cli", "api", "params_cli", "scenario_cli")
+LAZY_ENTRY = ("cli", "api", "params_cli", "scenario_cli", "cities_cli")
 
 #: Modules that may be imported inside a function anywhere, with the reason.
 LAZY_ALLOWED = {

@@ -62,7 +62,8 @@ def run(
     scenario: Annotated[list[Path] | None, typer.Option(
         help="Scenario file (TOML): the run's options and parameter overrides; options "
              "given here and --set override it (docs/scenarios.md).")] = None,
-    city: Annotated[str, typer.Option(help="City profile (creditsim cities lists them).")
+    city: Annotated[str, typer.Option(help="City profile: a shipped city (creditsim cities "
+                                      "lists them) or a city file (docs/cities.md).")
                     ] = "beijing",
     preset: Annotated[str | None, typer.Option(
         hidden=True, help="Deprecated name of --city.")] = None,
@@ -304,6 +305,15 @@ def _mount_scenario() -> None:
 
 
 _mount_scenario()
+
+
+def _mount_cities() -> None:
+    from creditsim.cities_cli import mount
+
+    mount(app, handle_errors)
+
+
+_mount_cities()
 
 
 def main() -> None:

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
-from creditsim.cities import CITIES
-from creditsim.errors import ConfigError, Problem
+from creditsim.cities import CityProfile, load_city
+from creditsim.errors import ConfigError, CreditsimError, Problem
 
 #: Longest simulated horizon accepted (days are stored as Int16 in tables).
 MAX_DAYS = 3650
@@ -37,7 +47,7 @@ class RunConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    city: str = Field("beijing", description="city profile")
+    city: str = Field("beijing", description="city profile: a shipped name or a city file")
     residents: int = Field(0, description="residents; 0 means the city's population / 100")
     days: int = Field(365, description="simulated days")
     seed: int = Field(1, ge=0, lt=2**63, description="random seed")
@@ -46,7 +56,8 @@ class RunConfig(BaseModel):
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
     policy: str | None = Field(
-        None, description="policy preset name or TOML file; default: the city's own preset")
+        None, description="policy preset name or TOML file; default: the one the city "
+        "profile names (default_policy)")
     feedback: bool = Field(True, description="behavioural feedback (deterrence, gaming, "
                            "repayment after listing)")
     linkage_threshold: float = Field(
@@ -58,12 +69,33 @@ class RunConfig(BaseModel):
         default_factory=Origins, exclude=True,
         description="where the settings came from (creditsim.scenario); not an input")
 
+    #: The city profile, read once when the configuration is validated: everything
+    #: a run does with its city uses this one reading of the file.
+    _city: CityProfile | None = PrivateAttr(None)
+
     @field_validator("city")
     @classmethod
     def _known_city(cls, v: str) -> str:
-        if v not in CITIES:
-            raise ValueError(f"unknown city {v!r}; known: {', '.join(sorted(CITIES))}")
+        # a CityError (a ValueError) lists the file's problems
+        _READ.__dict__[v] = load_city(v)
         return v
+
+    @model_validator(mode="after")
+    def _keep_city(self) -> RunConfig:
+        self._city = _READ.__dict__.pop(self.city, None) or load_city(self.city)
+        return self
+
+    @property
+    def city_profile(self) -> CityProfile:
+        """The city profile this configuration was validated with."""
+        if self._city is None:  # built without validation (model_construct)
+            self._city = load_city(self.city)
+        return self._city
+
+    @property
+    def policy_ref(self) -> str:
+        """The policy to run: ``policy``, else the city profile's default policy."""
+        return self.policy or self.city_profile.default_policy
 
     @field_validator("residents")
     @classmethod
@@ -99,7 +131,7 @@ class RunConfig(BaseModel):
 
     def resolved(self) -> RunConfig:
         """Fill the city-dependent defaults (residents, start date)."""
-        city = CITIES[self.city]
+        city = self.city_profile
         upd: dict[str, Any] = {}
         if self.residents == 0:
             upd["residents"] = max(1, city.total_population // DEFAULT_SCALE)
@@ -114,12 +146,31 @@ def make_config(**kwargs: Any) -> RunConfig:
     try:
         return RunConfig(**kwargs).resolved()
     except ValidationError as e:
-        raise ConfigError([
-            Problem(err["msg"].removeprefix("Value error, "),
-                    "--" + ".".join(str(x) for x in err["loc"]).replace("_", "-"))
-            for err in e.errors()
-        ]) from None
+        raise ConfigError(config_problems(
+            e, lambda name: "--" + name.replace("_", "-"))) from None
+
+
+def config_problems(e: ValidationError, where: Callable[[str], str],
+                    skip: tuple[str, ...] = ()) -> list[Problem]:
+    """The problems of a failed RunConfig validation, each located by ``where(field)``
+    (its option or scenario line), except those of the fields in ``skip``; a city
+    file's own located problems pass through."""
+    problems: list[Problem] = []
+    for err in e.errors():
+        cause = (err.get("ctx") or {}).get("error")
+        name = ".".join(str(x) for x in err["loc"])
+        if isinstance(cause, CreditsimError):  # located in the file, or where it was named
+            problems += [Problem(p.message, where(name)) if p.location == str(err.get("input"))
+                         else p for p in cause.problems]
+        elif name.split(".")[0] not in skip:
+            problems.append(Problem(str(err["msg"]).removeprefix("Value error, "), where(name)))
+    return problems
+
+
+#: Profiles read by the city validator, handed to the model validator that follows it
+#: (per thread: two threads validating configurations do not swap readings).
+_READ = threading.local()
 
 
 def default_out(cfg: RunConfig) -> Path:
-    return Path("runs") / f"{cfg.city}-seed{cfg.seed}"
+    return Path("runs") / f"{cfg.city_profile.name}-seed{cfg.seed}"

@@ -95,7 +95,7 @@ def _parameter_problems(res: Resolved) -> list[Problem]:
 def _policy(res: Resolved, cfg: RunConfig) -> tuple[LoadedPolicy | None, list[Problem]]:
     """The run's policy, read once; a policy that is neither a preset nor a file is
     located where it was named (file:line, or the option)."""
-    name = cfg.policy or cfg.city
+    name = cfg.policy_ref
     try:
         return read_policy(name), []
     except PolicyError as e:

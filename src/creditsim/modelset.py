@@ -14,12 +14,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from creditsim.behaviour import BehaviourModel
-from creditsim.cities import CITIES, CityProfile
+from creditsim.cities import CityProfile, locate_key
 from creditsim.config import RunConfig
 from creditsim.errors import ConfigError, Problem
 from creditsim.linkage import LinkageModel
+from creditsim.linkage.model import model_names
 from creditsim.paramspace import Param, apply_overrides, parameters
 from creditsim.platform import FeedbackModel, LoopModels
+from creditsim.policy import preset_names
 from creditsim.population.households import HouseholdModel
 from creditsim.population.synth import PersonModel
 from creditsim.records import DEFAULT_DEPARTMENTS, DepartmentModel
@@ -46,10 +48,26 @@ class Models:
 
 def default_models(config: RunConfig) -> Models:
     """The defaults of the configuration's city and of every stage."""
-    return Models(city=CITIES[config.city], households=HouseholdModel(),
+    city = config.city_profile
+    check_city_references(city)
+    return Models(city=city, households=HouseholdModel(),
                   persons=PersonModel(), behaviour=BehaviourModel(),
                   departments=DEFAULT_DEPARTMENTS, linkage=LinkageModel(),
                   loop=LoopModels(feedback=FeedbackModel(enabled=config.feedback)))
+
+
+def check_city_references(city: CityProfile) -> None:
+    """The trained linkage model and the default policy a city profile names exist
+    (a ConfigError locates each missing one in the city file)."""
+    problems = []
+    if city.linkage_model not in model_names():
+        problems.append(Problem(f"no trained linkage model {city.linkage_model!r}; trained: "
+                                f"{', '.join(model_names())}", locate_key(city, "linkage_model")))
+    if city.default_policy not in preset_names():
+        problems.append(Problem(f"no policy preset {city.default_policy!r}; presets: "
+                                f"{', '.join(preset_names())}", locate_key(city, "default_policy")))
+    if problems:
+        raise ConfigError(problems)
 
 
 def groups(models: Models) -> dict[str, Any]:

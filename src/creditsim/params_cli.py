@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from creditsim.errors import ConfigError, Problem
+from creditsim.errors import ConfigError, CreditsimError, Problem
 
 out_console = Console()
 
@@ -20,15 +20,20 @@ def parse_sets(items: list[str] | None, city: str = "beijing") -> dict[str, Any]
     """``--set key=value`` options → {key: value}; the value is read as a TOML value
     (number, string, boolean, array, inline table), else JSON, else text. Every
     malformed or repeated option, unknown key, wrong type and out-of-range value (for
-    the ``city``, or Beijing if it is unknown) is reported at once."""
-    from creditsim.cities import CITIES
+    the ``city``, or Beijing if it does not load: its own problems are reported by the
+    configuration) is reported at once."""
+    from creditsim.cities import load_city
     from creditsim.config import make_config
     from creditsim.modelset import default_models, override
     from creditsim.scenario import parse_set_items
 
     out, problems = parse_set_items(items or [])
     if out:
-        cfg = make_config(city=city if city in CITIES else "beijing", residents=1)
+        try:
+            load_city(city)
+        except CreditsimError:
+            city = "beijing"
+        cfg = make_config(city=city, residents=1)
         try:
             override(default_models(cfg), out)
         except ConfigError as e:
@@ -47,7 +52,8 @@ def params_command(
     pattern: Annotated[str | None, typer.Argument(
         help="Keys to list: a glob ('records.*') or a substring ('male_factor').")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (key → entry).")] = False,
-    city: Annotated[str, typer.Option(help="City profile whose parameters to list.")
+    city: Annotated[str, typer.Option(help="City profile whose parameters to list (a "
+                                            "shipped name or a city file).")
                     ] = "beijing",
     set_: Annotated[list[str] | None, typer.Option(
         "--set", help="key=value: show the values a run with these overrides would use.")

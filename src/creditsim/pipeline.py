@@ -194,7 +194,7 @@ def _linkage(ctx: RunContext, given: StageInput) -> StageOutput:
         waited = time.perf_counter() - t0
     res = link_records(records, t["residents"], seed=c.seed, threshold=c.linkage_threshold,
                        workdir=ctx.workdir / "linkage", charts_dir=ctx.run_dir / "charts",
-                       preset=c.city, memory_limit="3GB", prep=prep,
+                       preset=ctx.city.linkage_model, memory_limit="3GB", prep=prep,
                        defer_metrics=ctx.background is not None, settings=ctx.m.linkage)
     if res.measure is not None:  # deferred: there is a background thread
         # The metrics document (about 4 s of work at city scale) is computed beside
@@ -227,7 +227,7 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     """The platform loop (rounds of ROUND_STEPS) to its fixed point; writes the
     final events, records, links and every platform table."""
     c, t, spilled = ctx.config, given.tables, given.handoffs.spilled
-    loaded = ctx.policy or read_policy(c.policy or c.city)
+    loaded = ctx.policy or read_policy(c.policy_ref)
     policy = loaded.policy
     # The loop consumes the records dict (it releases each candidate table once the
     # final one is made); the stage owns these tables (see ``_inputs``).
@@ -235,8 +235,10 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
                if k.startswith("_records/")}
     for d in spilled:  # keep only what the loop reads; the rest is on disk
         records[d] = records[d].select([c for c in records[d].columns if c in RECORD_COLUMNS])
-    # Keep the policy's text in the run, so the run stays reportable if the file moves.
+    # Keep the policy's and the city's text in the run, so the run stays reportable
+    # if the files move (the city's: the bytes its profile was read from).
     (ctx.run_dir / "policy.toml").write_bytes(loaded.text)
+    (ctx.run_dir / "city.toml").write_bytes(ctx.city.text)
     steps: dict[str, float] = {}
     totals = None
     if given.handoffs.demand_totals is not None:
@@ -312,9 +314,10 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     ``checkpoint``: keep each completed stage's outputs in the temp directory (kept
     if the run fails), and with ``resume`` continue the checkpoint of a dead run of
     ``out`` (:mod:`creditsim.checkpoint`)."""
-    policy = policy or read_policy(config.policy or config.city)
+    policy = policy or read_policy(config.policy_ref)
     key = None if checkpoint is None else ckpt.RunKey.of(
-        config.model_dump(mode="json"), policy.text, package_versions())
+        {**config.model_dump(mode="json"), "city_sha256": config.city_profile.sha256},
+        policy.text, package_versions())
     check_out_dir(out, overwrite)  # before a dead run's directory is claimed
     claimed = ckpt.claim(out, key) if key is not None and checkpoint.resume else None
     writer = RunWriter(out, overwrite=overwrite)

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from creditsim.config import Origins, RunConfig
+from creditsim.config import Origins, RunConfig, config_problems
 from creditsim.errors import ConfigError, Problem
 from creditsim.paramspace import parse_value
 from creditsim.tomllines import Path_, did_you_mean, format_path, key_lines
@@ -355,12 +355,9 @@ def _validate(layer: _Layer, overrides: dict[str, Any], porigins: dict[str, str]
     try:
         return RunConfig(**layer.values, overrides=overrides, origins=origins).resolved()
     except ValidationError as e:
-        for err in e.errors():
-            name = str(err["loc"][0]) if err["loc"] else ""
-            where = layer.locations.get(name, name)
-            if name == "overrides":
-                continue  # parameter values are the caller's check
-            problems.append(Problem(str(err["msg"]).removeprefix("Value error, "), where))
+        # parameter values are the caller's check (modelset.override, located)
+        problems += config_problems(e, lambda name: layer.locations.get(name, name),
+                                    skip=("overrides",))
         return None
 
 

@@ -73,7 +73,7 @@ def test_every_problem_at_once_with_its_line_and_nothing_written(tmp_path: Path)
 
 
 @pytest.mark.parametrize("text, line", [
-    ('city = "atlantis"\n', "{f}:1 city: unknown city 'atlantis'; known: beijing"),
+    ('city = "atlantis"\n', "{f}:1 city: unknown city 'atlantis' (not a shipped city, and no such file); shipped: beijing, fuzhou, hangzhou, rongcheng, xiamen"),
     ('days = 0\n', "{f}:1 days: must be positive"),
     ('days = 99999\n', "{f}:1 days: must be at most 3650 (the configured horizon)"),
     ('days = 30.5\n', "{f}:1 days: Input should be a valid integer (got 30.5)"),

@@ -24,6 +24,7 @@ import polars as pl
 
 from creditsim import fsops
 from creditsim.audit.verify import check_manifest, resolve_files, verify_files
+from creditsim.cities import city_from_text
 from creditsim.errors import CreditsimError, Problem, RunDirError
 from creditsim.policy import load_policy, preset_names, preset_text
 from creditsim.rundir import unpublished
@@ -102,10 +103,17 @@ class RunData:
         s = self.config.get("start_date")
         return dt.date.fromisoformat(s) if s else dt.date(2021, 1, 1)
 
-    @property
+    @cached_property
     def policy_name(self) -> str:
-        """The policy preset name or file the run used."""
-        return str(self.config.get("policy") or self.config.get("city") or "")
+        """The policy preset name or file the run used: its ``policy`` option, else its
+        city's default policy (named in the run's own ``city.toml``)."""
+        if self.config.get("policy"):
+            return str(self.config["policy"])
+        try:
+            city = city_from_text(fsops.contained(self.root, "city.toml").read_bytes())
+            return city.default_policy
+        except (CreditsimError, OSError, ValueError):  # a run without its city file
+            return str(self.config.get("city") or "")
 
     def sha256(self, name: str) -> str | None:
         """The manifest's checksum of a table (``"residents"``), if recorded."""

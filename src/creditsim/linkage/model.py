@@ -182,6 +182,13 @@ def base_settings(link_type: str = "link_only", probability_two_random_records_m
     }
 
 
+def model_names() -> list[str]:
+    """Names of the trained models shipped (``models/<name>.json``), sorted."""
+    return sorted(p.name.removesuffix(".json") for p in
+                  resources.files("creditsim.linkage.models").iterdir()
+                  if p.name.endswith(".json"))
+
+
 def load_model(preset: str = "beijing") -> dict[str, Any]:
     """The trained settings shipped for ``preset`` (m probabilities from EM)."""
     try:

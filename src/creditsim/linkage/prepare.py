@@ -33,9 +33,17 @@ def _check_columns(df: pl.DataFrame, wanted: dict[str, pl.DataType], where: str)
     for col, dtype in wanted.items():
         if col not in df.columns:
             problems.append(Problem(f"missing column {col!r}", where))
+        elif col == "district" and isinstance(df.schema[col], pl.Enum):
+            continue  # the categories are the city's districts (cat.DistrictT for Beijing)
         elif df.schema[col] != dtype and df.schema[col] != pl.Null:
             problems.append(Problem(f"column {col!r} is {df.schema[col]}, expected {dtype}", where))
     return problems
+
+
+def _types_of(df: pl.DataFrame, wanted: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """``wanted``, with the district column's own Enum (the city's districts)."""
+    dist = df.schema.get("district")
+    return {**wanted, "district": dist} if isinstance(dist, pl.Enum) else wanted
 
 
 def record_views(records: Mapping[str, pl.DataFrame]) -> list[pl.DataFrame]:
@@ -56,7 +64,8 @@ def record_views(records: Mapping[str, pl.DataFrame]) -> list[pl.DataFrame]:
         found = _check_columns(df, _RECORD_TYPES, where)
         problems += found
         if not found:
-            parts.append(df.select(RECORD_IDENTITY).cast(_RECORD_TYPES))  # type: ignore[arg-type]
+            parts.append(df.select(RECORD_IDENTITY).cast(  # type: ignore[arg-type]
+                _types_of(df, _RECORD_TYPES)))
     if problems:
         raise ConfigError(problems)
     ids = np.concatenate([p["record_id"].to_numpy() for p in parts]) if parts else \
@@ -90,7 +99,8 @@ def register_view(register: pl.DataFrame) -> pl.DataFrame:
         raise ConfigError(problems)
     if register.height == 0:
         raise ConfigError("the resident register is empty")
-    reg = register.select(REGISTER_IDENTITY).cast(_REGISTER_TYPES)  # type: ignore[arg-type]
+    reg = register.select(REGISTER_IDENTITY).cast(  # type: ignore[arg-type]
+        _types_of(register, _REGISTER_TYPES))
     if not reg["resident_id"].is_sorted():
         reg = reg.sort("resident_id")
     if reg["resident_id"].n_unique() != reg.height:

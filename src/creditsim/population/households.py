@@ -6,7 +6,7 @@ stream ``(seed, "population.households", district, block)``, so the population
 does not depend on how blocks are batched for processing.
 
 Household types (an assumption, tuned so the size distribution and the broad age
-structure match the cited census figures — see :mod:`creditsim.cities.beijing`
+structure match the cited census figures — see ``creditsim/cities/data/beijing.toml``
 and the population tests):
 
 ====  ==============================================  ====

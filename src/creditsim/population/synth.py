@@ -224,7 +224,10 @@ def synthesize(
         county_i = np.floor(u_county * n_county).astype(np.int64)
         region_idx = np.where(migrant, len(city.district_codes.value)
                               + origin_i * n_county + county_i, district)
-        seq = _sequence_numbers(region_idx, bidx, male, len(region_codes))
+        # Numbered per region code, not per table entry: an origin county may carry
+        # a district's code (migrants from elsewhere in the city's own province).
+        uniq, code_idx = np.unique(region_codes, return_inverse=True)
+        seq = _sequence_numbers(code_idx[region_idx], bidx, male, len(uniq))
         return idnumber.build_ids(region_idx, region_codes, bidx, day_ymd, seq)
 
     id_pool = ThreadPoolExecutor(max_workers=1)
@@ -351,7 +354,7 @@ def synthesize(
         "relation": cat.enum_from_codes(role, cat.RelationT),
         "father_id": _nullable_ids(father_id),
         "mother_id": _nullable_ids(mother_id),
-        "district": cat.enum_from_codes(district, cat.DistrictT),
+        "district": cat.enum_from_codes(district, city.district_enum),
         "sex": cat.enum_from_codes(~male, cat.SexT),
         "birth_date": pl.Series(birth_days, dtype=pl.Int32).cast(pl.Date),
         "hukou": cat.enum_from_codes(migrant, cat.HukouT),

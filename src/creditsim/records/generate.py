@@ -55,7 +55,7 @@ COMMON_SCHEMA: dict[str, pl.DataType] = {
     "id_number": pl.String(),
     "birth_date": pl.Date(),
     "sex": cat.SexT,
-    "district": cat.DistrictT,
+    "district": cat.DistrictT,  # a city's own districts (its CityProfile.district_enum)
     "amount": pl.Float64(),
 }
 TRUTH_SCHEMA: dict[str, pl.DataType] = {
@@ -293,7 +293,7 @@ def department_records(
         pl.Series([None], dtype=cat.SexT).new_from_index(0, m)
     del id_holder
     district = reg.district.gather(pl.Series(rid_r)) if dept.captures_district else \
-        pl.Series([None], dtype=cat.DistrictT).new_from_index(0, m)
+        pl.Series([None], dtype=reg.district.dtype).new_from_index(0, m)
     cols = {
         "record_id": pl.Series(np.arange(first_id, first_id + m, dtype=np.int64)),
         "department": pl.Series([dept.name], dtype=cat.DepartmentT).new_from_index(0, m),
@@ -360,7 +360,8 @@ def build_records(
 ) -> dict[str, pl.DataFrame]:
     """All departments' tables, keyed by department name (DESIGN.md contract)."""
     reg = _Register(residents)
-    codes = dict(zip(cat.DISTRICTS, district_codes or range(110101, 110117), strict=False))
+    codes = dict(zip(reg.district.dtype.categories.to_list(),  # type: ignore[attr-defined]
+                     district_codes or range(110101, 110117), strict=False))
     # Departments are independent; each draws from its own streams. A department's
     # events are selected when it is worked on (no copy of all events at once).
     sizes = events.group_by("department").len()

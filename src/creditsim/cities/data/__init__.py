@@ -1,0 +1,1 @@
+"""The shipped city profiles (TOML files, docs/cities.md)."""
