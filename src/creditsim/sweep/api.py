@@ -81,10 +81,14 @@ class Sweep:
         return {"schema": "creditsim.sweep.summary/1", "sweep": str(self.path),
                 "jobs": {s: n for s, n in idx["status"].value_counts().sort("status")
                          .iter_rows()},
-                "arms": self.summary().filter(pl.col("metric").map_elements(
-                    metrics, return_dtype=pl.Boolean)).to_dicts(),
-                "differences": self.differences().filter(pl.col("metric").map_elements(
-                    metrics, return_dtype=pl.Boolean)).to_dicts()}
+                "arms": select(self.summary(), metrics).to_dicts(),
+                "differences": select(self.differences(), metrics).to_dicts()}
+
+
+def select(frame: pl.DataFrame, metrics: Callable[[str], bool]) -> pl.DataFrame:
+    """The rows of ``frame`` whose metric passes ``metrics``."""
+    names = [m for m in frame["metric"].unique(maintain_order=True).to_list() if metrics(m)]
+    return frame.filter(pl.col("metric").is_in(names))
 
 
 def open_sweep(path: str | Path) -> Sweep:

@@ -149,12 +149,12 @@ def _metric_filter(patterns: list[str] | None, everything: bool) -> Callable[[st
 
 
 def _print_summary(sw: Any, keep: Callable[[str], bool]) -> None:
-    import polars as pl
+    from creditsim.sweep.api import select
 
     idx = sw.index
     out_console.print(f"[bold]{escape(str(sw.path))}[/]: {idx.height} jobs · " + " · ".join(
         f"{s} {n}" for s, n in idx["status"].value_counts().sort("status").iter_rows()))
-    s = sw.summary().filter(pl.col("metric").map_elements(keep, return_dtype=pl.Boolean))
+    s = select(sw.summary(), keep)
     t = Table(title="per arm (over replicates)", show_edge=False)
     for c in ("metric", "arm", "n", "median", "p10–p90", "mean ± mcse"):
         t.add_column(c, justify="left" if c in ("metric", "arm") else "right")
@@ -163,7 +163,7 @@ def _print_summary(sw: Any, keep: Callable[[str], bool]) -> None:
         t.add_row(r["metric"], arm, str(r["n"]), _f(r["median"]),
                   f"{_f(r['p10'])}–{_f(r['p90'])}", f"{_f(r['mean'])} ± {_f(r['mcse'])}")
     out_console.print(t)
-    d = sw.differences().filter(pl.col("metric").map_elements(keep, return_dtype=pl.Boolean))
+    d = select(sw.differences(), keep)
     if d.height:
         t = Table(title="paired differences B − A (same seeds; t-based 95 % CI)",
                   show_edge=False)

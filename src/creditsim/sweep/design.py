@@ -102,19 +102,17 @@ def _grid(flat: dict[str, tuple[Any, tuple[str | int, ...]]], where: Callable[..
 def _sampled(method: str, table: dict[str, Any],
              flat: dict[str, tuple[Any, tuple[str | int, ...]]], where: Callable[..., str],
              problems: list[Problem]) -> list[dict[str, Any]]:
+    before = len(problems)
     n = table.get("points")
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= MAX_POINTS:
         problems.append(Problem(f"{method} needs points = an integer in [1, {MAX_POINTS}]",
                                 where("design", "points")))
-        return []
-    if method == "sobol" and n & (n - 1):
+    elif method == "sobol" and n & (n - 1):
         problems.append(Problem("a Sobol design needs a power of two (balance)",
                                 where("design", "points")))
-        return []
     seed = table.get("seed", 0)
     if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
         problems.append(Problem("must be a non-negative integer", where("design", "seed")))
-        return []
     lows, highs, whole = [], [], []
     for key, (v, kpath) in flat.items():
         ok = (isinstance(v, dict) and set(v) == {"low", "high"}
@@ -127,8 +125,9 @@ def _sampled(method: str, table: dict[str, Any],
         lows.append(float(v["low"]))
         highs.append(float(v["high"]))
         whole.append(_whole(key))
-    if len(lows) < len(flat):
+    if len(problems) > before:
         return []
+    assert isinstance(n, int) and isinstance(seed, int)
     return _sample(method, n, seed, (lows, highs, whole), list(flat))
 
 

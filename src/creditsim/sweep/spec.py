@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from creditsim.cities import CITIES
 from creditsim.config import RunConfig, make_config
 from creditsim.errors import ConfigError, CreditsimError, Problem
 from creditsim.sweep.design import Design, read_design
@@ -146,11 +147,15 @@ def parse_spec(doc: dict[str, Any], origin: str, text: str, folder: Path) -> Spe
     base = _layer(doc.get("base", {}), ("base",), where, folder, problems)
     arms = _arms(doc.get("arms"), where, folder, problems)
     design = read_design(doc.get("design"), where, problems)
+    # The jobs are checked even when the spec's structure has problems, so that
+    # every problem is reported at once (options, parameters, policies too).
+    spec = Spec(origin, text, replicates or 1, 1 if seed is None else seed,
+                keep if keep in KEEP else "summary", by, base, tuple(arms), design, ())
+    spec, more = _jobs_of(spec)
+    problems += [p for p in more if p not in problems]
     if problems:
         raise ConfigError(problems)
-    assert replicates is not None and seed is not None
-    spec = Spec(origin, text, replicates, seed, keep, by, base, tuple(arms), design, ())
-    return _with_jobs(spec)
+    return spec
 
 
 def _int(doc: Mapping[str, Any], key: str, where: Where, problems: list[Problem], *,
@@ -266,12 +271,22 @@ def config_for(fields: Mapping[str, Any], parameters: Mapping[str, Any],
     ``file:line key.path``). The scenario reader can take this function's place."""
     from creditsim.modelset import default_models, override
 
+    problems: list[Problem] = []
     try:
         cfg = make_config(**fields, seed=seed, overrides=dict(parameters))
     except ConfigError as e:
-        raise ConfigError([_relocated(p, origins) for p in e.problems]) from None
-    override(default_models(cfg), cfg.overrides,
-             {k: origins.get(f"parameters.{k}", k) for k in cfg.overrides})
+        problems += [_relocated(p, origins) for p in e.problems]
+        city = fields.get("city", "beijing")
+        cfg = make_config(city=city if isinstance(city, str) and city in CITIES else "beijing",
+                          residents=1, overrides=dict(parameters))
+    try:
+        # override() appends the key to the location: give it the file and line only
+        override(default_models(cfg), cfg.overrides,
+                 {k: origins.get(f"parameters.{k}", "").split(" ")[0] for k in cfg.overrides})
+    except ConfigError as e:
+        problems += e.problems
+    if problems:
+        raise ConfigError(problems)
     return cfg
 
 
@@ -281,18 +296,29 @@ def _relocated(p: Problem, origins: Mapping[str, str]) -> Problem:
     return Problem(p.message, origins.get(opt, p.location))
 
 
-def _policy_text(cfg: RunConfig, cache: dict[str, bytes]) -> bytes:
+def _policy_text(name: Any, cache: dict[str, bytes]) -> bytes:
+    """The text of the policy a job runs (the city's own preset if none is named)."""
     from creditsim.policy import read_policy
 
-    name = cfg.policy or cfg.city
+    if not isinstance(name, str):
+        raise ConfigError("must be a preset name or a TOML file")
     if name not in cache:
         cache[name] = read_policy(name).text
     return cache[name]
 
 
 def _with_jobs(spec: Spec) -> Spec:
-    """The spec with its jobs: arms in order, then design points, then replicates.
-    Each arm is checked once (at its first point); every problem is raised at once."""
+    """The spec with its jobs (see :func:`_jobs_of`); every problem raised at once."""
+    out, problems = _jobs_of(spec)
+    if problems:
+        raise ConfigError(problems)
+    return out
+
+
+def _jobs_of(spec: Spec) -> tuple[Spec, list[Problem]]:
+    """The spec with its jobs: arms in order, then design points, then replicates;
+    and the problems of their configurations (an arm is checked until its first
+    failing point)."""
     problems: list[Problem] = []
     points = spec.design.points if spec.design else [None]
     policies: dict[str, bytes] = {}
@@ -303,21 +329,26 @@ def _with_jobs(spec: Spec) -> Spec:
         for pi, values in enumerate(points):
             params = {**spec.base.parameters, **arm.layer.parameters, **(values or {})}
             po = {**origins, **(spec.design.origins if spec.design else {})}
+            loc = po.get("policy", f"{spec.origin} arms[{ai}]")
+            try:
+                text = _policy_text(fields.get("policy") or fields.get("city") or "beijing",
+                                    policies)
+            except CreditsimError as e:
+                problems.extend(Problem(str(p), loc) for p in e.problems)
+                text = None
             try:
                 cfg0 = config_for(fields, params, po, 0)
-                text = _policy_text(cfg0, policies)
             except CreditsimError as e:
-                loc = po.get("policy", f"{spec.origin} arms[{ai}]")
-                problems.extend(Problem(p.message, p.location or loc) for p in e.problems)
+                problems.extend(e.problems)
+                break
+            if text is None:
                 break
             for r in range(spec.replicates):
                 s = replicate_seed(spec.seed, r)
                 cfg = cfg0.model_copy(update={"seed": s})
                 jobs.append(Job(arm.name, ai, None if values is None else pi, r, s,
                                 dict(values or {}), cfg, _job_key(cfg, text)))
-    if problems:
-        raise ConfigError(list(dict.fromkeys(problems)))
-    return replace(spec, jobs=tuple(jobs))
+    return replace(spec, jobs=tuple(jobs)), list(dict.fromkeys(problems))
 
 
 def _job_key(cfg: RunConfig, policy_text: bytes) -> str:
