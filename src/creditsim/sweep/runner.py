@@ -37,6 +37,9 @@ from creditsim import fsops
 
 #: Jobs a worker runs before it is replaced (memory hygiene vs. start-up cost).
 TASKS_PER_WORKER = 8
+#: Jobs this process has run before the current one (``worker_job`` in job.json: the
+#: first job of a worker pays the imports and the first use of Splink and DuckDB).
+_jobs_before = [0]
 
 
 @dataclass(frozen=True)
@@ -109,9 +112,9 @@ def run_job(task: Task) -> Outcome:
     tmp.mkdir()
     exact = _reset_peak()
     t0 = time.perf_counter()
-    error = None
+    error, stages = None, None
     try:
-        _compute(task, tmp)
+        stages = _compute(task, tmp)
     except Exception as e:  # a failed job is recorded and the sweep goes on
         error = "".join(traceback.format_exception_only(type(e), e)).strip()
         shutil.rmtree(tmp / "run", ignore_errors=True)
@@ -120,7 +123,9 @@ def run_job(task: Task) -> Outcome:
     doc = {"key": task.key, **task.meta, "status": status, "seconds": seconds,
            "peak_rss_mb": _peak_mb(exact),
            "peak_rss": "during this job" if exact else "worker so far",
-           "error": error, "config": task.config}
+           "worker_pid": os.getpid(), "worker_job": _jobs_before[0],
+           "error": error, "stages": stages, "config": task.config}
+    _jobs_before[0] += 1
     _write(tmp / "job.json", json.dumps(doc, indent=2) + "\n")
     _write(tmp / status, "")
     try:
@@ -134,14 +139,18 @@ def _write(path: Path, text: str) -> None:
     fsops.write_atomic(path, lambda f: f.write(text.encode("utf-8")))
 
 
-def _compute(task: Task, tmp: Path) -> None:
+def _compute(task: Task, tmp: Path) -> list[dict[str, Any]]:
+    """Run, audit, write the job's result files; returns the run's stage timings and
+    two more entries (``run_total``, ``audit_and_write``) for ``job.json``."""
     from creditsim.api import open_run
     from creditsim.config import RunConfig
     from creditsim.pipeline import run
     from creditsim.sweep.summary import job_metrics
 
     cfg = RunConfig.model_validate(task.config)
-    run(cfg, tmp / "run")
+    t0 = time.perf_counter()
+    manifest = run(cfg, tmp / "run").manifest
+    t1 = time.perf_counter()
     audit = open_run(tmp / "run", verify=False).audit(by=task.by).data
     audit["run"]["path"] = "run"  # relative: the same bytes wherever the sweep lives
     _write(tmp / "audit.json", json.dumps(audit, indent=2, ensure_ascii=False) + "\n")
@@ -149,6 +158,8 @@ def _compute(task: Task, tmp: Path) -> None:
     _write(tmp / "summary.json", json.dumps(summary, indent=2, ensure_ascii=False) + "\n")
     if not task.keep_tables:
         shutil.rmtree(tmp / "run")
+    return [*manifest["stages"], {"stage": "run_total", "seconds": round(t1 - t0, 3)},
+            {"stage": "audit_and_write", "seconds": round(time.perf_counter() - t1, 3)}]
 
 
 @dataclass(frozen=True)
