@@ -218,3 +218,16 @@ def test_example_specs_are_valid() -> None:
     for p in specs:
         sp = read_spec(p)
         assert sp.jobs
+
+
+def test_the_documented_spec_is_valid(tmp_path: Path) -> None:
+    import re
+
+    doc = (ROOT / "docs" / "sweep.md").read_text(encoding="utf-8")
+    text = re.findall(r"```toml\n(.*?)```", doc, re.S)[0]
+    sp = read_spec(_spec(tmp_path, text))
+    assert [a.name for a in sp.arms] == ["beijing", "spc"] and len(sp.jobs) == 2 * 3 * 3
+    spc = next(j for j in sp.jobs if j.arm == "spc")
+    assert spc.config.feedback is False and spc.config.overrides == {
+        "records.bank.p_id_missing": 0.02, "feedback.deterrence": 0.5,
+        "records.court.p_id_other": 0.003}
