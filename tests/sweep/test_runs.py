@@ -198,3 +198,35 @@ def test_example_spec_small(tmp_path: Path) -> None:
     assert res.exit_code == 0 and "spc − beijing @p002" in res.output, res.output
     doc = json.loads((root / "sweep.json").read_text())
     assert doc["resized"] == {"residents": 300, "replicates": 1}
+
+
+def test_pooled_audit_sums_replicates(reference: Path, tmp_path: Path) -> None:
+    sw = creditsim.open_sweep(reference)
+    doc = sw.pooled()
+    assert [(c["arm"], c["replicates"]) for c in doc["cells"]] == [("beijing", 2), ("spc", 2)]
+    audits = [json.loads((reference / f"jobs/beijing/000{r}/audit.json").read_text())
+              for r in (0, 1)]
+    for grouping, table in doc["cells"][0]["groups"].items():
+        for row in table["rows"]:
+            src = [next(x for x in a["groups"][grouping]["rows"] if x["group"] == row["group"])
+                   for a in audits]
+            assert row["residents"] == sum(s["residents"] for s in src)
+            for m in ("sanctioned", "wrongly_sanctioned", "listed"):
+                assert row[m]["count"] == sum(s[m]["count"] for s in src)
+                assert row[m]["denominator"] == sum(s[m]["denominator"] for s in src)
+    # pooled over one replicate, a cell's tables are that run's own audit tables
+    one = tmp_path / "one"
+    shutil.copytree(reference, one)
+    idx = pl.read_parquet(one / store.INDEX).with_columns(
+        pl.when(pl.col("replicate") == 1).then(pl.lit("missing")).otherwise("status")
+        .alias("status"))
+    from creditsim.sweep.pooled import pooled
+
+    single = pooled(one, idx)["cells"][0]["groups"]
+    assert single == {g: {k: v for k, v in t.items() if k != "exit_routes"} | {
+        "rows": [{k: v for k, v in r.items() if k != "exit_routes"} for r in t["rows"]]}
+        for g, t in audits[0]["groups"].items()}
+    res = CliRunner().invoke(app, ["sweep", "audit", str(reference), "--grouping", "hukou"])
+    assert res.exit_code == 0 and "hukou" in res.output, res.output
+    frame = sw.pooled_groups()
+    assert set(frame["arm"]) == {"beijing", "spc"} and frame.height > 0

@@ -8,6 +8,7 @@
     sw.values                 # long frame: job, arm, point, replicate, metric, value
     sw.summary()              # per arm: n, mean, sd, median, p10, p90, mcse
     sw.differences()          # paired B − A with t-based 95 % intervals
+    sw.pooled_groups()        # the audit's group rates pooled over replicates
 """
 
 from __future__ import annotations
@@ -74,6 +75,18 @@ class Sweep:
 
     def differences(self) -> pl.DataFrame:
         return differences(self.values)
+
+    def pooled(self) -> dict[str, Any]:
+        """The audit's group tables pooled over replicates (:mod:`creditsim.sweep.pooled`)."""
+        from creditsim.sweep.pooled import pooled
+
+        return pooled(self.path, self.index)
+
+    def pooled_groups(self) -> pl.DataFrame:
+        """:meth:`pooled` as one row per arm, point, grouping, group and metric."""
+        from creditsim.sweep.pooled import pooled_frame
+
+        return pooled_frame(self.pooled())
 
     def to_json(self, metrics: Callable[[str], bool] = lambda m: True) -> dict[str, Any]:
         """Index, per-arm summary and paired differences as JSON-ready rows."""

@@ -1,4 +1,5 @@
-"""``creditsim sweep SPEC.toml --out DIR`` and ``creditsim sweep summary DIR``.
+"""``creditsim sweep SPEC.toml --out DIR``, ``creditsim sweep summary DIR`` and
+``creditsim sweep audit DIR`` (group rates pooled over replicates).
 
 ``sweep`` is a command group whose default command is ``run``: ``creditsim sweep
 SPEC …`` is ``creditsim sweep run SPEC …``. Heavy modules are imported when a
@@ -140,6 +141,46 @@ def summary_command(
     _print_summary(sw, keep)
 
 
+def audit_command(
+    sweep_dir: Annotated[Path, typer.Argument(help="A sweep directory.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Every pooled table as JSON.")] = False,
+    metric: Annotated[list[str] | None, typer.Option(
+        help="Group metrics to show (repeatable; default sanctioned, wrongly_sanctioned).")
+    ] = None,
+    grouping: Annotated[list[str] | None, typer.Option(
+        help="Groupings to show (repeatable; default all the audits have).")] = None,
+) -> None:
+    """Group rates and ratios pooled over each arm's replicates (docs/sweep.md)."""
+    import polars as pl
+
+    from creditsim.sweep.api import open_sweep
+
+    sw = open_sweep(sweep_dir)
+    if as_json:
+        out_console.print_json(json.dumps(sw.pooled(), default=str))
+        return
+    f = sw.pooled_groups()
+    if f.height == 0:
+        out_console.print("no finished jobs")
+        return
+    f = f.filter(pl.col("metric").is_in(metric or ["sanctioned", "wrongly_sanctioned"]))
+    if grouping:
+        f = f.filter(pl.col("grouping").is_in(grouping))
+    t = Table(title="pooled over replicates (Wilson / Katz 95 %)", show_edge=False)
+    for c in ("arm", "grouping", "group", "metric", "residents", "count", "rate [95 %]",
+              "ratio [95 %]", "comparison"):
+        t.add_column(c, justify="right" if c in ("residents", "count") else "left")
+    for r in f.iter_rows(named=True):
+        arm = r["arm"] if r["point"] is None else f"{r['arm']}.p{r['point']:03d}"
+        flag = " ⚑" if r["four_fifths_flag"] else ""
+        t.add_row(arm, r["grouping"], str(r["group"]), r["metric"], f"{r['residents']:,}",
+                  f"{r['count']:,}",
+                  f"{_f(r['rate'])} [{_f(r['ci95_lo'])}, {_f(r['ci95_hi'])}]",
+                  f"{_f(r['ratio'])} [{_f(r['ratio_ci95_lo'])}, {_f(r['ratio_ci95_hi'])}]",
+                  r["comparison"] + flag)
+    out_console.print(t)
+
+
 def _metric_filter(patterns: list[str] | None, everything: bool) -> Callable[[str], bool]:
     if patterns:
         return lambda m: any(fnmatch.fnmatchcase(m, p) for p in patterns)
@@ -186,4 +227,5 @@ def mount(app: typer.Typer, handle_errors: Callable[[Any], Any]) -> None:
     """Register ``creditsim sweep`` (with ``run`` and ``summary``) on ``app``."""
     sweep_app.command("run")(handle_errors(run_command))
     sweep_app.command("summary")(handle_errors(summary_command))
+    sweep_app.command("audit")(handle_errors(audit_command))
     app.add_typer(sweep_app, name="sweep")
