@@ -80,10 +80,11 @@ def main(argv: list[str] | None = None) -> int:
            "job_seconds": {"median": round(float(idx["seconds"].median()), 2),
                            "min": round(float(idx["seconds"].min()), 2),
                            "max": round(float(idx["seconds"].max()), 2)},
+           "job_cpu_seconds_median": round(float(idx["cpu_seconds"].median()), 2),
            "peak_rss_mb_max": float(idx["peak_rss_mb"].max()),
            "stages_first_job_of_worker": stage_medians(first),
            "stages_later_jobs": stage_medians(later),
-           "per_job": idx.select("job", "seconds", "peak_rss_mb").to_dicts()}
+           "per_job": idx.select("job", "seconds", "cpu_seconds", "peak_rss_mb").to_dicts()}
     print(json.dumps({k: v for k, v in doc.items() if k != "per_job"}, indent=2))
     if a.save:
         print(save(a.results / f"{doc['name']}.json", doc))

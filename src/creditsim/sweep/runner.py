@@ -80,6 +80,14 @@ def _worker_init(parent: int) -> None:
         os._exit(1)
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process so far, all its threads."""
+    import resource
+
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
 def _reset_peak() -> bool:
     try:
         with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
@@ -111,16 +119,17 @@ def run_job(task: Task) -> Outcome:
     tmp = final.parent / f".{final.name}.partial-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     exact = _reset_peak()
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), _cpu()
     error, stages = None, None
     try:
         stages = _compute(task, tmp)
     except Exception as e:  # a failed job is recorded and the sweep goes on
         error = "".join(traceback.format_exception_only(type(e), e)).strip()
         shutil.rmtree(tmp / "run", ignore_errors=True)
-    seconds = round(time.perf_counter() - t0, 3)
+    seconds, cpu = round(time.perf_counter() - t0, 3), round(_cpu() - c0, 3)
     status = "failed" if error else "done"
     doc = {"key": task.key, **task.meta, "status": status, "seconds": seconds,
+           "cpu_seconds": cpu,
            "peak_rss_mb": _peak_mb(exact),
            "peak_rss": "during this job" if exact else "worker so far",
            "worker_pid": os.getpid(), "worker_job": _jobs_before[0],

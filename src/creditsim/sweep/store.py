@@ -35,7 +35,7 @@ INDEX = "index.parquet"
 LOCK = ".sweep.lock"
 DONE, FAILED, JOB_DOC = "done", "failed", "job.json"
 #: Index columns that depend on the machine and the moment, not on the results.
-TIMING_COLUMNS = ("seconds", "peak_rss_mb")
+TIMING_COLUMNS = ("seconds", "cpu_seconds", "peak_rss_mb")
 
 
 class SweepError(CreditsimError):
@@ -143,7 +143,7 @@ def clear_failed(root: Path, jobs: Sequence[Job]) -> None:
 def index_frame(root: Path, spec: Spec) -> pl.DataFrame:
     """One row per job of ``spec`` in job order: job, arm, arm_index, point,
     replicate, seed, one ``param.KEY`` column per design key, status, seconds,
-    peak_rss_mb, error."""
+    cpu_seconds, peak_rss_mb, error."""
     rows = []
     for j in spec.jobs:
         st = status(root, j)
@@ -154,11 +154,13 @@ def index_frame(root: Path, spec: Spec) -> pl.DataFrame:
                      "replicate": j.replicate, "seed": j.seed,
                      **{f"param.{k}": j.values.get(k) for k in spec.parameter_keys},
                      "status": st, "seconds": doc.get("seconds"),
+                     "cpu_seconds": doc.get("cpu_seconds"),
                      "peak_rss_mb": doc.get("peak_rss_mb"), "error": doc.get("error")})
     schema = {"job": pl.String, "arm": pl.String, "arm_index": pl.Int32, "point": pl.Int32,
               "replicate": pl.Int32, "seed": pl.Int64,
               **{f"param.{k}": pl.Float64 for k in spec.parameter_keys},
-              "status": pl.String, "seconds": pl.Float64, "peak_rss_mb": pl.Float64,
+              "status": pl.String, "seconds": pl.Float64, "cpu_seconds": pl.Float64,
+              "peak_rss_mb": pl.Float64,
               "error": pl.String}
     return pl.DataFrame(rows, schema=schema)
 
