@@ -231,3 +231,18 @@ def test_the_documented_spec_is_valid(tmp_path: Path) -> None:
     assert spc.config.feedback is False and spc.config.overrides == {
         "records.bank.p_id_missing": 0.02, "feedback.deterrence": 0.5,
         "records.court.p_id_other": 0.003}
+
+
+def test_the_package_is_the_function() -> None:
+    import creditsim
+    import creditsim.sweep.summary  # noqa: F401 - importing a submodule sets the attribute
+
+    assert callable(creditsim.sweep) and creditsim.sweep.__name__ == "creditsim.sweep"
+    assert creditsim.open_sweep is creditsim.sweep.open_sweep
+
+
+def test_summary_of_something_else_exit_2(tmp_path: Path) -> None:
+    res = CliRunner().invoke(app, ["sweep", "summary", str(tmp_path)])
+    assert res.exit_code == 2 and "not a sweep directory" in res.output, res.output
+    res = CliRunner().invoke(app, ["sweep", "audit", str(tmp_path / "nope")])
+    assert res.exit_code == 2 and "not a sweep directory" in res.output, res.output

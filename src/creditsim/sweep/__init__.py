@@ -26,12 +26,15 @@ if TYPE_CHECKING:
     from creditsim.sweep.api import Sweep
 
 
-def run(spec: str | Path | Mapping[str, Any], out: str | Path, *, workers: int = 1,
-        resume: bool = False, expand: bool = False) -> Sweep:
-    """Run the sweep ``spec`` (a TOML file, or its table) into ``out``; returns the
+def run(spec: str | Path | Mapping[str, Any], out: str | Path | None = None, *,
+        workers: int = 1, resume: bool = False, expand: bool = False) -> Sweep:
+    """Run the sweep ``spec`` (a TOML file, or its table) into ``out`` (default
+    ``sweeps/<the spec file's stem>``, ``sweeps/sweep`` for a table); returns the
     :class:`~creditsim.sweep.api.Sweep` (index and figures as Polars frames)."""
     from creditsim.sweep.api import Options, run_sweep
 
+    if out is None:
+        out = Path("sweeps") / (Path(spec).stem if isinstance(spec, (str, Path)) else "sweep")
     return run_sweep(spec, out, Options(workers=workers, resume=resume, expand=expand))
 
 
@@ -46,7 +49,7 @@ class _CallableModule(types.ModuleType):
     """``creditsim.sweep`` is this package and, called, :func:`run`: the package and
     the function share the name, and importing a submodule sets the attribute."""
 
-    def __call__(self, spec: str | Path | Mapping[str, Any], out: str | Path,
+    def __call__(self, spec: str | Path | Mapping[str, Any], out: str | Path | None = None,
                  **kwargs: Any) -> Sweep:
         return run(spec, out, **kwargs)
 

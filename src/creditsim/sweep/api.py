@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from creditsim import signals
+from creditsim.errors import Problem
 from creditsim.sweep import store
 from creditsim.sweep.runner import Outcome, PoolOptions, Task, run_tasks
 from creditsim.sweep.spec import Job, Spec, read_spec
@@ -62,7 +63,12 @@ class Sweep:
 
     @property
     def index(self) -> pl.DataFrame:
-        return pl.read_parquet(self.path / store.INDEX)
+        try:
+            return pl.read_parquet(self.path / store.INDEX)
+        except FileNotFoundError:
+            raise store.SweepError(Problem(
+                "no index yet (the sweep was killed before its first index): run it "
+                "again with --resume", str(self.path))) from None
 
     @property
     def values(self) -> pl.DataFrame:
