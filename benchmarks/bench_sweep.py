@@ -54,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replicates", type=int, default=50)
     ap.add_argument("--arms", type=int, choices=(1, 2), default=2)
     ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("--tasks-per-worker", type=int, default=8)
+    ap.add_argument("--tasks-per-worker", type=int, default=16)
     ap.add_argument("--save", action="store_true", help="write benchmarks/results/sweep-….json")
     ap.add_argument("--results", type=Path, default=RESULTS)
     a = ap.parse_args(argv)

@@ -24,7 +24,7 @@ import polars as pl
 from creditsim import signals
 from creditsim.errors import Problem
 from creditsim.sweep import store
-from creditsim.sweep.runner import Outcome, PoolOptions, Task, run_tasks
+from creditsim.sweep.runner import TASKS_PER_WORKER, Outcome, PoolOptions, Task, run_tasks
 from creditsim.sweep.spec import Job, Spec, read_spec
 from creditsim.sweep.summary import arm_summary, differences, values_frame
 
@@ -36,7 +36,7 @@ class Options:
     workers: int = 1
     resume: bool = False
     expand: bool = False
-    tasks_per_worker: int = 8
+    tasks_per_worker: int = TASKS_PER_WORKER
 
 
 @dataclass(frozen=True)

@@ -48,7 +48,7 @@ def run_command(
         help="Add the spec's new arms or replicates to a sweep; nothing done is redone.")
     ] = False,
     tasks_per_worker: Annotated[int, typer.Option(
-        min=1, help="Jobs a worker runs before it is replaced.")] = 8,
+        min=1, help="Jobs a worker runs before it is replaced.")] = 16,
     residents: Annotated[int | None, typer.Option(
         help="Replace [base] residents (a smaller trial of the same spec).")] = None,
     replicates: Annotated[int | None, typer.Option(

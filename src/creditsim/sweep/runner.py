@@ -36,7 +36,7 @@ from typing import Any
 from creditsim import fsops
 
 #: Jobs a worker runs before it is replaced (memory hygiene vs. start-up cost).
-TASKS_PER_WORKER = 8
+TASKS_PER_WORKER = 16
 #: Jobs this process has run before the current one (``worker_job`` in job.json: the
 #: first job of a worker pays the imports and the first use of Splink and DuckDB).
 _jobs_before = [0]
