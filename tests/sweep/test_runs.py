@@ -230,3 +230,28 @@ def test_pooled_audit_sums_replicates(reference: Path, tmp_path: Path) -> None:
     assert res.exit_code == 0 and "hukou" in res.output, res.output
     frame = sw.pooled_groups()
     assert set(frame["arm"]) == {"beijing", "spc"} and frame.height > 0
+
+
+def test_a_failed_job_is_recorded_and_rerun_by_resume(tmp_path: Path) -> None:
+    from creditsim.policy import preset_text
+    from creditsim.sweep.api import Options, run_sweep
+    from creditsim.sweep.spec import read_spec
+
+    policy = tmp_path / "mine.toml"
+    policy.write_text(preset_text("spc-list"), encoding="utf-8")
+    spec = _write(tmp_path, SPEC.replace('policy = "spc-list"', 'policy = "mine.toml"')
+                  .replace("replicates = 2", "replicates = 1"))
+    sp = read_spec(spec)
+    policy.unlink()  # the spec was valid; its policy file is gone when the job runs
+    root = tmp_path / "sw"
+    sw = run_sweep(sp, root, Options(workers=1))
+    idx = sw.index
+    assert idx["status"].to_list() == ["done", "failed"]
+    assert "mine.toml" in idx["error"][1]
+    assert (root / "jobs/spc/0000/failed").exists()
+    assert not (root / "jobs/spc/0000/summary.json").exists()
+    first = (root / "jobs/beijing/0000/job.json").read_bytes()
+    policy.write_text(preset_text("spc-list"), encoding="utf-8")
+    sw = run_sweep(read_spec(spec), root, Options(resume=True))
+    assert sw.index["status"].to_list() == ["done", "done"]
+    assert (root / "jobs/beijing/0000/job.json").read_bytes() == first  # not run again
