@@ -45,13 +45,13 @@ STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
 
 #: Entry points: may import anything ("" is the package root, ``creditsim/__init__``).
 ENTRY = ("", "__main__", "pipeline", "stagetypes", "cli", "api", "devtools", "modelset",
-         "params_cli", "launch", "scenario_cli", "cities_cli")
+         "params_cli", "launch", "scenario_cli", "cities_cli", "sweep")
 #: A stage's command-line module (``creditsim.<stage>.cli``) is an entry point too.
 ENTRY_LEAF = "cli"
 
 #: Entry points whose imports inside functions keep ``creditsim --help`` and the
 #: library import fast (the heavy stages load only when a command runs).
-LAZY_ENTRY = ("cli", "api", "params_cli", "scenario_cli", "cities_cli")
+LAZY_ENTRY = ("cli", "api", "params_cli", "scenario_cli", "cities_cli", "sweep")
 
 #: Modules that may be imported inside a function anywhere, with the reason.
 LAZY_ALLOWED = {
@@ -62,6 +62,8 @@ LAZY_ALLOWED = {
 
 #: Imports inside a function of one creditsim module by another, with the reason.
 LAZY_PAIRS = {
+    ("creditsim", "creditsim.sweep"):
+        "creditsim.sweep / open_sweep load on first use, so `import creditsim` stays light",
     ("creditsim.report", "creditsim.report.html"):
         "report.html imports plotly at the top: loaded only once plotly is known to be there",
 }

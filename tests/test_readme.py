@@ -17,6 +17,7 @@ The fenced ``bash`` blocks run in order in a temporary directory (the README's
   names, the peer comparison and the result files are what is tested;
 * ``benchmarks/readme_table.py`` runs against a copy of README.md, which must come out
   unchanged;
+* ``creditsim sweep SPEC`` gets ``--residents 300 --replicates 1``;
 * files a command reads that no README command makes are provided: ``my-policy.toml``
   is the ``spc-list`` preset, ``examples/`` the repository's.
 
@@ -44,6 +45,7 @@ from creditsim.policy import preset_text
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RUN_SIZE = {"--residents": "5000", "--days": "30"}
+SWEEP_SIZE = {"--residents": "300", "--replicates": "1"}
 BENCH_SIZE = {"--residents": "2000", "--days": "7", "--peer": "2000x5"}
 
 
@@ -163,6 +165,8 @@ def test_every_readme_command_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             continue  # set-up: test_setup_commands_are_the_ones_ci_runs
         if prog.endswith("/creditsim"):
             args = sized(args, RUN_SIZE) if args[0] == "run" else args
+            if args[0] == "sweep" and args[1] != "summary":
+                args = sized(args, SWEEP_SIZE)
             res = runner.invoke(app, args)
             assert res.exit_code == 0, f"{shlex.join(cmd)}\n{res.output}"
         elif prog.endswith("/python") and args[:2] == ["-m", "pytest"]:

@@ -316,6 +316,15 @@ def _mount_cities() -> None:
 _mount_cities()
 
 
+def _mount_sweep() -> None:
+    from creditsim.sweep.cli import mount
+
+    mount(app, handle_errors)
+
+
+_mount_sweep()
+
+
 def main() -> None:
     """Console-script entry point."""
     try:
