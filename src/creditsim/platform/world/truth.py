@@ -154,6 +154,18 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
     case = world.court.join(repaid.select(pl.col("case_record_id").alias("record_id"), "day"),
                             on="record_id", how="inner").sort("record_id")
     n = case.height
+    # The enforcement case the spell's record is about (the record's event itself,
+    # or the case a listing ground refers to), and the case's amount: a performance
+    # refers to its case and performs its amount, as the behaviour stage's do.
+    ev_of = world.court_events.select("event_id", "kind", "ref_event_id")
+    of_case = case.select("truth_event_id").join(ev_of, left_on="truth_event_id",
+                                                 right_on="event_id", how="left",
+                                                 maintain_order="left").select(
+        pl.when(pl.col("kind") == "enforcement_opened").then(pl.col("truth_event_id"))
+        .otherwise(pl.col("ref_event_id")).alias("case_event_id")).join(
+        world.court_events.filter(pl.col("kind") == "enforcement_opened").select(
+            pl.col("event_id").alias("case_event_id"), "amount"),
+        on="case_event_id", how="left", maintain_order="left")
     first_event = world.next_event_id
     ev = pl.DataFrame({
         "event_id": pl.Series(np.arange(first_event, first_event + n), dtype=pl.Int64),
@@ -161,8 +173,8 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
         "day": case["day"].cast(pl.Int16),
         "department": pl.Series(["court"] * n).cast(cat.DepartmentT),
         "kind": pl.Series(["judgment_performed"] * n).cast(cat.KindT),
-        "amount": case["amount"],
-        "ref_event_id": pl.Series([None] * n, dtype=pl.Int64),
+        "amount": of_case["amount"],
+        "ref_event_id": of_case["case_event_id"],
     })
     recorded = (case["day"] + lag).cast(pl.Int16)
     rec = case.with_columns(
@@ -170,6 +182,7 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
         pl.lit("judgment_performed").cast(cat.KindT).alias("kind"),
         pl.col("day").cast(pl.Int16).alias("day_event"),
         recorded.alias("day_recorded"),
+        ev["amount"].alias("amount"),
         ev["event_id"].alias("truth_event_id"),
     ).drop("day").filter(pl.col("day_recorded") < world.spec.days)
     cases = case.select(pl.col("record_id").alias("case_rid"),
@@ -180,7 +193,8 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
 @dataclass(frozen=True)
 class SpellFacts:
     """The platform's list spells with the truth about each (``wrong_person``,
-    ``wrong_cause``, the day the debt was performed in truth)."""
+    ``wrong_cause``, the day the debt was performed in truth, and whether it was
+    performed without the loop's repayments: ``performed_before_loop``)."""
 
     table: pl.DataFrame
 
@@ -199,7 +213,11 @@ def spell_facts(world: World, spells: pl.DataFrame, rep: Repayments) -> SpellFac
                     rep.records.select("record_id", "truth_event_id").filter(
                         pl.col("record_id").is_in(ids))])
     ev = pl.concat([world.court_events, rep.events.select(world.court_events.columns)])
-    return SpellFacts(spell_truth(spells, lk, rt, ev))
+    # Whether the debt was performed without the loop's repayments: who repays must
+    # not depend on the repayments themselves (or the rounds would alternate).
+    before = spell_truth(spells, lk, rt, world.court_events)["truth_performed_day"]
+    return SpellFacts(spell_truth(spells, lk, rt, ev).with_columns(
+        before.is_not_null().alias("performed_before_loop")))
 
 
 def labelled_spells(world: World, facts: SpellFacts) -> pl.DataFrame:
@@ -222,7 +240,8 @@ class Rescoring:
 def final_labels(world: World, facts: SpellFacts, decisions: pl.DataFrame,
                  rescoring: Rescoring, rep: Repayments) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The final ``list_spells`` and ``decisions`` tables, labelled against the truth."""
-    spells = label_spells(facts.table, world.spec.days).drop("truth_performed_day")
+    spells = label_spells(facts.table, world.spec.days).drop("truth_performed_day",
+                                                             "performed_before_loop")
     dec = label_decisions(decisions, facts.table)
     return spells, _label_state_decisions(world, dec, rescoring, rep)
 
