@@ -40,3 +40,33 @@ def test_every_performance_refers_to_its_case(beijing: Path) -> None:
     assert (case["case_kind"] == "enforcement_opened").all()
     assert (case["case_resident"] == case["resident_id"]).all()
     assert (case["day"] >= case["case_day"]).all()
+
+
+def _deadline(paid: pl.Expr, known: pl.Expr) -> pl.Expr:
+    """The last day a performed debt's entry may still be listed (the labels' rule)."""
+    return paid + 5
+
+
+def test_late_deletion_labels_against_a_reference(beijing: Path) -> None:
+    """Every spell of the dishonest-debtor list that rests on the right person is
+    labelled ``expired_entry`` exactly when it was still listed after the deletion
+    deadline of its case's performance — found here by the case number the court
+    writes on the performance record (the loop's repayments included), not by the
+    labels' own path."""
+    ev = pl.read_parquet(beijing / "events.parquet")
+    court = pl.read_parquet(beijing / "records/court.parquet")
+    sp = pl.read_parquet(beijing / "list_spells.parquet").filter(
+        pl.col("list") == "dishonest_debtors",
+        ~pl.col("wrongful_cause").cast(pl.String).is_in(["linkage_error", "data_error"])
+        .fill_null(False))
+    perf = court.filter(pl.col("kind") == "judgment_performed").join(
+        ev.select("event_id", pl.col("day").cast(pl.Int32).alias("paid")),
+        left_on="truth_event_id", right_on="event_id").group_by("case_number").agg(
+        pl.col("paid").min(), pl.col("day_recorded").cast(pl.Int32).min().alias("known"))
+    got = sp.join(perf, on="case_number", how="left").with_columns(
+        (pl.col("end_day").fill_null(730) - 1 > _deadline(pl.col("paid"), pl.col("known")))
+        .fill_null(False).alias("late"))
+    assert got.filter(pl.col("late")).height > 0
+    bad = got.filter(pl.col("late") != pl.col("wrongful"))
+    assert bad.height == 0, bad.select("resident_id", "start_day", "end_day", "paid", "known",
+                                       "wrongful", "late").to_dicts()

@@ -82,10 +82,14 @@ def label_decisions(decisions: pl.DataFrame, spells_t: pl.DataFrame) -> pl.DataF
 
 
 def label_spells(spells_t: pl.DataFrame, days: int) -> pl.DataFrame:
-    """List spells with ``wrongful`` (any wrongful day) and ``wrongful_cause``."""
-    end = pl.col("end_day").fill_null(days)
+    """List spells with ``wrongful`` (any wrongful day) and ``wrongful_cause``.
+
+    The spell's days are ``start_day`` to ``end_day`` exclusive (to the horizon if
+    open): it is an expired entry when its last listed day is after the deadline,
+    the rule :func:`label_decisions` applies to each day."""
+    last = pl.col("end_day").fill_null(days) - 1
     expired = (~pl.col("wrong_person")) & pl.col("truth_performed_day").is_not_null() \
-        & (end > pl.col("truth_performed_day") + DELETION_DAYS)
+        & (last > pl.col("truth_performed_day") + DELETION_DAYS)
     return spells_t.with_columns(
         (pl.col("wrong_person") | expired).alias("wrongful"),
         pl.when(pl.col("wrong_person")).then(pl.col("wrong_cause"))
