@@ -70,3 +70,27 @@ def test_late_deletion_labels_against_a_reference(beijing: Path) -> None:
     bad = got.filter(pl.col("late") != pl.col("wrongful"))
     assert bad.height == 0, bad.select("resident_id", "start_day", "end_day", "paid", "known",
                                        "wrongful", "late").to_dicts()
+
+
+def test_state_decision_causes_come_from_records_that_happened(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Item 3: the cause of a wrongful tier or score decision is looked for only among
+    the links of records that happened (links.parquet), never among those of
+    candidate events feedback removed (here: the extra volunteering candidates of
+    residents who did not game)."""
+    from creditsim.platform.world import truth
+
+    handed: list[pl.DataFrame] = []
+    real = truth.label_state_decisions
+
+    def spy(*args: object) -> pl.DataFrame:
+        handed.append(args[-1])  # type: ignore[arg-type]
+        return real(*args)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(truth, "label_state_decisions", spy)
+    out = tmp_path / "r"
+    run_pipeline(make_config(residents=20_000, days=365, seed=1, policy="rongcheng"), out)
+    assert handed, "no tier or score decision was labelled"
+    final = pl.read_parquet(out / "links.parquet", columns=["record_id"])
+    extra = handed[-1].join(final, on="record_id", how="anti")
+    assert extra.height == 0, f"{extra.height} links of records that never happened"

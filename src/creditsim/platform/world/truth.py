@@ -282,8 +282,15 @@ def _label_state_decisions(world: World, dec: pl.DataFrame, rs: Rescoring, rep: 
     conditions = {c.id: (c.tiers, c.score_min) for c in policy.consequences
                   if c.tiers is not None or c.score_min is not None}
     base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
-    return label_state_decisions(dec, state_intervals(tw), base, conditions,
-                                 pl.concat([world.links, rep.links]))
+    # The causes are looked for among the links of records that happened: a
+    # candidate record of an event feedback removed is no one's error.
+    # Only links to or of the subjects can name a cause.
+    lk = world.links.select("record_id", "resident_id", "truth_resident_id", "method").filter(
+        pl.col("resident_id").is_in(subjects) | pl.col("truth_resident_id").is_in(subjects))
+    lpos = world.pos[lk["record_id"].to_numpy()]
+    lk = lk.filter(pl.Series(rs.present[lpos] & (lpos >= 0)))
+    return label_state_decisions(dec, state_intervals(tw), base, conditions, pl.concat(
+        [lk, rep.links.select(lk.columns)]))
 
 
 @dataclass(frozen=True)
