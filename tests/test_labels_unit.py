@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
+import chinese_calendar
 import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from creditsim.services.evaluate import WrongfulCauseT, label_decisions, label_spells
+from creditsim.rundays import prc_coverage, working_days
+from creditsim.services.evaluate import (
+    WrongfulCauseT,
+    deletion_deadline,
+    label_decisions,
+    label_spells,
+)
 
 DAYS = 60
 
 
 def _spells_truth(rows: list[tuple[int, int, int | None, bool, int | None]]) -> pl.DataFrame:
-    """Spells as spell_truth returns them: (start, end, wrong_person, performed day)
-    per row, one resident and record each."""
+    """Spells as spell_truth returns them: (start, end, wrong_person, deletion
+    deadline) per row, one resident and record each."""
     n = len(rows)
     return pl.DataFrame({
         "resident_id": pl.Series(range(n), dtype=pl.Int32),
@@ -24,7 +33,7 @@ def _spells_truth(rows: list[tuple[int, int, int | None, bool, int | None]]) -> 
         "wrong_person": [r[2] for r in rows],
         "wrong_cause": pl.Series(["linkage_error" if r[2] else None for r in rows],
                                  dtype=WrongfulCauseT),
-        "truth_performed_day": pl.Series([r[3] for r in rows], dtype=pl.Int32),
+        "truth_deletion_deadline": pl.Series([r[3] for r in rows], dtype=pl.Int32),
     })
 
 
@@ -71,9 +80,33 @@ def test_a_spell_is_wrongful_exactly_when_one_of_its_listed_days_is(rows: list) 
 
 
 def test_listed_up_to_the_deadline_is_not_late() -> None:
-    """Performed on day 10, the deadline is day 15: a spell that ends (exclusive) on
-    day 16 was listed on no day after it, one that ends on day 17 was."""
-    spells = _spells_truth([(0, 16, False, 10), (0, 17, False, 10)])
+    """With the deadline on day 15, a spell that ends (exclusive) on day 16 was listed
+    on no day after it, one that ends on day 17 was."""
+    spells = _spells_truth([(0, 16, False, 15), (0, 17, False, 15)])
     days = label_decisions(_every_listed_day(spells), spells).filter(pl.col("wrongful"))
     assert days["day"].to_list() == [16]
     assert label_spells(spells, DAYS)["wrongful"].to_list() == [False, True]
+
+
+def test_deadline_is_three_prc_working_days_after_the_court_knows() -> None:
+    """The court learns of a performance on Thursday 30 September 2021: 1-7 October
+    are the National Day holiday, Friday 8 and Saturday 9 October make-up working
+    days, so the third working day is Monday 11 October (Monday to Friday alone
+    would give Tuesday 5 October). A null known day has no deadline."""
+    start = dt.date(2021, 1, 1)
+    known = pl.Series([(dt.date(2021, 9, 30) - start).days, None], dtype=pl.Int32)
+    got = deletion_deadline(start, known).to_list()
+    assert got == [(dt.date(2021, 10, 11) - start).days, None]
+
+
+@given(st.integers(0, 3000), st.integers(0, 400))
+def test_prc_working_days_against_the_package(offset: int, n: int) -> None:
+    """The run's working-day mask agrees with chinese_calendar.is_workday inside the
+    package's coverage and is Monday to Friday outside it."""
+    start = dt.date(2024, 1, 1) + dt.timedelta(days=offset)
+    mask = working_days(start, n, "prc")
+    lo, hi = prc_coverage()
+    for i in range(n):
+        d = start + dt.timedelta(days=i)
+        want = chinese_calendar.is_workday(d) if lo <= d <= hi else d.weekday() < 5
+        assert bool(mask[i]) == want, d

@@ -68,6 +68,9 @@ class World:
     pos: np.ndarray  #: the stream row of each record id (the stream's)
     court: pl.DataFrame  #: the court's candidate records (repayments' cases)
     court_events: pl.DataFrame  #: the court's candidate events
+    #: the court's records of performances (truth_event_id, day_recorded): when the
+    #: court learns of each (performances are never thinned: not a breach)
+    performances: pl.DataFrame
     links: pl.DataFrame  #: the platform's links with linkage's truth attached
     next_event_id: int  #: the first event id after every candidate's
     spec: RunSpec
@@ -88,6 +91,8 @@ def build_world(residents: pl.DataFrame, candidates: pl.DataFrame,
         event_ids=event_ids, origin=_event_rows(event_ids, truth["truth_event_id"].to_numpy()),
         truth=truth, pos=stream.pos, court=records["court"],
         court_events=candidates.filter(pl.col("department") == "court").drop("boost"),
+        performances=records["court"].filter(pl.col("kind") == "judgment_performed").select(
+            "truth_event_id", "day_recorded"),
         links=links, next_event_id=int(event_ids.max() if len(event_ids) else 0) + 1,
         spec=spec, green=green_threshold(policy),
         per_case_lists=frozenset(lst.id for lst in policy.lists
@@ -193,8 +198,9 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
 @dataclass(frozen=True)
 class SpellFacts:
     """The platform's list spells with the truth about each (``wrong_person``,
-    ``wrong_cause``, the day the debt was performed in truth, and whether it was
-    performed without the loop's repayments: ``performed_before_loop``)."""
+    ``wrong_cause``, the day the debt was performed in truth, the day the court knew
+    and the deletion deadline, and whether it was performed without the loop's
+    repayments: ``performed_before_loop``)."""
 
     table: pl.DataFrame
 
@@ -213,11 +219,13 @@ def spell_facts(world: World, spells: pl.DataFrame, rep: Repayments) -> SpellFac
                     rep.records.select("record_id", "truth_event_id").filter(
                         pl.col("record_id").is_in(ids))])
     ev = pl.concat([world.court_events, rep.events.select(world.court_events.columns)])
+    known = pl.concat([world.performances, rep.records.select(world.performances.columns)])
+    start = world.spec.start_date
     # Whether the debt was performed without the loop's repayments: who repays must
     # not depend on the repayments themselves (or the rounds would alternate).
-    before = spell_truth(spells, lk, rt, world.court_events)["truth_performed_day"]
-    return SpellFacts(spell_truth(spells, lk, rt, ev).with_columns(
-        before.is_not_null().alias("performed_before_loop")))
+    before = spell_truth(spells, lk, rt, world.court_events, world.performances, start)
+    return SpellFacts(spell_truth(spells, lk, rt, ev, known, start).with_columns(
+        before["truth_performed_day"].is_not_null().alias("performed_before_loop")))
 
 
 def labelled_spells(world: World, facts: SpellFacts) -> pl.DataFrame:
@@ -240,8 +248,9 @@ class Rescoring:
 def final_labels(world: World, facts: SpellFacts, decisions: pl.DataFrame,
                  rescoring: Rescoring, rep: Repayments) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The final ``list_spells`` and ``decisions`` tables, labelled against the truth."""
-    spells = label_spells(facts.table, world.spec.days).drop("truth_performed_day",
-                                                             "performed_before_loop")
+    spells = label_spells(facts.table, world.spec.days).drop(
+        "truth_performed_day", "truth_known_day", "truth_deletion_deadline",
+        "performed_before_loop")
     dec = label_decisions(decisions, facts.table)
     return spells, _label_state_decisions(world, dec, rescoring, rep)
 
