@@ -103,12 +103,10 @@ def test_late_deletion_labels_against_a_reference(name: str,
                                        "wrongful", "late").to_dicts()
 
 
-def test_state_decision_causes_come_from_records_that_happened(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Item 3: the cause of a wrongful tier or score decision is looked for only among
-    the links of records that happened (links.parquet), never among those of
-    candidate events feedback removed (here: the extra volunteering candidates of
-    residents who did not game)."""
+@pytest.fixture(scope="module")
+def rongcheng(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[pl.DataFrame]]:
+    """A Rongcheng run (tier-caused green channels, some undeserved) and the links
+    the labeller of tier and score decisions was handed."""
     from creditsim.platform.world import truth
 
     handed: list[pl.DataFrame] = []
@@ -118,10 +116,45 @@ def test_state_decision_causes_come_from_records_that_happened(
         handed.append(args[-1])  # type: ignore[arg-type]
         return real(*args)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(truth, "label_state_decisions", spy)
-    out = tmp_path / "r"
-    run_pipeline(make_config(residents=20_000, days=365, seed=1, policy="rongcheng"), out)
+    out = tmp_path_factory.mktemp("labels") / "r20"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(truth, "label_state_decisions", spy)
+        run_pipeline(make_config(residents=20_000, days=365, seed=1, policy="rongcheng"), out)
+    return out, handed
+
+
+def test_state_decision_causes_come_from_records_that_happened(
+        rongcheng: tuple[Path, list[pl.DataFrame]]) -> None:
+    """Item 3: the cause of a wrongful tier or score decision is looked for only among
+    the links of records that happened (links.parquet), never among those of
+    candidate events feedback removed (here: the extra volunteering candidates of
+    residents who did not game)."""
+    out, handed = rongcheng
     assert handed, "no tier or score decision was labelled"
     final = pl.read_parquet(out / "links.parquet", columns=["record_id"])
     extra = handed[-1].join(final, on="record_id", how="anti")
     assert extra.height == 0, f"{extra.height} links of records that never happened"
+
+
+def test_wrongful_green_channel_is_in_the_audit(
+        rongcheng: tuple[Path, list[pl.DataFrame]]) -> None:
+    """Item 4: undeserved green-channel decisions appear in the audit's headline with
+    their causes, per service and per group, counted from the decisions table."""
+    from creditsim.api import open_run
+
+    out, _ = rongcheng
+    dec = pl.read_parquet(out / "decisions.parquet").filter(
+        pl.col("decision").is_in(["expedited", "discounted"]), pl.col("wrongful"))
+    assert dec.height > 0
+    a = open_run(out).audit()
+    g = a.headline["wrongful_green_channel"]
+    assert g["decisions"] == dec.height
+    assert g["residents"] == dec["resident_id"].n_unique()
+    for c in ("linkage_error", "data_error", "expired_entry"):
+        sub = dec.filter(pl.col("wrongful_cause") == c)
+        assert g["by_cause"][c] == {"decisions": sub.height,
+                                    "residents": sub["resident_id"].n_unique()}
+    per_service = a.data["services"]["by_service"]
+    assert sum(v.get("wrongful_green_channel", 0) for v in per_service.values()) == dec.height
+    rows = a.data["groups"]["hukou"]["rows"]
+    assert sum(r["wrongful_green_channel"]["count"] for r in rows) == g["residents"]
