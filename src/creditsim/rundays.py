@@ -5,13 +5,13 @@ list and appeal deadlines count working days. Day 0 is the run's ``start_date``.
 Calendar periods are counted from the start date's month and year: month 0 is the
 calendar month containing day 0 (possibly partial), year 0 the calendar year
 containing day 0. Working days come in two calendars (:data:`CALENDARS`):
-``"weekdays"``, Monday to Friday (the policy engine's list and appeal deadlines:
-public holidays ignored, a stated assumption, see docs/policy.md), and ``"prc"``,
-the working days of the People's Republic of China — Monday to Friday without the
-public holidays, plus the weekend days declared make-up working days — as the
-``chinese_calendar`` package lists them (the State Council's yearly holiday
-notices, sources#prc-public-holidays); outside the years it covers
-(:func:`prc_coverage`) the ``"prc"`` calendar is Monday to Friday.
+``"weekdays"``, Monday to Friday, and ``"prc"``, the working days of the People's
+Republic of China — Monday to Friday without the public holidays, plus the weekend
+days declared make-up working days — as the ``chinese_calendar`` package lists them
+(the State Council's yearly holiday notices, sources#prc-public-holidays); outside
+the years it covers (:func:`prc_coverage`) the ``"prc"`` calendar is Monday to
+Friday. The policy engine's list and appeal deadlines and the labels' deletion
+deadline count ``"prc"`` working days (docs/policy.md, docs/audit.md).
 """
 
 from __future__ import annotations
