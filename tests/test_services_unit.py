@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import chinese_calendar
 import numpy as np
 import polars as pl
 
@@ -86,9 +87,10 @@ def test_objections_unequal_access_and_processing_delay() -> None:
     exp_dis = m.base.value * m.low_income_factor.value * m.migrant_factor.value
     assert abs(rate_adv - exp_adv) < 0.03 and abs(rate_dis - exp_dis) < 0.03
     assert rate_adv > 3 * rate_dis
-    # 10 + 3 working days: at least 13 and at most 19 calendar days
+    # 10 + 3 PRC working days: at least 13 calendar days, at most 26 (filings from
+    # January to April 2021 span the Spring Festival week, 11-17 February)
     gap = ap["decided_day"] - ap["filed_day"]
-    assert gap.min() >= 13 and gap.max() <= 19
+    assert gap.min() >= 13 and gap.max() <= 26 and gap.max() > 19
     up = (ap["outcome"] == "upheld").mean()
     assert abs(up - m.success_wrongful.value) < 0.03
     ended = apply_appeals(sp, ap)
@@ -121,9 +123,9 @@ def _objections_reference(spells: pl.DataFrame, residents: pl.DataFrame, seed: i
         if not (u[0] < min(p, 1.0) and filed < end and filed < days):
             continue
         decided, left = filed, m.answer_working_days.value + m.act_working_days.value
-        while left:  # working days: Monday to Friday
+        while left:  # PRC working days (public holidays, make-up working days)
             decided += 1
-            left -= (start + dt.timedelta(days=decided)).weekday() < 5
+            left -= chinese_calendar.is_workday(start + dt.timedelta(days=decided))
         rows.append((sp["resident_id"], sp["list"], sp["start_day"], sp["record_id"], filed,
                      decided, "upheld" if u[2] < m.success_wrongful.value else "rejected"))
     return pl.DataFrame(rows, schema=["resident_id", "list", "spell_start_day", "record_id",

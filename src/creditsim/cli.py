@@ -222,34 +222,54 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         f"residents {tabs['residents.parquet']['rows']:,} · events "
         f"{tabs['events.parquet']['rows']:,} · records {rec_rows:,} · peak memory "
         f"{manifest['peak_rss_gb']:.2f} GB")
-    lk = out / "linkage.json"
-    if lk.exists():
-        import json
+    import polars as pl
 
-        o = json.loads(lk.read_text(encoding="utf-8"))["overall"]
-        out_console.print(f"linkage: precision {_ratio(o['precision'])} · recall "
-                          f"{_ratio(o['recall'])} · unlinked records {o['unlinked']:,}")
+    if "links.parquet" in tabs:
+        # The audit's definition (docs/audit.md): over the records that happened,
+        # not linkage.json's over every candidate record.
+        lk = pl.scan_parquet(out / "links.parquet").select(
+            pl.len().alias("records"), pl.col("resident_id").is_not_null().sum().alias("links"),
+            (pl.col("resident_id") == pl.col("truth_resident_id")).fill_null(False).sum()
+            .alias("correct")).collect().row(0, named=True)
+        n, links, ok = lk["records"], lk["links"], lk["correct"]
+        out_console.print(f"linkage (records that happened): precision "
+                          f"{_ratio(ok / links if links else None)} · recall "
+                          f"{_ratio(ok / n if n else None)} · unlinked records {n - links:,}")
     if "list_spells.parquet" in tabs:
-        import polars as pl
-
-        sp = pl.read_parquet(out / "list_spells.parquet")
-        by_list = sp.group_by("list").agg(pl.col("resident_id").n_unique()).sort("list")
-        listed = ", ".join(f"{r[0]} {r[1]:,}" for r in by_list.iter_rows())
-        wrong = sp.filter(pl.col("wrongful"))["resident_id"].n_unique() \
-            if "wrongful" in sp.columns else 0
-        out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed}); "
-                          f"wrongly listed: {wrong:,}")
+        _summary_lists(pl.read_parquet(out / "list_spells.parquet"), out / "policy.toml")
     if "decisions.parquet" in tabs:
         dec = pl.read_parquet(out / "decisions.parquet")
         denied = dec.filter(pl.col("decision") == "denied")
         svc = denied["service"].cast(pl.String)
         flights = int((svc == "flight").sum())
         trains = int(svc.is_in(["g_train", "emu_first_class", "soft_sleeper"]).sum())
-        green = int(dec["decision"].is_in(["expedited", "discounted"]).sum())
+        gc = dec.filter(pl.col("decision").is_in(["expedited", "discounted"]))
         out_console.print(
-            f"flights blocked {flights:,} · trains blocked {trains:,} · green-channel "
-            f"decisions {green:,} · wrongful decisions {int(dec['wrongful'].sum()):,}")
+            f"flights blocked {flights:,} · trains blocked {trains:,} · wrongful denials "
+            f"{int(denied['wrongful'].sum()):,} · green-channel decisions {gc.height:,}, "
+            f"wrongful {int(gc['wrongful'].sum()):,}")
     out_console.print(f"[green]complete[/]: {out}")
+
+
+def _summary_lists(sp: Any, policy_file: Path) -> None:
+    """Listed residents per list; the wrongly listed on sanctioning lists (not red
+    lists) by cause, as the audit's headline counts them (docs/audit.md)."""
+    import polars as pl
+
+    from creditsim.audit import CAUSE_LABELS
+    from creditsim.policy import load_policy
+
+    by_list = sp.group_by("list").agg(pl.col("resident_id").n_unique()).sort("list")
+    listed = ", ".join(f"{r[0]} {r[1]:,}" for r in by_list.iter_rows())
+    out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed})")
+    if "wrongful" in sp.columns:
+        red = [li.id for li in load_policy(policy_file).lists if li.kind == "red"] \
+            if policy_file.exists() else []
+        w = sp.filter(pl.col("wrongful") & ~pl.col("list").cast(pl.String).is_in(red))
+        cause = w["wrongful_cause"].cast(pl.String)
+        parts = " · ".join(f"{label} {w.filter(cause == c)['resident_id'].n_unique():,}"
+                           for c, label in CAUSE_LABELS.items())
+        out_console.print(f"wrongly listed residents {w['resident_id'].n_unique():,}: {parts}")
 
 
 def _ratio(v: float | None) -> str:

@@ -67,7 +67,7 @@ from creditsim.population.synth import synthesize
 from creditsim.records import build_records
 from creditsim.scenario import manifest_entry as scenario_manifest
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
-from creditsim.services import demand_totals
+from creditsim.services import deletion_calendar, demand_totals
 
 from creditsim.stagetypes import (  # noqa: F401 - the stage types are part of this API
     Deferred,
@@ -254,7 +254,8 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     doc = {"rounds": res.rounds, "seconds": res.timings,
            "converged": res.rounds[-1]["events_changed_next"] == 0
            and not res.rounds[-1]["repayments_changed_next"],
-           "feedback": ctx.m.loop.feedback.enabled}
+           "feedback": ctx.m.loop.feedback.enabled,
+           "calendar": deletion_calendar(ctx.start_date, c.days)}
     ctx.progress("platform", 1.0)
     return StageOutput(res.tables, documents={"loop.json": doc},
                        steps={**res.timings, **steps})

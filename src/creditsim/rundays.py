@@ -4,14 +4,22 @@ A core module: the scoring engine counts periods and snapshots with it, and the
 list and appeal deadlines count working days. Day 0 is the run's ``start_date``.
 Calendar periods are counted from the start date's month and year: month 0 is the
 calendar month containing day 0 (possibly partial), year 0 the calendar year
-containing day 0. Working days are Monday to Friday; public holidays are ignored
-(a stated assumption, see docs/policy.md).
+containing day 0. Working days come in two calendars (:data:`CALENDARS`):
+``"weekdays"``, Monday to Friday, and ``"prc"``, the working days of the People's
+Republic of China — Monday to Friday without the public holidays, plus the weekend
+days declared make-up working days — as the ``chinese_calendar`` package lists them
+(the State Council's yearly holiday notices, sources#prc-public-holidays); outside
+the years it covers (:func:`prc_coverage`) the ``"prc"`` calendar is Monday to
+Friday. The policy engine's list and appeal deadlines and the labels' deletion
+deadline count ``"prc"`` working days (docs/policy.md, docs/audit.md).
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
+from functools import cache
 
+import chinese_calendar
 import numpy as np
 
 #: Day numbers are Int16 in the record stream; spells and expiries are Int32.
@@ -62,14 +70,58 @@ def snapshots(start_date: date, days: int) -> tuple[list[date], np.ndarray]:
     return firsts, last.astype(np.int32)
 
 
-def add_working_days(start_date: date, day: np.ndarray, n: int) -> np.ndarray:
-    """The ``n``-th working day strictly after each ``day`` (``day`` itself if n = 0)."""
+#: The working-day calendars: Monday to Friday, or the PRC's (holidays and make-up days).
+CALENDARS = ("weekdays", "prc")
+
+
+@cache
+def _prc_days() -> tuple[np.ndarray, np.ndarray, tuple[date, date]]:
+    """The PRC's public holidays and make-up working days (``datetime64[D]``, sorted)
+    and the first and last day of the years the package covers."""
+    hol = np.array(sorted(chinese_calendar.holidays), dtype="datetime64[D]")
+    work = np.array(sorted(chinese_calendar.workdays), dtype="datetime64[D]")
+    years = [d.year for d in chinese_calendar.holidays]
+    return hol, work, (date(min(years), 1, 1), date(max(years), 12, 31))
+
+
+def prc_coverage() -> tuple[date, date]:
+    """First and last date whose PRC working days are known (whole years of the
+    ``chinese_calendar`` package's holiday tables)."""
+    return _prc_days()[2]
+
+
+def working_days(start_date: date, days: int, calendar: str = "prc") -> np.ndarray:
+    """Whether each day 0..days-1 is a working day in ``calendar`` (bool)."""
+    if calendar not in CALENDARS:
+        raise ValueError(f"unknown working-day calendar {calendar!r}")
+    dates = day_dates(start_date, max(days, 0))
+    wd = (start_date.weekday() + np.arange(dates.size, dtype=np.int64)) % 7 < 5
+    if calendar == "prc" and dates.size:
+        hol, work, _ = _prc_days()
+        wd &= ~np.isin(dates, hol)
+        wd |= np.isin(dates, work)
+    return wd
+
+
+def days_outside_prc_coverage(start_date: date, days: int) -> int:
+    """How many of the run's days fall outside :func:`prc_coverage` (where the
+    ``"prc"`` calendar falls back to Monday to Friday)."""
+    lo, hi = prc_coverage()
+    dates = day_dates(start_date, max(days, 0))
+    return int(((dates < np.datetime64(lo, "D")) | (dates > np.datetime64(hi, "D"))).sum())
+
+
+def add_working_days(start_date: date, day: np.ndarray, n: int,
+                     calendar: str = "weekdays") -> np.ndarray:
+    """The ``n``-th working day of ``calendar`` strictly after each ``day`` (``day``
+    itself if n = 0)."""
     day = np.asarray(day, dtype=np.int64)
     if n == 0 or day.size == 0:
         return day.copy()
-    hi = int(day.max()) + 7 * (n // 5 + 2) + 1
-    wd = (start_date.weekday() + np.arange(hi, dtype=np.int64)) % 7 < 5
-    cw = np.cumsum(wd)
+    # Long enough for n working days after the last day, even across the Spring
+    # Festival or National Day week (at most 9 days off in a row).
+    hi = int(day.max()) + 7 * (n // 5 + 2) + 1 + (14 if calendar == "prc" else 0)
+    cw = np.cumsum(working_days(start_date, hi, calendar))
     return np.searchsorted(cw, cw[day] + n, side="left").astype(np.int64)
 
 

@@ -13,10 +13,12 @@ import math
 from collections import defaultdict
 from datetime import date, timedelta
 
+import chinese_calendar
 import polars as pl
 
 from creditsim.policy.model import Policy, Rule
 from creditsim.policy.result import ledger_schema, scores_schema, spells_schema
+from creditsim.rundays import prc_coverage
 
 
 def _month_idx(start: date, d: int) -> int:
@@ -33,10 +35,14 @@ def _period(kind: str, start: date, d: int) -> int:
 
 
 def _add_working_days(start: date, d: int, n: int) -> int:
+    """The n-th PRC working day after day d (Monday to Friday outside the years the
+    holiday tables cover)."""
+    lo, hi = prc_coverage()
     x, count = d, 0
     while count < n:
         x += 1
-        if (start + timedelta(days=x)).weekday() < 5:
+        day = start + timedelta(days=x)
+        if chinese_calendar.is_workday(day) if lo <= day <= hi else day.weekday() < 5:
             count += 1
     return x
 

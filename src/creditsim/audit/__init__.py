@@ -14,8 +14,8 @@ Most users reach these through ``creditsim.open_run`` or the CLI
 from creditsim.audit.core import SCHEMA, audit_run
 from creditsim.audit.groups import DEFAULT_BY, GROUPINGS
 from creditsim.audit.run import AuditError, RunData
-from creditsim.audit.sanctions import load_spells
+from creditsim.audit.sanctions import CAUSE_LABELS, CAUSES, load_spells
 from creditsim.audit.stats import Thresholds
 
-__all__ = ["DEFAULT_BY", "GROUPINGS", "SCHEMA", "AuditError", "RunData", "Thresholds",
-           "audit_run", "load_spells"]
+__all__ = ["CAUSES", "CAUSE_LABELS", "DEFAULT_BY", "GROUPINGS", "SCHEMA", "AuditError",
+           "RunData", "Thresholds", "audit_run", "load_spells"]

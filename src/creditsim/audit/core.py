@@ -26,8 +26,10 @@ SCHEMA = "creditsim.audit/1"
 #: Per-group metrics among all residents, then conditional ones (numerator|denominator).
 GROUP_METRICS: tuple[str, ...] = (
     "sanctioned", "wrongly_sanctioned", *(f"wrongful_{c}" for c in CAUSES), "listed",
-    "denied", "green_channel",
+    "denied", "green_channel", "wrongful_green_channel",
 )
+#: Metrics that need the decisions table.
+DECISION_METRICS = ("denied", "green_channel", "wrongful_green_channel")
 CONDITIONAL: dict[str, str] = {"wrongful_among_sanctioned": "wrongly_sanctioned|sanctioned"}
 
 
@@ -132,6 +134,8 @@ def services(run: RunData, s: Sanctions) -> dict[str, Any]:
             pl.col("resident_id").filter(pl.col("decision") == "denied").n_unique()
             .alias("residents_denied"),
             ((pl.col("decision") == "denied") & wr).sum().alias("wrongful_denied"),
+            (pl.col("decision").is_in(["expedited", "discounted"]) & wr).sum()
+            .alias("wrongful_green_channel"),
         ).sort("service")
         for r in g.iter_rows(named=True):
             svc = r.pop("service")
@@ -189,6 +193,8 @@ def headline(run: RunData, s: Sanctions, link: Mapping[str, Any]) -> dict[str, A
         "wrongful_share_of_sanctioned": (sums["wrongly_sanctioned"] / sums["sanctioned"]
                                          if sums["sanctioned"] else None),
         "wrongly_sanctioned_by_cause": {c: int(p[f"wrongful_{c}"].sum()) for c in CAUSES},
+        "residents_wrongly_listed": int(p["wrongly_listed"].sum()),
+        "wrongly_listed_by_cause": {c: int(p[f"listed_{c}"].sum()) for c in CAUSES},
         "wrongful_source": s.wrongful_source,
     }
     if s.decisions is not None:
@@ -198,8 +204,10 @@ def headline(run: RunData, s: Sanctions, link: Mapping[str, Any]) -> dict[str, A
         out["residents_denied"] = sums["denied"]
         out["residents_green_channel"] = sums["green_channel"]
         out["residents_denied_via_household"] = sums["denied_via_household"]
+        out["wrongful_green_channel"] = _wrongful_green(s.decisions, p)
     else:
         out["decisions"] = None
+        out["wrongful_green_channel"] = None
     if run.has("appeals"):
         ap = run.table("appeals")
         o = ap["outcome"].cast(pl.String)
@@ -208,6 +216,21 @@ def headline(run: RunData, s: Sanctions, link: Mapping[str, Any]) -> dict[str, A
     else:
         out["appeals"] = None
     return out
+
+
+def _wrongful_green(dec: pl.DataFrame, people: pl.DataFrame) -> dict[str, Any]:
+    """Green-channel decisions (expedited, discounted) that were not deserved: how
+    many, to how many residents, and per cause (decisions and residents)."""
+    gc = dec.filter(pl.col("decision").cast(pl.String).is_in(["expedited", "discounted"]))
+    if "wrongful" not in gc.columns:
+        return {"decisions": None, "residents": None, "by_cause": None}
+    gw = gc.filter(pl.col("wrongful").fill_null(False))
+    cause = gw["wrongful_cause"].cast(pl.String) if "wrongful_cause" in gw.columns else \
+        pl.Series([None] * gw.height, dtype=pl.String)
+    return {"decisions": gw.height, "residents": int(people["wrongful_green_channel"].sum()),
+            "by_cause": {c: {"decisions": int((cause == c).sum()),
+                             "residents": int(people[f"green_channel_{c}"].sum())}
+                         for c in CAUSES}}
 
 
 def exit_routes_by_group(s: Sanctions, attrs: pl.DataFrame, col: str) -> dict[str, Any]:
@@ -236,7 +259,7 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
     link = linkage_audit(run, attrs, groupings)
     groups = {}
     metrics = [m for m in GROUP_METRICS
-               if s.decisions is not None or m not in ("denied", "green_channel")]
+               if s.decisions is not None or m not in DECISION_METRICS]
     for col in groupings:
         t = group_table(s.people, attrs, col, metrics, CONDITIONAL, refs.get(col), th)
         routes = exit_routes_by_group(s, attrs, col)

@@ -7,6 +7,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from creditsim.audit.sanctions import CAUSE_LABELS
+
 FLAG = "[bold red]⚑ 4/5[/]"
 
 
@@ -75,7 +77,17 @@ def print_audit(res: dict[str, Any], console: Console) -> None:
             t.add_row(k.replace("_", " "), pct(v) if k.endswith(("rate", "share_of_sanctioned"))
                       else _num(v))
     for c, v in h["wrongly_sanctioned_by_cause"].items():
-        t.add_row(f"wrongly sanctioned: {c.replace('_', ' ')}", _num(v))
+        t.add_row(f"wrongly sanctioned: {CAUSE_LABELS[c]}", _num(v))
+    t.add_row("wrongly listed", _num(h["residents_wrongly_listed"]))
+    for c, v in h["wrongly_listed_by_cause"].items():
+        t.add_row(f"wrongly listed: {CAUSE_LABELS[c]}", _num(v))
+    g = h.get("wrongful_green_channel")
+    if g and g.get("by_cause") is not None:
+        t.add_row("wrongful green-channel decisions / residents",
+                  f"{g['decisions']:,} / {g['residents']:,}")
+        for c, v in g["by_cause"].items():
+            t.add_row(f"wrongful green channel: {CAUSE_LABELS[c]}",
+                      f"{v['decisions']:,} / {v['residents']:,}")
     if h.get("decisions"):
         t.add_row("decisions denied / expedited / discounted",
                   " / ".join(f"{h['decisions'][k]:,}" for k in ("denied", "expedited",

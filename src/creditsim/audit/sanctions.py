@@ -14,7 +14,9 @@ Definitions (docs/audit.md §Definitions):
   was a probabilistic link — the services stage's own rule
   (``services/evaluate.py``). Score-list spells (no causing record) are then
   *undetermined* and not counted as wrongful.
-* **Green channel**: a decision ``expedited`` or ``discounted``.
+* **Green channel**: a decision ``expedited`` or ``discounted``; it is *wrongful*
+  (an undeserved benefit, labelled as decisions are, with the same causes) when the
+  run's ``wrongful`` column says so.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ import polars as pl
 from creditsim.audit.run import RunData
 
 CAUSES: tuple[str, ...] = ("linkage_error", "data_error", "expired_entry")
+#: What each cause is called in headlines (docs/audit.md, Definitions).
+CAUSE_LABELS: dict[str, str] = {"linkage_error": "wrong person (linkage)",
+                                "data_error": "data error", "expired_entry": "late deletion"}
 
 #: exit_reason (policy engine and later stages) → exit route of the audit.
 ROUTES: dict[str, str] = {
@@ -133,17 +138,28 @@ def load_sanctions(run: RunData) -> Sanctions:
     on_any_list = flag(spells["resident_id"])
     wr_spell = sanc.filter(pl.col("wrongful").fill_null(False))
     wrong = flag(wr_spell["resident_id"])
+    wrongly_listed = wrong.copy()
     by_cause = {c: flag(wr_spell.filter(pl.col("wrongful_cause") == c)["resident_id"])
                 for c in CAUSES}
+    listed_by_cause = {c: v.copy() for c, v in by_cause.items()}
     denied = np.zeros(n, dtype=bool)
     green = np.zeros(n, dtype=bool)
+    green_wrong = {c: np.zeros(n, dtype=bool) for c in ("any", *CAUSES)}
     spill = np.zeros(n, dtype=bool)
     if dec is not None:
         d = dec.with_columns(pl.col("decision").cast(pl.String))
         den = d.filter(pl.col("decision") == "denied")
         denied = flag(den["resident_id"])
-        green = flag(d.filter(pl.col("decision").is_in(["expedited", "discounted"]))
-                     ["resident_id"])
+        gc = d.filter(pl.col("decision").is_in(["expedited", "discounted"]))
+        green = flag(gc["resident_id"])
+        if "wrongful" in gc.columns:
+            gw = gc.filter(pl.col("wrongful").fill_null(False))
+            green_wrong["any"] = flag(gw["resident_id"])
+            if "wrongful_cause" in gw.columns:
+                gw = gw.with_columns(pl.col("wrongful_cause").cast(pl.String))
+                for c in CAUSES:
+                    green_wrong[c] = flag(gw.filter(pl.col("wrongful_cause") == c)
+                                          ["resident_id"])
         if "via_resident_id" in d.columns:
             spill = flag(den.filter(pl.col("via_resident_id") != pl.col("resident_id"))
                          ["resident_id"])
@@ -163,6 +179,10 @@ def load_sanctions(run: RunData) -> Sanctions:
         "sanctioned": sanctioned, "wrongly_sanctioned": wrong & sanctioned,
         **{f"wrongful_{c}": by_cause[c] & sanctioned for c in CAUSES},
         "green_channel": green, "denied_via_household": spill,
+        "wrongly_listed": wrongly_listed & listed,
+        **{f"listed_{c}": listed_by_cause[c] & listed for c in CAUSES},
+        "wrongful_green_channel": green_wrong["any"] & green,
+        **{f"green_channel_{c}": green_wrong[c] & green for c in CAUSES},
     })
     return Sanctions(spells=spells, decisions=dec, people=people, wrongful_source=source,
                      notes=notes)

@@ -77,8 +77,9 @@ AUDIT_SCHEMA: dict[str, Any] = {
                          "link_recall", "wrong_links", "list_spells", "residents_on_any_list",
                          "residents_listed", "residents_sanctioned", "sanction_rate",
                          "residents_wrongly_sanctioned", "wrongful_share_of_sanctioned",
-                         "wrongly_sanctioned_by_cause", "wrongful_source", "decisions",
-                         "appeals"],
+                         "wrongly_sanctioned_by_cause", "residents_wrongly_listed",
+                         "wrongly_listed_by_cause", "wrongful_source", "decisions",
+                         "wrongful_green_channel", "appeals"],
             "properties": {
                 "residents": _int, "residents_sanctioned": _int,
                 "residents_wrongly_sanctioned": _int, "sanction_rate": _num,
@@ -87,7 +88,15 @@ AUDIT_SCHEMA: dict[str, Any] = {
                     "type": "object",
                     "required": ["linkage_error", "data_error", "expired_entry"],
                     "additionalProperties": _int},
+                "residents_wrongly_listed": _int,
+                "wrongly_listed_by_cause": {
+                    "type": "object",
+                    "required": ["linkage_error", "data_error", "expired_entry"],
+                    "additionalProperties": _int},
                 "decisions": {"type": ["object", "null"]},
+                "wrongful_green_channel": {
+                    "type": ["object", "null"],
+                    "required": ["decisions", "residents", "by_cause"]},
                 "appeals": {"type": ["object", "null"]},
             }},
         "groups": {"type": "object", "additionalProperties": {

@@ -88,7 +88,8 @@ def answer_objections(filed: pl.DataFrame, *, seed: int, start_date: dt.date,
         + filed["resident_id"].to_numpy() % 64
     u = keyed_uniforms(seed, OBJECTION_STREAM, key, 3)
     decided = add_working_days(start_date, filed["filed_day"].to_numpy().astype(np.int64),
-                               model.answer_working_days.value + model.act_working_days.value)
+                               model.answer_working_days.value + model.act_working_days.value,
+                               "prc")
     upheld = u[:, 2] < model.success_wrongful.value
     out = filed.with_columns(
         pl.Series("decided_day", decided, dtype=pl.Int32),

@@ -56,7 +56,8 @@ def _kind_list_rows(li: ListDef, recs, start_date: date, days: int) -> list[tupl
     is_exit = np.isin(kind, [_KIND_CODE[k] for k in li.exit_kinds])
     is_aggr = np.isin(kind, [_KIND_CODE[k] for k in li.aggravating_kinds])
     day = frame["day"].to_numpy().astype(np.int64)
-    del_day = add_working_days(start_date, day, li.exit_after_working_days)
+    # Working days of the People's Republic: the rule's deadlines are in working days.
+    del_day = add_working_days(start_date, day, li.exit_after_working_days, "prc")
 
     rows: list[tuple] = []
     grace, extend, max_ext = li.grace_days, li.extend_days, li.max_extension_days

@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from creditsim.audit import RunData, audit_run, load_spells
+from creditsim.audit import CAUSE_LABELS, RunData, audit_run, load_spells
 from creditsim.fsops import write_atomic
 from creditsim.report import charts, series
 from creditsim.resources import disk_full_error
@@ -120,10 +120,15 @@ def _cards(h: dict[str, Any]) -> str:
              ("wrongly sanctioned", f"{h['residents_wrongly_sanctioned']:,}"),
              ("wrongful share of sanctioned", _pct(h["wrongful_share_of_sanctioned"], 1)),
              ("on a sanctioning list", f"{h['residents_listed']:,}")]
+    items += [(f"wrongly listed: {CAUSE_LABELS[c]}", f"{v:,}")
+              for c, v in h["wrongly_listed_by_cause"].items()]
     if h.get("decisions"):
         items += [("denials", f"{h['decisions']['denied']:,}"),
                   ("green-channel decisions",
                    f"{h['decisions']['expedited'] + h['decisions']['discounted']:,}")]
+        g = h.get("wrongful_green_channel") or {}
+        if g.get("decisions") is not None:
+            items += [("wrongful green-channel decisions", f"{g['decisions']:,}")]
     if h.get("records") is not None:
         items += [("records", f"{h['records']:,}"), ("wrong links", f"{h['wrong_links']:,}"),
                   ("link precision", _pct(h["link_precision"], 2))]

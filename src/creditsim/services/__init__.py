@@ -16,12 +16,14 @@ from creditsim.services.demand import (
     individual_demand,
 )
 from creditsim.services.evaluate import (
+    deletion_calendar,
     label_decisions,
     label_spells,
     label_state_decisions,
     spell_truth,
 )
 
-__all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "decide", "demand_totals", "effect_intervals",
+__all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "decide", "deletion_calendar", "demand_totals",
+           "effect_intervals",
            "individual_demand", "label_decisions", "label_spells", "label_state_decisions",
            "ServiceDemand", "spell_truth", "state_intervals"]

@@ -9,30 +9,76 @@ decisions with what really happened. Causes of a wrongful sanction:
 * ``data_error`` — the record belongs to someone else and carried another
   person's valid ID number (or a mistyped one that happens to be valid), so it
   was linked to the wrong person by ID;
-* ``expired_entry`` — the right person, but in truth the debt was already
-  performed (more than ``grace_working_days`` working days earlier) and the
-  entry was still applied.
+* ``expired_entry`` — a late deletion: the right person, but the debt behind the
+  entry was performed, the court knew it (its record of the performance was
+  entered) and the entry was still applied more than ``DELETION_WORKING_DAYS``
+  working days of the People's Republic after that.
+
+The deletion rule is the SPC's (sources#spc-list-provisions, Art. 10: delete within
+three working days of performance); the court learns of a performance on the day
+its first record of it is entered, the court department's recording lag after the
+payment. Working days are the PRC's (public holidays and make-up working days,
+``rundays.working_days(..., "prc")``), Monday to Friday outside the years the
+holiday tables cover.
 """
 
 from __future__ import annotations
 
+from datetime import date
+
 import polars as pl
+
+from creditsim.rundays import add_working_days, days_outside_prc_coverage, prc_coverage
 
 WrongfulCauseT = pl.Enum(["linkage_error", "data_error", "expired_entry"])
 
-#: Working days the court has to delete an entry after performance (sources#spc-list-provisions),
-#: counted here as calendar days: 3 working days ≤ 5 calendar days.
-DELETION_DAYS = 5
+#: Working days the court has to delete an entry once it knows of the performance
+#: (sources#spc-list-provisions, Art. 10), counted in the PRC's calendar.
+DELETION_WORKING_DAYS = 3
+#: The calendar the deletion deadline is counted in (rundays.CALENDARS).
+DELETION_CALENDAR = "prc"
+
+
+def deletion_deadline(start_date: date, known_day: pl.Series) -> pl.Series:
+    """The last day an entry may still be listed when the court learnt of the
+    performance on ``known_day`` (nullable): the ``DELETION_WORKING_DAYS``-th working
+    day after it."""
+    known = known_day.cast(pl.Int64)
+    due = add_working_days(start_date, known.fill_null(0).to_numpy(),
+                           DELETION_WORKING_DAYS, DELETION_CALENDAR)
+    return pl.DataFrame({"k": known, "d": due}).select(
+        pl.when(pl.col("k").is_not_null()).then(pl.col("d")).cast(pl.Int32)
+        .alias("truth_deletion_deadline")).to_series()
+
+
+def deletion_calendar(start_date: date, days: int) -> dict[str, object]:
+    """How the labels count the deletion deadline of a run (``loop.json``
+    ``calendar``): the rule, the calendar, the dates its holiday tables cover and
+    how many of the run's days fall outside them (counted Monday to Friday)."""
+    lo, hi = prc_coverage()
+    return {"deletion_working_days": DELETION_WORKING_DAYS,
+            "from": "the court's first record of the performance",
+            "working_days": DELETION_CALENDAR,
+            "holidays_known": [lo.isoformat(), hi.isoformat()],
+            "outside_known": "Monday to Friday",
+            "run_days_outside_known": days_outside_prc_coverage(start_date, days)}
 
 
 def spell_truth(spells: pl.DataFrame, links: pl.DataFrame, records_truth: pl.DataFrame,
-                events: pl.DataFrame) -> pl.DataFrame:
-    """Per list spell: whether it rests on someone else's record, and when (in
-    truth) the debt behind it was performed.
+                events: pl.DataFrame, performances: pl.DataFrame,
+                start_date: date) -> pl.DataFrame:
+    """Per list spell: whether it rests on someone else's record, when (in truth)
+    the debt behind it was performed, and by when the entry had to be deleted.
 
-    ``records_truth``: record_id, truth_event_id, truth_faults for every record.
+    ``records_truth``: record_id, truth_event_id for every spell's record;
+    ``events``: the court's events (event_id, kind, ref_event_id, day);
+    ``performances``: truth_event_id and day_recorded of the court's records of
+    performances (the day the court learns of each).
     Returns the spells with columns ``wrong_person`` (bool), ``wrong_cause``
-    (linkage_error / data_error / null) and ``truth_performed_day`` (nullable).
+    (linkage_error / data_error / null), ``truth_performed_day``,
+    ``truth_known_day`` (the court's first record of a performance of the case) and
+    ``truth_deletion_deadline`` (nullable: not performed, or not known by the
+    horizon).
     """
     lk = links.select("record_id", "method", "resident_id", "truth_resident_id")
     sp = spells.join(lk.rename({"resident_id": "_linked"}), on="record_id", how="left")
@@ -50,11 +96,23 @@ def spell_truth(spells: pl.DataFrame, links: pl.DataFrame, records_truth: pl.Dat
         "record_id",
         pl.when(pl.col("kind").cast(pl.String) == "enforcement_opened")
         .then(pl.col("truth_event_id")).otherwise(pl.col("ref_event_id")).alias("_case"))
-    performed = ev.filter(pl.col("kind").cast(pl.String) == "judgment_performed").group_by(
-        "ref_event_id").agg(pl.col("day").min().cast(pl.Int32).alias("truth_performed_day"))
+    perf = ev.filter(pl.col("kind").cast(pl.String) == "judgment_performed").join(
+        performances.group_by("truth_event_id").agg(pl.col("day_recorded").min()),
+        left_on="event_id", right_on="truth_event_id", how="left")
+    performed = perf.group_by("ref_event_id").agg(
+        pl.col("day").min().cast(pl.Int32).alias("truth_performed_day"),
+        pl.col("day_recorded").min().cast(pl.Int32).alias("truth_known_day"))
     sp = sp.join(case, on="record_id", how="left").join(
         performed, left_on="_case", right_on="ref_event_id", how="left")
+    sp = sp.with_columns(deletion_deadline(start_date, sp["truth_known_day"]))
     return sp.drop("_case", "_linked", "method", "truth_resident_id")
+
+
+def _late(day: pl.Expr) -> pl.Expr:
+    """Listed on ``day`` after the deletion deadline, by the right person's record."""
+    return (~pl.col("wrong_person").fill_null(False)) \
+        & pl.col("truth_deletion_deadline").is_not_null() \
+        & (day > pl.col("truth_deletion_deadline"))
 
 
 def label_decisions(decisions: pl.DataFrame, spells_t: pl.DataFrame) -> pl.DataFrame:
@@ -67,25 +125,26 @@ def label_decisions(decisions: pl.DataFrame, spells_t: pl.DataFrame) -> pl.DataF
         pl.col("resident_id").alias("via_resident_id"),
         pl.col("list").cast(pl.String).alias("cause"),
         pl.col("record_id").alias("spell_record_id"),
-        "wrong_person", "wrong_cause", "truth_performed_day",
+        "wrong_person", "wrong_cause", "truth_deletion_deadline",
     ).unique(["via_resident_id", "cause", "spell_record_id"], keep="first", maintain_order=True)
     d = decisions.join(key, on=["via_resident_id", "cause", "spell_record_id"], how="left",
                        maintain_order="left")
-    expired = (~pl.col("wrong_person").fill_null(False)) & pl.col("truth_performed_day").is_not_null() \
-        & (pl.col("day").cast(pl.Int32) > pl.col("truth_performed_day") + DELETION_DAYS)
+    expired = _late(pl.col("day").cast(pl.Int32))
     return d.with_columns(
         (pl.col("wrong_person").fill_null(False) | expired).alias("wrongful"),
         pl.when(pl.col("wrong_person").fill_null(False)).then(pl.col("wrong_cause"))
         .when(expired).then(pl.lit("expired_entry").cast(WrongfulCauseT))
         .otherwise(None).cast(WrongfulCauseT).alias("wrongful_cause"),
-    ).drop("wrong_person", "wrong_cause", "truth_performed_day")
+    ).drop("wrong_person", "wrong_cause", "truth_deletion_deadline")
 
 
 def label_spells(spells_t: pl.DataFrame, days: int) -> pl.DataFrame:
-    """List spells with ``wrongful`` (any wrongful day) and ``wrongful_cause``."""
-    end = pl.col("end_day").fill_null(days)
-    expired = (~pl.col("wrong_person")) & pl.col("truth_performed_day").is_not_null() \
-        & (end > pl.col("truth_performed_day") + DELETION_DAYS)
+    """List spells with ``wrongful`` (any wrongful day) and ``wrongful_cause``.
+
+    The spell's days are ``start_day`` to ``end_day`` exclusive (to the horizon if
+    open): it is an expired entry when its last listed day is after the deadline,
+    the rule :func:`label_decisions` applies to each day."""
+    expired = _late(pl.col("end_day").fill_null(days) - 1)
     return spells_t.with_columns(
         (pl.col("wrong_person") | expired).alias("wrongful"),
         pl.when(pl.col("wrong_person")).then(pl.col("wrong_cause"))

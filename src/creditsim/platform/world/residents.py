@@ -83,11 +83,12 @@ def repay(spells: pl.DataFrame, residents: pl.DataFrame, *, seed: int, days: int
           model: RepaymentModel, lists: frozenset[str]) -> pl.DataFrame:
     """Repayment days of rightly listed debtors on per-case lists.
 
-    ``spells`` carry ``wrong_person``/``wrongful`` labels and ``truth_performed_day``.
+    ``spells`` carry ``wrong_person``/``wrongful`` labels and ``performed_before_loop``
+    (the debt performed in the behaviour stage, whatever the platform does).
     Returns columns case_record_id (the spell's record), resident_id, day.
     """
     sp = spells.filter(pl.col("list").cast(pl.String).is_in(sorted(lists))
-                       & ~pl.col("wrong_person") & pl.col("truth_performed_day").is_null())
+                       & ~pl.col("wrong_person") & ~pl.col("performed_before_loop"))
     if sp.height == 0:
         return pl.DataFrame(schema=REPAYMENTS_SCHEMA)
     dec = residents["income_decile"].to_numpy()[sp["resident_id"].to_numpy()].astype(float)

@@ -68,6 +68,9 @@ class World:
     pos: np.ndarray  #: the stream row of each record id (the stream's)
     court: pl.DataFrame  #: the court's candidate records (repayments' cases)
     court_events: pl.DataFrame  #: the court's candidate events
+    #: the court's records of performances (truth_event_id, day_recorded): when the
+    #: court learns of each (performances are never thinned: not a breach)
+    performances: pl.DataFrame
     links: pl.DataFrame  #: the platform's links with linkage's truth attached
     next_event_id: int  #: the first event id after every candidate's
     spec: RunSpec
@@ -88,6 +91,8 @@ def build_world(residents: pl.DataFrame, candidates: pl.DataFrame,
         event_ids=event_ids, origin=_event_rows(event_ids, truth["truth_event_id"].to_numpy()),
         truth=truth, pos=stream.pos, court=records["court"],
         court_events=candidates.filter(pl.col("department") == "court").drop("boost"),
+        performances=records["court"].filter(pl.col("kind") == "judgment_performed").select(
+            "truth_event_id", "day_recorded"),
         links=links, next_event_id=int(event_ids.max() if len(event_ids) else 0) + 1,
         spec=spec, green=green_threshold(policy),
         per_case_lists=frozenset(lst.id for lst in policy.lists
@@ -154,6 +159,18 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
     case = world.court.join(repaid.select(pl.col("case_record_id").alias("record_id"), "day"),
                             on="record_id", how="inner").sort("record_id")
     n = case.height
+    # The enforcement case the spell's record is about (the record's event itself,
+    # or the case a listing ground refers to), and the case's amount: a performance
+    # refers to its case and performs its amount, as the behaviour stage's do.
+    ev_of = world.court_events.select("event_id", "kind", "ref_event_id")
+    of_case = case.select("truth_event_id").join(ev_of, left_on="truth_event_id",
+                                                 right_on="event_id", how="left",
+                                                 maintain_order="left").select(
+        pl.when(pl.col("kind") == "enforcement_opened").then(pl.col("truth_event_id"))
+        .otherwise(pl.col("ref_event_id")).alias("case_event_id")).join(
+        world.court_events.filter(pl.col("kind") == "enforcement_opened").select(
+            pl.col("event_id").alias("case_event_id"), "amount"),
+        on="case_event_id", how="left", maintain_order="left")
     first_event = world.next_event_id
     ev = pl.DataFrame({
         "event_id": pl.Series(np.arange(first_event, first_event + n), dtype=pl.Int64),
@@ -161,8 +178,8 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
         "day": case["day"].cast(pl.Int16),
         "department": pl.Series(["court"] * n).cast(cat.DepartmentT),
         "kind": pl.Series(["judgment_performed"] * n).cast(cat.KindT),
-        "amount": case["amount"],
-        "ref_event_id": pl.Series([None] * n, dtype=pl.Int64),
+        "amount": of_case["amount"],
+        "ref_event_id": of_case["case_event_id"],
     })
     recorded = (case["day"] + lag).cast(pl.Int16)
     rec = case.with_columns(
@@ -170,6 +187,7 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
         pl.lit("judgment_performed").cast(cat.KindT).alias("kind"),
         pl.col("day").cast(pl.Int16).alias("day_event"),
         recorded.alias("day_recorded"),
+        ev["amount"].alias("amount"),
         ev["event_id"].alias("truth_event_id"),
     ).drop("day").filter(pl.col("day_recorded") < world.spec.days)
     cases = case.select(pl.col("record_id").alias("case_rid"),
@@ -180,7 +198,9 @@ def court_records(world: World, repaid: pl.DataFrame, next_record_id: int, lag: 
 @dataclass(frozen=True)
 class SpellFacts:
     """The platform's list spells with the truth about each (``wrong_person``,
-    ``wrong_cause``, the day the debt was performed in truth)."""
+    ``wrong_cause``, the day the debt was performed in truth, the day the court knew
+    and the deletion deadline, and whether it was performed without the loop's
+    repayments: ``performed_before_loop``)."""
 
     table: pl.DataFrame
 
@@ -199,7 +219,13 @@ def spell_facts(world: World, spells: pl.DataFrame, rep: Repayments) -> SpellFac
                     rep.records.select("record_id", "truth_event_id").filter(
                         pl.col("record_id").is_in(ids))])
     ev = pl.concat([world.court_events, rep.events.select(world.court_events.columns)])
-    return SpellFacts(spell_truth(spells, lk, rt, ev))
+    known = pl.concat([world.performances, rep.records.select(world.performances.columns)])
+    start = world.spec.start_date
+    # Whether the debt was performed without the loop's repayments: who repays must
+    # not depend on the repayments themselves (or the rounds would alternate).
+    before = spell_truth(spells, lk, rt, world.court_events, world.performances, start)
+    return SpellFacts(spell_truth(spells, lk, rt, ev, known, start).with_columns(
+        before["truth_performed_day"].is_not_null().alias("performed_before_loop")))
 
 
 def labelled_spells(world: World, facts: SpellFacts) -> pl.DataFrame:
@@ -222,7 +248,9 @@ class Rescoring:
 def final_labels(world: World, facts: SpellFacts, decisions: pl.DataFrame,
                  rescoring: Rescoring, rep: Repayments) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The final ``list_spells`` and ``decisions`` tables, labelled against the truth."""
-    spells = label_spells(facts.table, world.spec.days).drop("truth_performed_day")
+    spells = label_spells(facts.table, world.spec.days).drop(
+        "truth_performed_day", "truth_known_day", "truth_deletion_deadline",
+        "performed_before_loop")
     dec = label_decisions(decisions, facts.table)
     return spells, _label_state_decisions(world, dec, rescoring, rep)
 
@@ -263,8 +291,15 @@ def _label_state_decisions(world: World, dec: pl.DataFrame, rs: Rescoring, rep: 
     conditions = {c.id: (c.tiers, c.score_min) for c in policy.consequences
                   if c.tiers is not None or c.score_min is not None}
     base = (policy.scale.baseline if policy.scale else None, tw.baseline_tier)
-    return label_state_decisions(dec, state_intervals(tw), base, conditions,
-                                 pl.concat([world.links, rep.links]))
+    # The causes are looked for among the links of records that happened: a
+    # candidate record of an event feedback removed is no one's error.
+    # Only links to or of the subjects can name a cause.
+    lk = world.links.select("record_id", "resident_id", "truth_resident_id", "method").filter(
+        pl.col("resident_id").is_in(subjects) | pl.col("truth_resident_id").is_in(subjects))
+    lpos = world.pos[lk["record_id"].to_numpy()]
+    lk = lk.filter(pl.Series(rs.present[lpos] & (lpos >= 0)))
+    return label_state_decisions(dec, state_intervals(tw), base, conditions, pl.concat(
+        [lk, rep.links.select(lk.columns)]))
 
 
 @dataclass(frozen=True)
