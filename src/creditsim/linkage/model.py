@@ -72,12 +72,14 @@ class LinkageModel:
         unit="probability", bounds=(1e-12, 1.0))
     u_pairs_per_resident: Cited[float] = Cited(
         100.0, "assumption: random register pairs drawn per registered resident to estimate "
-        "u, between u_pairs_min and u_pairs_max (docs/linkage.md: sampling error)",
+        "u, between u_pairs_min and u_pairs_max: registers of 30,000 residents and more "
+        "get u_pairs_max (docs/linkage.md: sampling error)",
         unit="pairs per resident", bounds=(0.0, None))
     u_pairs_min: Cited[int] = Cited(
-        3_000_000, "assumption: the fewest pairs drawn to estimate u: the log2 u of every "
-        "level observed in a 2,000-resident register then varies by at most 0.25 between "
-        "seeds (docs/linkage.md)", unit="pairs", bounds=(1, None))
+        1_000_000, "assumption: the fewest pairs drawn to estimate u: in a 2,000-resident "
+        "register the log2 u of every level observed then has a standard deviation of "
+        "0.25 or less between seeds (0.12 at 3 M pairs; docs/linkage.md)", unit="pairs",
+        bounds=(1, None))
     u_pairs_max: Cited[int] = Cited(
         3_000_000, "assumption: the most pairs drawn to estimate u (a few seconds of "
         "DuckDB work at any register size)", unit="pairs", bounds=(1, None))

@@ -101,7 +101,8 @@ def gamma_sql(settings: dict[str, Any]) -> list[str]:
 
 def estimate_u(con, settings: dict[str, Any], reg: features.RegisterFeatures, seed: int,
                pairs: int, pseudo_count: float = 0.5) -> dict[tuple[str, str], float]:
-    """u probabilities from ``pairs`` random pairs of distinct registered residents.
+    """u probabilities from ``pairs`` random pairs of distinct registered residents
+    (from all of them when the register has no more pairs than that).
 
     The pairs are drawn from the stream ``linkage.u_pairs`` of the run's seed, so u
     depends on the register and the seed only. Each pair's comparison levels are
@@ -144,8 +145,13 @@ def estimate_u(con, settings: dict[str, Any], reg: features.RegisterFeatures, se
 
 
 def _u_pairs(n: int, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``pairs`` random ordered pairs (i, j), i != j, of ``n`` residents, from the
-    stream ``linkage.u_pairs`` of ``seed``."""
+    """Ordered pairs (i, j), i != j, of ``n`` residents: every one when there are no
+    more than ``pairs`` (u is then exact), else ``pairs`` random ones from the stream
+    ``linkage.u_pairs`` of ``seed``."""
+    if n * (n - 1) <= pairs:
+        i, j = np.divmod(np.arange(n * n, dtype=np.int64), n)
+        keep = i != j
+        return i[keep], j[keep]
     rng = stream(seed, "linkage.u_pairs")
     i = rng.integers(0, n, size=pairs)
     return i, (i + rng.integers(1, n, size=pairs)) % n  # j != i
