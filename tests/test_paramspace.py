@@ -256,6 +256,11 @@ def test_an_override_replaces_exactly_its_value(p: Param, frac: float) -> None:
         value = min(value, 1.5)
     if p.key == "feedback.max_boost":
         value = max(value, 1.5)
+    # The linkage model's own check: u_pairs_min (default 1 M) <= u_pairs_max (3 M).
+    if p.key == "linkage.u_pairs_max":
+        value = max(value, 1_000_000)
+    if p.key == "linkage.u_pairs_min":
+        value = min(value, 3_000_000)
     got = registry(override(default_models(CFG), {p.key: value}))
     assert got[p.key].value == value
     assert {k: q.value for k, q in got.items() if k != p.key} == \
@@ -282,6 +287,8 @@ def test_bad_overrides_are_all_reported_at_once_and_located() -> None:
     assert msgs[3] == "--set appeals.base: 1.5 is outside the allowed range [0, 1]"
     assert "expected a list of 2 values" in msgs[4]
     assert "whole number" in msgs[5] and "max_boost" in msgs[6]
+    with pytest.raises(ConfigError, match="u_pairs_min .* exceeds linkage.u_pairs_max"):
+        override(default_models(CFG), {"linkage.u_pairs_max": 10})
 
 
 def test_overrides_leave_the_defaults_alone_and_keep_models_frozen() -> None:
