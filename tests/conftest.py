@@ -7,6 +7,7 @@ import datetime as dt
 import os
 import subprocess
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,10 +22,43 @@ from creditsim.records import build_records
 
 START = dt.date(2021, 1, 1)
 
-# No per-example deadline: on a shared 2-core machine one example can take ten times
-# its usual time, and a timing is not what these tests check.
-settings.register_profile("creditsim", deadline=None)
-settings.load_profile("creditsim")
+# Hypothesis profiles (tests/budget.py): "ci" by default, "thorough" (every budgeted
+# test's full example count) with -m fuzz or CREDITSIM_HYPOTHESIS=thorough. No
+# per-example deadline: on a shared 2-core machine one example can take ten times its
+# usual time, and a timing is not what these tests check.
+settings.register_profile("ci", deadline=None)
+settings.register_profile("thorough", deadline=None)
+settings.load_profile("ci")
+
+#: The suite's time targets on 2 cores (docs/development.md), by ``-m`` expression.
+TIME_TARGETS = {"": ("whole suite", 180.0), "not slow": ("fast subset", 60.0)}
+_STARTED = pytest.StashKey[float]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    thorough = "fuzz" in (config.getoption("-m") or "") \
+        or os.environ.get("CREDITSIM_HYPOTHESIS") == "thorough"
+    settings.load_profile("thorough" if thorough else "ci")
+    config.stash[_STARTED] = time.monotonic()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config  # noqa: ANN001
+                            ) -> None:
+    """The session's duration, against its target when the whole suite or the fast
+    subset ran (printed, never a failure: the machine may be shared)."""
+    if _STARTED not in config.stash or config.getoption("collectonly"):
+        return
+    took = time.monotonic() - config.stash[_STARTED]
+    line = f"suite time: {took:.0f} s"
+    target = TIME_TARGETS.get((config.getoption("-m") or "").strip())
+    whole = config.args_source == pytest.Config.ArgsSource.TESTPATHS \
+        and not config.getoption("keyword")
+    if target is not None and whole:
+        name, limit = target
+        line += (f", {'within' if took <= limit else 'OVER'} the {name}'s target of "
+                 f"{limit:.0f} s on 2 cores")
+    profile = settings.get_current_profile_name()
+    terminalreporter.write_line(f"{line} (hypothesis profile {profile!r})")
 
 
 @pytest.fixture(scope="session", autouse=True)

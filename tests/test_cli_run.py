@@ -16,6 +16,8 @@ from creditsim.rundir import read_manifest
 
 runner = CliRunner()
 SMALL = ["--residents", "4000", "--days", "60", "--quiet"]
+#: For tests of where a run goes, not of what it holds.
+TINY = ["--residents", "200", "--days", "10", "--quiet"]
 
 
 def invoke(*args: str):
@@ -79,8 +81,8 @@ def test_existing_run_refused_then_overwritten(run_a: Path, tmp_path: Path) -> N
     assert "already holds a run" in res.output and "Traceback" not in res.output
     assert (run_a / "manifest.json").read_text() == before
     out = tmp_path / "o"
-    assert invoke("run", *SMALL, "--out", str(out)).exit_code == 0
-    res = invoke("run", *SMALL, "--seed", "9", "--out", str(out), "--overwrite")
+    assert invoke("run", *TINY, "--out", str(out)).exit_code == 0
+    res = invoke("run", *TINY, "--seed", "9", "--out", str(out), "--overwrite")
     assert res.exit_code == 0, res.output
     assert read_manifest(out)["seed"] == 9
 
@@ -121,10 +123,10 @@ def test_unwritable_path(tmp_path: Path) -> None:
     locked.mkdir()
     os.chmod(locked, 0o500)
     try:
-        res = invoke("run", *SMALL, "--out", str(locked / "run"))
+        res = invoke("run", *TINY, "--out", str(locked / "run"))
         if os.geteuid() != 0:  # root can write anywhere; the check is moot then
             assert res.exit_code == 2 and "cannot write" in res.output
-        res = invoke("run", *SMALL, "--out", "/proc/creditsim-test/run")
+        res = invoke("run", *TINY, "--out", "/proc/creditsim-test/run")
         assert res.exit_code == 2 and "Traceback" not in res.output
     finally:
         os.chmod(locked, 0o700)

@@ -8,8 +8,9 @@ The fenced ``bash`` blocks run in order in a temporary directory (the README's
   names must exist in ``pyproject.toml``, and the set-up-and-test line must be the one
   ``.ci/run`` runs, verbatim;
 * ``.venv/bin/creditsim ARGS`` runs the CLI in-process; ``creditsim run`` gets
-  ``--residents 5000 --days 30`` (replacing the README's sizes, or added): 5,000 so
-  that the README's ``--resident 4762`` exists;
+  ``--residents 5000 --days 30`` (replacing the README's sizes, or added) when a later
+  command reads its run (5,000 so that the README's ``--resident 4762`` exists), else
+  ``--residents 500 --days 30``;
 * ``.venv/bin/python -m pytest`` is this suite: not run from inside it;
 * ``benchmarks/bench.py`` runs in-process with ``--residents 2000 --days 7 --peer
   2000x5 --results <tmp>`` and a stand-in for one pipeline run (``run_one``, which
@@ -46,6 +47,8 @@ ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RUN_SIZE = {"--residents": "5000", "--days": "30"}
 SWEEP_SIZE = {"--residents": "300", "--replicates": "1"}
+#: The size of a run no later README command reads.
+UNREAD_RUN_SIZE = {"--residents": "500", "--days": "30"}
 BENCH_SIZE = {"--residents": "2000", "--days": "7", "--peer": "2000x5"}
 
 
@@ -159,7 +162,8 @@ def test_every_readme_command_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     readme_copy = tmp_path / "README.md"
     shutil.copy(README, readme_copy)
     ran = []
-    for cmd in readme_commands():
+    commands = readme_commands()
+    for at, cmd in enumerate(commands):
         prog, args = cmd[0], cmd[1:]
         if prog == "python3" and args[:2] == ["-m", "venv"] or prog.endswith("/pip"):
             continue  # set-up: test_setup_commands_are_the_ones_ci_runs
@@ -167,6 +171,10 @@ def test_every_readme_command_works(tmp_path: Path, monkeypatch: pytest.MonkeyPa
             args = sized(args, RUN_SIZE) if args[0] == "run" else args
             if args[0] == "sweep" and args[1] != "summary":
                 args = sized(args, SWEEP_SIZE)
+            if args[0] == "run":
+                out = args[args.index("--out") + 1]
+                read = any(out in later for later in commands[at + 1:])
+                args = sized(args, RUN_SIZE if read else UNREAD_RUN_SIZE)
             res = runner.invoke(app, args)
             assert res.exit_code == 0, f"{shlex.join(cmd)}\n{res.output}"
         elif prog.endswith("/python") and args[:2] == ["-m", "pytest"]:

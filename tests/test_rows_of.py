@@ -4,10 +4,11 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim.catalogue import rows_of
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(ids=st.lists(st.one_of(st.integers(0, 300), st.integers(0, 10**15)), unique=True,
                     max_size=60),
        queries=st.lists(st.one_of(st.integers(-5, 300), st.integers(0, 10**15)), max_size=60))
@@ -24,7 +25,7 @@ def test_rows_of_identical_arrays_is_the_identity(ids: list[int]) -> None:
     assert np.array_equal(rows_of(a, a.copy()), np.arange(len(a)))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(lo=st.integers(-50, 10**12), n=st.integers(0, 80), shuffle=st.booleans(),
        seed=st.integers(0, 2**32 - 1),
        queries=st.lists(st.integers(-60, 200), max_size=60))

@@ -82,6 +82,7 @@ def groups(models: Models) -> dict[str, Any]:
         "appeals": models.loop.appeals,
         "repayment": models.loop.repayment,
         "services": models.loop.demand,
+        "loop": models.loop.rounds,
         "records": models.departments,
         "linkage": models.linkage,
     }
@@ -89,7 +90,7 @@ def groups(models: Models) -> dict[str, Any]:
 
 def _from_groups(models: Models, g: Mapping[str, Any]) -> Models:
     loop = replace(models.loop, feedback=g["feedback"], appeals=g["appeals"],
-                   repayment=g["repayment"], demand=g["services"])
+                   repayment=g["repayment"], demand=g["services"], rounds=g["loop"])
     return replace(models, city=g["city"], households=g["households"], persons=g["persons"],
                    behaviour=replace(models.behaviour, kinds=g["behaviour"],
                                      court=g["behaviour.court"]),

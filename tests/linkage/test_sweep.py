@@ -6,13 +6,14 @@ import polars as pl
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim.linkage.evaluate import SWEEP_THRESHOLDS, TRUTH_COLUMN, threshold_sweep
 
 _res = st.one_of(st.none(), st.integers(0, 5))
 _post = st.one_of(st.none(), st.sampled_from([0.0, 0.05, 0.3, 0.5, 0.51, 0.9, 0.99, 1.0]))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(st.data())
 def test_threshold_sweep_matches_plain_count(data: st.DataObject) -> None:
     ids = data.draw(st.lists(st.integers(0, 60), unique=True, max_size=30))

@@ -7,6 +7,7 @@ import polars as pl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim import catalogue as cat
 from creditsim.policy import apply_policy
 from creditsim.services import decide, effect_intervals
@@ -44,7 +45,7 @@ def cases(draw):  # noqa: ANN201
     return policy, rows, recs, days, start, demand
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(100), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(cases())
 def test_services_match_the_oracle(case) -> None:  # noqa: ANN001
     policy, rows, recs, days, start, demand = case

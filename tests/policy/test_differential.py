@@ -6,6 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim.policy import apply_policy
 
 from .helpers import linked, register, sort_all
@@ -27,14 +28,14 @@ def _compare(policy, rows, recs, days, start) -> None:  # noqa: ANN001
         assert got.equals(want), f"{name} differs:\nfast\n{got}\nreference\n{want}"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), populations())
 def test_fast_engine_matches_reference(policy, population) -> None:  # noqa: ANN001
     rows, recs, days, start = population
     _compare(policy, rows, recs, days, start)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(150), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(policies(), populations(), st.integers(1, 5))
 def test_blocks_change_nothing(policy, population, block_rows) -> None:  # noqa: ANN001
     """Blocks of residents (ledger) and chunks of candidates (snapshots) of any size

@@ -12,6 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim.policy import (
     PolicyError,
     policy_from_data,
@@ -119,7 +120,7 @@ def mangled_text(draw):  # noqa: ANN201
     return draw(st.binary(max_size=200))
 
 
-_FAST = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+_FAST = settings(max_examples=examples(150), deadline=None, suppress_health_check=list(HealthCheck))
 _LONG = settings(max_examples=10_000, deadline=None, suppress_health_check=list(HealthCheck))
 
 

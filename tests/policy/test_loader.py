@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from budget import examples
 from creditsim.policy import (
     PolicyError,
     list_presets,
@@ -222,7 +223,7 @@ def policy_texts(draw) -> str:  # noqa: ANN001
 toml_ish = st.text(alphabet=st.sampled_from(list("[]{}=\"'#,.\\ \t\n\u00a0ab_-1")), max_size=300)
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=examples(300), deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.one_of(policy_texts(), toml_ish, st.sampled_from(preset_names()).map(preset_text)))
 def test_key_lines_agrees_with_the_reference(text: str) -> None:
     assert key_lines(text) == key_lines_reference(text)

@@ -50,7 +50,6 @@ CROWD_CAP = 100
 OUTSIDE_BLOCKS = 0.02
 
 
-
 @dataclass(frozen=True)
 class LinkageModel:
     """The settings of the probabilistic linkage besides the trained model and the
@@ -63,6 +62,43 @@ class LinkageModel:
         OUTSIDE_BLOCKS, "assumption: prior probability that a record's subject is in no "
         "block, measured when the shipped model was trained (docs/linkage.md)",
         bounds=(0.0, 1.0))
+    min_match_weight: Cited[float] = Cited(
+        -20.0, "assumption: candidate pairs whose match weight (log2 odds) is below this are "
+        "dropped; at odds under 2^-20 a candidate cannot change a posterior at the "
+        "precision kept (12 decimals)", unit="log2 odds", bounds=(None, 0.0))
+    m_floor: Cited[float] = Cited(
+        1e-4, "assumption: the least m probability of a level (EM leaves a level it never "
+        "observed at 0): a disagreement on such a level is strong evidence, not proof",
+        unit="probability", bounds=(1e-12, 1.0))
+    u_pairs_per_resident: Cited[float] = Cited(
+        100.0, "assumption: random register pairs drawn per registered resident to estimate "
+        "u, between u_pairs_min and u_pairs_max: registers of 30,000 residents and more "
+        "get u_pairs_max (docs/linkage.md: sampling error)",
+        unit="pairs per resident", bounds=(0.0, None))
+    u_pairs_min: Cited[int] = Cited(
+        1_000_000, "assumption: the fewest pairs drawn to estimate u: in a 2,000-resident "
+        "register the log2 u of every level observed then has a standard deviation of "
+        "0.25 or less between seeds (0.12 at 3 M pairs; docs/linkage.md)", unit="pairs",
+        bounds=(1, None))
+    u_pairs_max: Cited[int] = Cited(
+        3_000_000, "assumption: the most pairs drawn to estimate u (a few seconds of "
+        "DuckDB work at any register size)", unit="pairs", bounds=(1, None))
+    u_pseudo_count: Cited[float] = Cited(
+        0.5, "assumption: the count given a level no sampled pair showed (u = this / "
+        "pairs compared): rare, not impossible", unit="pairs", bounds=(1e-9, None))
+
+    def __post_init__(self) -> None:
+        if self.u_pairs_min.value > self.u_pairs_max.value:
+            raise ValueError(f"linkage.u_pairs_min ({self.u_pairs_min.value}) exceeds "
+                             f"linkage.u_pairs_max ({self.u_pairs_max.value})")
+
+    def u_pairs(self, residents: int) -> int:
+        """How many register pairs u is estimated from, for a register of ``residents``:
+        ``u_pairs_per_resident`` per resident, within [u_pairs_min, u_pairs_max]. A
+        register with no more ordered pairs than that is compared in full
+        (:func:`creditsim.linkage.probabilistic.estimate_u`)."""
+        want = round(self.u_pairs_per_resident.value * residents)
+        return int(min(max(want, self.u_pairs_min.value), self.u_pairs_max.value))
 
 
 #: Columns the Splink input tables carry (records and register alike).
@@ -199,13 +235,18 @@ def load_model(preset: str = "beijing") -> dict[str, Any]:
     return json.loads(text)
 
 
-def m_probabilities(settings: dict[str, Any]) -> dict[tuple[str, str], float | None]:
-    """{(comparison, level label): m} of a settings dictionary."""
-    out = {}
+def m_probabilities(settings: dict[str, Any], floor: float | None = None
+                    ) -> dict[tuple[str, str], float | None]:
+    """{(comparison, level label): m} of a settings dictionary; with ``floor``, every
+    m at least ``floor`` (a level without an m gets ``floor``)."""
+    out: dict[tuple[str, str], float | None] = {}
     for c in settings["comparisons"]:
         for lv in c["comparison_levels"]:
             if not lv.get("is_null_level"):
-                out[(c["output_column_name"], lv["label_for_charts"])] = lv.get("m_probability")
+                m = lv.get("m_probability")
+                if floor is not None:
+                    m = max(m, floor) if isinstance(m, float) else floor
+                out[(c["output_column_name"], lv["label_for_charts"])] = m
     return out
 
 

@@ -8,9 +8,10 @@ For the records whose ID did not lead to a registered resident:
    sample drawn with the run's seed (so they do not depend on the records);
    m probabilities come from the trained model shipped with the package;
    the prior is 1 / register size (every record has exactly one subject);
-4. Splink scores the blocked pairs; pairs with odds below 2^-20 are dropped;
+4. Splink scores the blocked pairs; pairs with match weight below
+   ``LinkageModel.min_match_weight`` (odds 2^-20) are dropped;
 5. for each key, the posterior of each candidate j is
-   ``odds_j / (sum of candidates' odds + OUTSIDE_BLOCKS)`` — the probability
+   ``odds_j / (sum of candidates' odds + outside_blocks)`` — the probability
    that j, and no other resident, is the subject; the best candidate is linked
    when its posterior reaches the threshold. Exact ties are broken by a hash of
    the key's content, the resident and the seed.
@@ -34,11 +35,6 @@ import polars as pl
 from creditsim.linkage import features
 from creditsim.linkage import model as mdl
 from creditsim.rng import stream
-
-#: Pairs with match weight below this are not kept (odds < 2^-20).
-MIN_MATCH_WEIGHT = -20.0
-#: Random register pairs compared to estimate u.
-U_PAIRS = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -104,20 +100,19 @@ def gamma_sql(settings: dict[str, Any]) -> list[str]:
 
 
 def estimate_u(con, settings: dict[str, Any], reg: features.RegisterFeatures, seed: int,
-               pairs: int = U_PAIRS) -> dict[tuple[str, str], float]:
-    """u probabilities from ``pairs`` random pairs of distinct registered residents.
+               pairs: int, pseudo_count: float = 0.5) -> dict[tuple[str, str], float]:
+    """u probabilities from ``pairs`` random pairs of distinct registered residents
+    (from all of them when the register has no more pairs than that).
 
     The pairs are drawn from the stream ``linkage.u_pairs`` of the run's seed, so u
     depends on the register and the seed only. Each pair's comparison levels are
     evaluated in DuckDB from the same SQL conditions the model uses. A level never
-    observed gets the pseudo-count ½ (u = ½ / pairs).
+    observed gets ``pseudo_count`` (u = pseudo_count / pairs).
     """
     n = reg.height
     if n < 2:
         return {}
-    rng = stream(seed, "linkage.u_pairs")
-    i = rng.integers(0, n, size=pairs)
-    j = (i + rng.integers(1, n, size=pairs)) % n  # j != i
+    i, j = _u_pairs(n, pairs, seed)
     cols = ["name", "name_py", "id_number", "birth_date", "sex", "district"]
     base = ["name", "id_number", "birth_date", "sex", "district"]
 
@@ -141,11 +136,25 @@ def estimate_u(con, settings: dict[str, Any], reg: features.RegisterFeatures, se
             nonnull = [lv for lv in c["comparison_levels"] if not lv.get("is_null_level")]
             for k, lv in enumerate(nonnull):
                 cnt = rows.get(len(nonnull) - 1 - k, 0)
-                out[(name, lv["label_for_charts"])] = (cnt if cnt else 0.5) / max(total, 1)
+                out[(name, lv["label_for_charts"])] = (cnt if cnt else pseudo_count) \
+                    / max(total, 1)
     finally:
         con.execute("DROP TABLE IF EXISTS u_gamma")
         con.unregister("u_pairs")
     return out
+
+
+def _u_pairs(n: int, pairs: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Ordered pairs (i, j), i != j, of ``n`` residents: every one when there are no
+    more than ``pairs`` (u is then exact), else ``pairs`` random ones from the stream
+    ``linkage.u_pairs`` of ``seed``."""
+    if n * (n - 1) <= pairs:
+        i, j = np.divmod(np.arange(n * n, dtype=np.int64), n)
+        keep = i != j
+        return i[keep], j[keep]
+    rng = stream(seed, "linkage.u_pairs")
+    i = rng.integers(0, n, size=pairs)
+    return i, (i + rng.integers(1, n, size=pairs)) % n  # j != i
 
 
 def link_probabilistic(
@@ -156,17 +165,17 @@ def link_probabilistic(
     seed: int,
     workdir: Path,
     opts: SplinkOptions,
-    cap: int = mdl.CROWD_CAP,
+    model: mdl.LinkageModel | None = None,
     charts: bool = False,
-    outside: float = mdl.OUTSIDE_BLOCKS,
 ) -> tuple[pl.DataFrame, ProbabilisticResult]:
     """Score ``recs`` against the register; returns (record→key map, result).
-    ``cap``: the largest name block compared; ``outside``: the prior that a record's
-    subject is in no block."""
+    ``model``: the crowd cap, the outside-blocks prior, the u sample and the least
+    match weight kept (default: LinkageModel())."""
     _silence_splink()
+    model = model or mdl.LinkageModel()
     keys, rec_key = features.record_keys(recs)
     kf = features.key_features(keys, reg_feat)
-    cand = features.candidate_register(reg_feat, kf, cap)
+    cand = features.candidate_register(reg_feat, kf, model.crowd_cap.value)
     reg_feat.release_blocking()
     n_reg = reg_feat.height
     stats = {"records": recs.height, "keys": keys.height, "candidate_residents": cand.height}
@@ -174,7 +183,7 @@ def link_probabilistic(
     try:
         best, settings, n_pairs, html = _run(con, kf, cand, reg_feat, trained=trained,
                                              seed=seed, n_reg=n_reg, opts=opts, charts=charts,
-                                             outside=outside)
+                                             model=model)
     finally:
         con.close()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -184,7 +193,7 @@ def link_probabilistic(
 
 def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterFeatures, *,
          trained: dict[str, Any], seed: int, n_reg: int, opts: SplinkOptions, charts: bool,
-         outside: float = mdl.OUTSIDE_BLOCKS
+         model: mdl.LinkageModel
          ) -> tuple[pl.DataFrame, dict[str, Any], int, dict[str, str]]:
     """Score the keys against the candidate register with Splink's
     ``predict_between`` (records on the left, register on the right).
@@ -198,9 +207,11 @@ def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterF
     only on its own pairs, so the slicing changes nothing but memory."""
     from splink import DuckDBAPI, Linker
 
-    u = estimate_u(con, trained, reg_feat, seed)
-    settings = mdl.with_parameters(trained, m=mdl.m_probabilities(trained), u=u,
-                                   lam=1.0 / n_reg, link_type="dedupe_only")
+    u = estimate_u(con, trained, reg_feat, seed, model.u_pairs(n_reg),
+                   model.u_pseudo_count.value)
+    m = mdl.m_probabilities(trained, floor=model.m_floor.value)
+    settings = mdl.with_parameters(trained, m=m, u=u, lam=1.0 / n_reg,
+                                   link_type="dedupe_only")
     db = DuckDBAPI(con)
     right = db.register(_splink_input(cand.rename({"resident_id": "uid"})).to_arrow(),
                         dataset_display_name="register", table_name="register")
@@ -219,9 +230,11 @@ def _run(con, kf: pl.DataFrame, cand: pl.DataFrame, reg_feat: features.RegisterF
         left = db.register(_splink_input(piece).to_arrow(), dataset_display_name="records",
                            table_name=name)
         pred = linker.inference.predict_between(
-            left, right, threshold_match_weight=MIN_MATCH_WEIGHT, warning_mode="never")
+            left, right, threshold_match_weight=model.min_match_weight.value,
+            warning_mode="never")
         n_pairs += con.execute(f"SELECT count(*) FROM {pred.physical_name}").fetchall()[0][0]
-        bests.append(_best_candidates(con, pred.physical_name, name, seed, outside))
+        bests.append(_best_candidates(con, pred.physical_name, name, seed,
+                                      model.outside_blocks.value))
         pred.drop_table_from_database_and_remove_from_cache()
         con.unregister(name)
     best = pl.concat(bests).sort("uid")

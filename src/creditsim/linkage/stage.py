@@ -121,7 +121,8 @@ def link_records(
         defer_metrics: leave ``metrics`` empty and return ``measure`` to compute it
             later (the pipeline runs it in its background thread while the platform
             stage starts); the document is the same.
-        settings: the crowd cap and outside-blocks prior (default: LinkageModel()).
+        settings: the crowd cap, outside-blocks prior, u sample, least match weight
+            kept and m floor (default: LinkageModel()).
     """
     settings = settings or model.LinkageModel()
     _check_options(threshold, seed)
@@ -158,8 +159,7 @@ def link_records(
             rest, reg_feat, trained=trained, seed=seed, workdir=Path(workdir),
             opts=SplinkOptions(memory_limit=memory_limit, threads=threads,
                                predict_chunks=predict_chunks),
-            charts=charts_dir is not None, cap=settings.crowd_cap.value,
-            outside=settings.outside_blocks.value)
+            model=settings, charts=charts_dir is not None)
         best = rec_key.join(res.best, on="uid", how="left").select(
             "record_id", "resident_id", "posterior",
             pl.col("n_candidates").fill_null(0))

@@ -25,10 +25,6 @@ from creditsim.linkage import features
 from creditsim.linkage import model as mdl
 from creditsim.linkage.probabilistic import SplinkOptions, _connect, _splink_input, estimate_u
 
-#: m of a level EM never observed (e.g. a sex disagreement between a record and
-#: its subject): small, so such a disagreement is strong evidence, but not zero.
-M_FLOOR = 1e-4
-
 #: EM sessions: blocking rule → the comparisons it leaves free to estimate.
 EM_BLOCKS: tuple[str, ...] = (
     'l."name" = r."name" AND l."district" = r."district"',
@@ -46,11 +42,13 @@ def train_model(recs: pl.DataFrame, reg_feat: features.RegisterFeatures, *, seed
     opts = opts or SplinkOptions()
     keys, _ = features.record_keys(recs)
     kf = features.key_features(keys, reg_feat)
-    cand = features.candidate_register(reg_feat, kf, mdl.CROWD_CAP)
+    lm = mdl.LinkageModel()
+    cand = features.candidate_register(reg_feat, kf, lm.crowd_cap.value)
     base = mdl.base_settings()
     con = _connect(workdir, opts)
     try:
-        u = estimate_u(con, base, reg_feat, seed)
+        u = estimate_u(con, base, reg_feat, seed, lm.u_pairs(reg_feat.height),
+                       lm.u_pseudo_count.value)
         settings = mdl.with_parameters(base, m={}, u=u, lam=1.0 / reg_feat.height,
                                        link_type="link_only")
         db = DuckDBAPI(con)
@@ -68,12 +66,14 @@ def train_model(recs: pl.DataFrame, reg_feat: features.RegisterFeatures, *, seed
         out = linker.misc.save_model_to_json()
     finally:
         con.close()
-    # Runs set u and the prior themselves; keep only what training estimated.
+    # Runs set u and the prior themselves; keep only what training estimated. m of a
+    # level EM never observed (e.g. a sex disagreement between a record and its
+    # subject) is raised to the floor (runs apply it too: linkage.m_floor).
+    m_of = mdl.m_probabilities(out, floor=lm.m_floor.value)
     for c in out["comparisons"]:
         for lv in c["comparison_levels"]:
             lv.pop("u_probability", None)
             if not lv.get("is_null_level"):
-                m = lv.get("m_probability")
-                lv["m_probability"] = max(m, M_FLOOR) if isinstance(m, float) else M_FLOOR
+                lv["m_probability"] = m_of[(c["output_column_name"], lv["label_for_charts"])]
     out.pop("linker_uid", None)
     return out

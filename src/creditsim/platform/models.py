@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
+from creditsim.params import Cited
 from creditsim.platform.appeals import AppealsModel, RepaymentModel
 from creditsim.platform.world.feedback import FeedbackModel
 from creditsim.services import DEFAULT_DEMAND, ServiceDemand
@@ -19,6 +20,16 @@ class RunSpec:
     start_date: dt.date
 
 
+@dataclass(frozen=True)
+class RoundsModel:
+    """How long the platform loop may iterate towards its fixed point."""
+
+    max_rounds: Cited[int] = Cited(
+        6, "assumption: rounds of the platform loop at most; a run whose feedback still "
+        "changes events after them stops there and says so (loop.json: converged false)",
+        unit="rounds", bounds=(1, None))
+
+
 @dataclass
 class LoopModels:
     feedback: FeedbackModel = field(default_factory=FeedbackModel)
@@ -26,7 +37,12 @@ class LoopModels:
     repayment: RepaymentModel = field(default_factory=RepaymentModel)
     #: Who demands each service and how often (services.demand).
     demand: tuple[ServiceDemand, ...] = DEFAULT_DEMAND
-    max_rounds: int = 6
+    rounds: RoundsModel = field(default_factory=RoundsModel)
     #: Re-score only residents whose records changed after round 0 (same result;
     #: tested against full re-scoring).
     incremental: bool = True
+
+    @property
+    def max_rounds(self) -> int:
+        """Rounds of the loop at most (``loop.max_rounds``)."""
+        return self.rounds.max_rounds.value

@@ -49,7 +49,6 @@ ROLES = np.array(
     dtype=np.int8,
 )
 SIZES = (ROLES != PAD).sum(axis=1).astype(np.int8)
-AGE_BANDS = np.array([18, 25, 35, 45, 55, 65, 75, 92], dtype=np.float64)
 
 _ASSUME = "assumption: household-type mix tuned to the cited size and age targets"
 
@@ -66,7 +65,11 @@ class HouseholdModel:
         _ASSUME + "; migrants live alone or as couples more often (13% of Beijing "
         "residents live in collective households, sources#beijing-census-2020)",
     )
-    # Head-age band probabilities over AGE_BANDS (7 bands), by type group.
+    #: Edges of the head-age bands (years; 7 bands) the head_age_* shares are over.
+    head_band_edges: Cited[tuple[float, ...]] = Cited(
+        (18.0, 25.0, 35.0, 45.0, 55.0, 65.0, 75.0, 92.0),
+        _ASSUME + " (band edges; an age is uniform within its band)", unit="years")
+    # Head-age band probabilities over head_band_edges, by type group.
     head_age_single_local: Cited[tuple[float, ...]] = Cited(
         (0.06, 0.20, 0.11, 0.10, 0.13, 0.17, 0.23), _ASSUME
     )
@@ -97,13 +100,40 @@ class HouseholdModel:
     grandparent_gap: Cited[tuple[float, float]] = Cited(
         (24.0, 34.0), "assumption: parents are 24-34 years older than the head"
     )
+    couple_age_shift: Cited[float] = Cited(
+        -2.0, "assumption: a spouse (and the second of a grandparent pair) is on average "
+        "2 years younger than the head (the first)", unit="years")
+    couple_age_sd: Cited[float] = Cited(
+        3.0, "assumption: spread of a couple's age difference (logistic, this standard "
+        "deviation)", unit="years")
+    couple_age_clip: Cited[float] = Cited(
+        8.0, "assumption: a couple's age difference departs from its mean by at most this",
+        unit="years")
+    sibling_spacing: Cited[tuple[float, float]] = Cited(
+        (1.5, 9.5), "assumption: the second child is born 1.5-9.5 years after the first "
+        "(uniform)", unit="years")
+    second_birth_extra: Cited[float] = Cited(
+        6.0, "assumption: a mother is at most this many years older at a second birth than "
+        "the top of mother_age_at_birth", unit="years")
+    oldest_grandparent_ages: Cited[tuple[float, float]] = Cited(
+        (85.0, 99.0), "assumption: a grandparent whose drawn age exceeds the upper value is "
+        "given a uniform age in this range instead (no pile-up at the top)", unit="years")
+    lone_grandparent_female: Cited[float] = Cited(
+        0.65, "assumption: share of women among grandparents living without their spouse "
+        "(women outlive men)")
+
+    def __post_init__(self) -> None:
+        edges = self.head_band_edges.value
+        if any(b <= a for a, b in zip(edges, edges[1:], strict=False)):
+            raise ValueError(f"households.head_band_edges must increase, got {list(edges)}")
 
 
-def _band_ages(u_band: np.ndarray, u_in: np.ndarray, probs: np.ndarray) -> np.ndarray:
+def _band_ages(u_band: np.ndarray, u_in: np.ndarray, probs: np.ndarray, edges: np.ndarray
+               ) -> np.ndarray:
     cdf = np.cumsum(probs / probs.sum())
     cdf[-1] = 1.0
     b = np.searchsorted(cdf, u_band, side="right")
-    lo, hi = AGE_BANDS[b], AGE_BANDS[b + 1]
+    lo, hi = edges[b], edges[b + 1]
     return lo + u_in * (hi - lo)
 
 
@@ -146,8 +176,9 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
         (np.isin(htype, (2, 3, 4)), model.head_age_family),
         (htype >= 5, model.head_age_threegen),
     ]
+    edges = np.asarray(model.head_band_edges.value, dtype=np.float64)
     for mask, probs in groups:
-        head_age[mask] = _band_ages(u[mask, 2], u[mask, 3], np.asarray(probs.value))
+        head_age[mask] = _band_ages(u[mask, 2], u[mask, 3], np.asarray(probs.value), edges)
 
     single_male_p = np.where(migrant_h, model.single_male_migrant.value,
                              model.single_male_local.value)
@@ -155,7 +186,9 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
         htype == 0, u[:, 4] < single_male_p,
         np.where(htype == 4, u[:, 4] >= model.lone_parent_female.value, True),
     )
-    spouse_age = head_age - 2.0 + np.clip(3.0 * _norm(u[:, 5]), -8.0, 8.0)
+    shift, sd, clip = (model.couple_age_shift.value, model.couple_age_sd.value,
+                       model.couple_age_clip.value)
+    spouse_age = head_age + shift + np.clip(sd * _norm(u[:, 5]), -clip, clip)
     # Reflect rather than clip at 18 and 99.9, so no birth date piles up.
     spouse_age = np.where(spouse_age < 18.0, 18.0 + (18.0 - spouse_age) * 0.5, spouse_age)
     spouse_age = np.where(spouse_age > 99.9, 99.9 - (spouse_age - 99.9), spouse_age)
@@ -163,7 +196,8 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
     lo, hi = model.mother_age_at_birth.value
     # Child ages: the mother's age minus an age-at-birth, never negative.
     gap1 = lo + u[:, 6] * (hi - lo)
-    gap2 = np.minimum(gap1 + 1.5 + u[:, 7] * 8.0, hi + 6.0)
+    s_lo, s_hi = model.sibling_spacing.value
+    gap2 = np.minimum(gap1 + s_lo + u[:, 7] * (s_hi - s_lo), hi + model.second_birth_extra.value)
     # If the mother is younger than the drawn gap, the child's age is drawn
     # uniformly below (younger parent's age − 18) instead, so no age piles up at 0.
     parents_min = np.where(htype == 4, head_age, np.minimum(head_age, spouse_age))
@@ -173,10 +207,11 @@ def draw_block(rng: np.random.Generator, n_households: int, migrant_share: float
     glo, ghi = model.grandparent_gap.value
     gp1_age = head_age + glo + u[:, 8] * (ghi - glo)
     # Very old grandparents are spread over 85-99 rather than clipped to one age.
-    gp1_age = np.where(gp1_age > 99.0, 85.0 + u[:, 10] * 14.0, gp1_age)
-    gp2_age = gp1_age - 2.0 + np.clip(3.0 * _norm(u[:, 9]), -8.0, 8.0)
+    o_lo, o_hi = model.oldest_grandparent_ages.value
+    gp1_age = np.where(gp1_age > o_hi, o_lo + u[:, 10] * (o_hi - o_lo), gp1_age)
+    gp2_age = gp1_age + shift + np.clip(sd * _norm(u[:, 9]), -clip, clip)
     gp2_age = np.where(gp2_age > 99.9, 99.9 - (gp2_age - 99.9), gp2_age)
-    gp_single_female = u[:, 10] < 0.65
+    gp_single_female = u[:, 10] < model.lone_grandparent_female.value
 
     sizes = SIZES[htype].astype(np.int64)
     n = int(sizes.sum())

@@ -51,18 +51,24 @@ def given_table() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     return chars, pinyin, wm / wm.sum(), wf / wf.sum()
 
 
-def single_char_prob(birth_year: np.ndarray) -> np.ndarray:
-    """P(a one-character given name) by birth year.
+#: Birth years that bound the cohorts of :data:`SINGLE_CHAR_SHARES` (defaults of
+#: PersonModel.single_name_cohorts / single_name_shares).
+SINGLE_CHAR_COHORTS: tuple[int, ...] = (1960, 1980, 1995, 2005)
+#: P(a one-character given name) for those born before each cohort bound, then after.
+SINGLE_CHAR_SHARES: tuple[float, ...] = (0.38, 0.42, 0.30, 0.18, 0.08)
+
+
+def single_char_prob(birth_year: np.ndarray,
+                     cohorts: tuple[int, ...] = SINGLE_CHAR_COHORTS,
+                     shares: tuple[float, ...] = SINGLE_CHAR_SHARES) -> np.ndarray:
+    """P(a one-character given name) by birth year: ``shares[k]`` for those born
+    before ``cohorts[k]`` (and after every earlier bound), ``shares[-1]`` after all.
 
     Assumption: one-character names peaked among people born 1960–1990 and fell
     sharply for children born after 2000 (as the MPS name reports describe).
     """
     by = np.asarray(birth_year)
-    return np.select(
-        [by < 1960, by < 1980, by < 1995, by < 2005],
-        [0.38, 0.42, 0.30, 0.18],
-        default=0.08,
-    )
+    return np.select([by < c for c in cohorts], list(shares[:-1]), default=shares[-1])
 
 
 #: Cells of the lookup table that :func:`inverse_cdf` answers most draws from.
@@ -105,7 +111,10 @@ def draw_surnames(u: np.ndarray) -> np.ndarray:
 
 
 def draw_given(u1: np.ndarray, u2: np.ndarray, u_single: np.ndarray,
-               male: np.ndarray, birth_year: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+               male: np.ndarray, birth_year: np.ndarray,
+               single: tuple[tuple[int, ...], tuple[float, ...]] = (SINGLE_CHAR_COHORTS,
+                                                                    SINGLE_CHAR_SHARES)
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Given-name character indices (second is -1 for one-character names)."""
     _, _, pm, pf = given_table()
     cm, cf = np.cumsum(pm), np.cumsum(pf)
@@ -116,7 +125,7 @@ def draw_given(u1: np.ndarray, u2: np.ndarray, u_single: np.ndarray,
     # P(one character) by birth year through a table over the distinct years.
     by = np.asarray(birth_year)
     y0 = int(by.min()) if by.size else 0
-    p_year = single_char_prob(np.arange(y0, (int(by.max()) if by.size else 0) + 1))
+    p_year = single_char_prob(np.arange(y0, (int(by.max()) if by.size else 0) + 1), *single)
     g2[u_single < p_year[by - y0]] = -1
     return g1, g2
 

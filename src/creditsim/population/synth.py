@@ -83,9 +83,42 @@ class PersonModel:
     edu_young_cdf: Cited[tuple[float, float]] = Cited(
         (0.55, 0.85), "assumption: 18-22-year-olds: share in tertiary education, and share "
         "in tertiary or senior secondary (the rest junior secondary)", bounds=(0.0, 1.0))
+    school_ages: Cited[tuple[int, ...]] = Cited(
+        (6, 12, 15, 18), "assumption: ages (whole years) at which children enter primary, "
+        "junior secondary and senior secondary school and leave it (the 6+3+3 system, "
+        "everyone at the usual age); from the last to edu_age_bands' first edge the "
+        "edu_young_cdf shares apply", unit="years")
+    car_logit_base: Cited[float] = Cited(
+        -1.1, "assumption: log-odds of a household car at income decile 0 (then scaled so "
+        "the city has city.cars_per_resident)", bounds=(None, None))
+    car_logit_per_decile: Cited[float] = Cited(
+        0.22, "assumption: rise of the car log-odds per income decile", bounds=(None, None))
+    car_district_weight: Cited[float] = Cited(
+        4.0, "assumption: weight of city.district_car_effect in the car log-odds",
+        bounds=(None, None))
+    car_head_ages: Cited[tuple[float, float]] = Cited(
+        (22.0, 76.0), "assumption: a household can own a car when its head's age is in "
+        "[low, high)", unit="years")
+    migrant_arrival_age: Cited[float] = Cited(
+        16.0, "assumption: a migrant adult has lived in the city at most since this age (or "
+        "half their life, whichever is longer)", unit="years")
+    single_name_cohorts: Cited[tuple[int, ...]] = Cited(
+        names.SINGLE_CHAR_COHORTS, "assumption: birth years bounding the cohorts of "
+        "single_name_shares", unit="birth year")
+    single_name_shares: Cited[tuple[float, ...]] = Cited(
+        names.SINGLE_CHAR_SHARES, "assumption: share of one-character given names among "
+        "those born before each of single_name_cohorts, then after the last: they peaked "
+        "among people born 1960-1990 and fell sharply after 2000 (as the MPS name "
+        "reports describe)", bounds=(0.0, 1.0))
     origin_counties: Cited[int] = Cited(
         30, "assumption: county-level divisions per origin province that migrants' IDs are "
         "drawn from, evenly (at most the 30 codes origin_counties makes)", bounds=(1, 30))
+
+    def __post_init__(self) -> None:
+        for name in ("school_ages", "single_name_cohorts", "car_head_ages"):
+            v = getattr(self, name).value
+            if any(b <= a for a, b in zip(v, v[1:], strict=False)):
+                raise ValueError(f"persons.{name} must increase, got {list(v)}")
 
 
 def origin_counties(province_codes: np.ndarray, n: int = 30) -> np.ndarray:
@@ -236,11 +269,12 @@ def synthesize(
     # 4. Education by age and hukou.
     u_edu = uni("education")
     edu = np.zeros(n, dtype=np.int8)
-    edu[(age_int >= 6) & (age_int < 12)] = 1
-    edu[(age_int >= 12) & (age_int < 15)] = 2
-    teen = (age_int >= 15) & (age_int < 18)
+    primary, junior, senior, leave = pm.school_ages.value
+    edu[(age_int >= primary) & (age_int < junior)] = 1
+    edu[(age_int >= junior) & (age_int < senior)] = 2
+    teen = (age_int >= senior) & (age_int < leave)
     edu[teen] = np.where(u_edu[teen] < pm.edu_teen_senior.value, 3, 2)
-    young = (age_int >= 18) & (age_int < 23)
+    young = (age_int >= leave) & (age_int < pm.edu_age_bands.value[0])
     y_tert, y_senior = pm.edu_young_cdf.value
     edu[young] = np.where(u_edu[young] < y_tert, 4, np.where(u_edu[young] < y_senior, 3, 2))
     # Adults: inverse CDF of their (age band, hukou) table.
@@ -285,8 +319,10 @@ def synthesize(
     # 6. Cars: a household car with probability rising with income decile; the head
     # drives it, the spouse sometimes too. Calibrated to cars per resident.
     head_age = age[head]
-    eligible_h = (head_age >= 22) & (head_age < 76)
-    car_logit = -1.1 + 0.22 * decile + np.asarray(city.district_car_effect.value)[district] * 4
+    car_lo, car_hi = pm.car_head_ages.value
+    eligible_h = (head_age >= car_lo) & (head_age < car_hi)
+    car_logit = pm.car_logit_base.value + pm.car_logit_per_decile.value * decile \
+        + np.asarray(city.district_car_effect.value)[district] * pm.car_district_weight.value
     p_car = 1.0 / (1.0 + np.exp(-car_logit))
     target_cars = city.cars_per_resident.value * n
     hh_mask = (rid == head) & eligible_h
@@ -302,7 +338,7 @@ def synthesize(
     years_in_city = np.where(
         migrant,
         np.minimum(-np.log1p(-uni("years")) * pm.migrant_years_mean.value,
-                   np.maximum(age - 16, age * 0.5)),
+                   np.maximum(age - pm.migrant_arrival_age.value, age * 0.5)),
         age,
     ).astype(np.float32)
 
@@ -329,7 +365,8 @@ def synthesize(
     father_idx = np.where(head_male, head, nxt)
     surname = np.where(inherits, sur_draw[np.where(role == hhm.PARENT, head, father_idx)],
                        sur_draw).astype(np.int16)
-    g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years)
+    g1, g2 = names.draw_given(uni("given1"), uni("given2"), uni("given_single"), male, years,
+                              (pm.single_name_cohorts.value, pm.single_name_shares.value))
     # The strings are built on the second thread (after the ID numbers).
     name_job = id_pool.submit(names.build_strings, surname, g1, g2)
     del sur_draw, surname, g1, g2, inherits

@@ -35,6 +35,23 @@ FAULT_BITS = {
 
 A = "assumption"
 
+#: How a mistyped ID number is mistyped (shares, cumulative): one digit replaced below
+#: the first value, two adjacent digits swapped below the second, else two digits
+#: replaced (records.strings.mistype_u8).
+_ID_SLIP_MIX: Cited[tuple[float, float]] = Cited(
+    (0.80, 0.95), A + ": most keying slips change one digit, some swap two adjacent "
+    "digits, a few change two (cumulative shares: one digit, + swap; the rest two)",
+    bounds=(0.0, 1.0))
+#: How a wrong birth date is wrong (cumulative): a day off (half +1, half -1) below the
+#: first value, the year off by one (half +1, half -1) below the second, else day and
+#: month swapped.
+_BIRTH_SLIP_MIX: Cited[tuple[float, float]] = Cited(
+    (0.4, 0.7), A + ": a wrong birth date is a day off, the year off by one, or day and "
+    "month swapped (cumulative shares: day, + year; the rest swapped)", bounds=(0.0, 1.0))
+_NAME_DROP_SHARE: Cited[float] = Cited(
+    0.1, A + ": share of name typos that drop a character (names of three or more "
+    "characters); the others replace one by a homophone")
+
 
 @dataclass(frozen=True)
 class DepartmentModel:
@@ -51,6 +68,16 @@ class DepartmentModel:
     captures_birth_date: bool = True
     captures_sex: bool = True
     captures_district: bool = True
+    id_slip_mix: Cited[tuple[float, float]] = _ID_SLIP_MIX
+    birth_slip_mix: Cited[tuple[float, float]] = _BIRTH_SLIP_MIX
+    name_drop_share: Cited[float] = _NAME_DROP_SHARE
+
+    def __post_init__(self) -> None:
+        for name in ("id_slip_mix", "birth_slip_mix"):
+            lo, hi = getattr(self, name).value
+            if lo > hi:
+                raise ValueError(f"records.{self.name}.{name}: the shares are cumulative "
+                                 f"and must not decrease, got [{lo}, {hi}]")
 
     def rates(self) -> dict[str, float]:
         return {

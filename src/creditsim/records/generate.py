@@ -115,16 +115,20 @@ def _other_person(reg: _Register, rid: np.ndarray, u1: np.ndarray, u2: np.ndarra
     return np.where(size > 1, member, anyone)
 
 
-def _wrong_birth(days: np.ndarray, u: np.ndarray) -> np.ndarray:
+def _wrong_birth(days: np.ndarray, u: np.ndarray, mix: tuple[float, float] = (0.4, 0.7)
+                 ) -> np.ndarray:
+    """Birth days keyed wrongly (``mix``: the department's ``birth_slip_mix``)."""
+    day_off, year_off = mix
     d = days.astype("datetime64[D]")
     y = d.astype("datetime64[Y]").astype(np.int64) + 1970
     m = d.astype("datetime64[M]").astype(np.int64) % 12 + 1
     dd = (d - d.astype("datetime64[M]")).astype(np.int64) + 1
-    plus_day = days + np.where(u < 0.2, 1, -1)
-    year_shift = np.where(u < 0.55, 1, -1)
+    plus_day = days + np.where(u < day_off / 2, 1, -1)
+    year_shift = np.where(u < (day_off + year_off) / 2, 1, -1)
     shifted = _ymd(y + year_shift, m, np.minimum(dd, 28))
     swapped = np.where((dd <= 12) & (dd != m), _ymd(y, dd, np.minimum(m, 28)), days + 1)
-    return np.where(u < 0.4, plus_day, np.where(u < 0.7, shifted, swapped)).astype(np.int32)
+    return np.where(u < day_off, plus_day, np.where(u < year_off, shifted, swapped)
+                    ).astype(np.int32)
 
 
 def _ymd(y: np.ndarray, m: np.ndarray, d: np.ndarray) -> np.ndarray:
@@ -259,7 +263,7 @@ def department_records(
     if mt.size:
         mu = keyed_uniforms(seed, f"records.{dept.name}.idtypo", ukey[mt], 5)
         typed = reg.id_bytes[id_holder[mt]]  # a copy: the actor's own ID
-        strings.mistype_u8(typed, mu)
+        strings.mistype_u8(typed, mu, dept.id_slip_mix.value)
     ids = arrowstr.views_into(reg.id_bytes, reg.id_prefix, id_holder, "id_number",
                              valid=~miss if miss.any() else None, replace=mt,
                              replace_bytes=typed)
@@ -271,7 +275,7 @@ def department_records(
     tp = np.flatnonzero(typo)
     faults |= (typo * NAME_TYPO).astype(np.uint8)
     del typo
-    nm = _names(reg, rid_r, tp, seed, dept.name, ukey)
+    nm = _names(reg, rid_r, tp, seed, dept, ukey)
 
     # Birth date and sex follow the ID holder (systems fill them from the ID); with
     # no ID written down, they are the actor's own.
@@ -281,7 +285,7 @@ def department_records(
         bi = np.flatnonzero(bw)
         if bi.size:
             bu = keyed_uniforms(seed, f"records.{dept.name}.birth", ukey[bi], 1)
-            bd[bi] = _wrong_birth(bd[bi], bu[:, 0])
+            bd[bi] = _wrong_birth(bd[bi], bu[:, 0], dept.birth_slip_mix.value)
         faults |= (bw * BIRTH_WRONG).astype(np.uint8)
         del bw, bi
         # A missing ID number does not blank the form's own birth-date field.
@@ -327,13 +331,14 @@ def _gather_float(s: pl.Series, idx: np.ndarray) -> pl.Series:
                                            null_count=-1))
 
 
-def _names(reg: _Register, rid: np.ndarray, tp: np.ndarray, seed: int, dept: str,
-           ukey: np.ndarray) -> pl.Series:
+def _names(reg: _Register, rid: np.ndarray, tp: np.ndarray, seed: int,
+           dept: DepartmentModel, ukey: np.ndarray) -> pl.Series:
     """The actors' names, with a typo in rows ``tp``."""
     typos = None
     if tp.size:
-        tu = keyed_uniforms(seed, f"records.{dept}.nametypo", ukey[tp], 3)
-        typos = strings.typo_names(reg.name.gather(pl.Series(rid[tp])), tu)
+        tu = keyed_uniforms(seed, f"records.{dept.name}.nametypo", ukey[tp], 3)
+        typos = strings.typo_names(reg.name.gather(pl.Series(rid[tp])), tu,
+                                   dept.name_drop_share.value)
     if reg.name_views is not None:
         # One 16-byte view per row: gathered as complex128 (a 1-D take is several
         # times faster than a row gather of an (n, 4) int32 array).

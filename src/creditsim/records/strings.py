@@ -9,22 +9,25 @@ from creditsim.arrowstr import fixed_width_to_u8, u8_to_series
 from creditsim.population import homophone_table
 
 
-def mistype_ids(ids: pl.Series, u: np.ndarray) -> pl.Series:
+def mistype_ids(ids: pl.Series, u: np.ndarray, mix: tuple[float, float] = (0.80, 0.95)
+                 ) -> pl.Series:
     """Mistype 18-character ID strings; ``u`` is an (n, 5) array of uniforms
     (see :func:`mistype_u8`)."""
     a = fixed_width_to_u8(ids, 18)
     if a.shape[0] == 0:
         return ids
-    mistype_u8(a, u)
+    mistype_u8(a, u, mix)
     return u8_to_series(a, ids.name)
 
 
-def mistype_u8(a: np.ndarray, u: np.ndarray) -> None:
+def mistype_u8(a: np.ndarray, u: np.ndarray, mix: tuple[float, float] = (0.80, 0.95)
+               ) -> None:
     """Mistype the (n, 18) uint8 ID bytes ``a`` in place; ``u``: (n, 5) uniforms.
 
-    80% one digit replaced, 15% two adjacent digits swapped (a substitution
-    instead when they are equal), 5% two digits replaced. Positions 0-16 (the
-    body); the check character is left as typed.
+    ``mix`` (cumulative shares; the department's ``id_slip_mix``, by default): one
+    digit replaced below ``mix[0]`` (80%), two adjacent digits swapped below
+    ``mix[1]`` (15%; a substitution instead when they are equal), else two digits
+    replaced (5%). Positions 0-16 (the body); the check character is left as typed.
     """
     n = a.shape[0]
     if n == 0:
@@ -39,27 +42,28 @@ def mistype_u8(a: np.ndarray, u: np.ndarray) -> None:
         nd = (d + 1 + np.floor(uu * 9).astype(np.int64)) % 10
         a[rows_, pos] = (nd + 48).astype(np.uint8)
 
-    swap = (mode >= 0.80) & (mode < 0.95)
+    one, swapped = mix
+    swap = (mode >= one) & (mode < swapped)
     swap_ok = swap & (a[rows, q] != a[rows, np.minimum(q + 1, 16)])
     r = rows[swap_ok]
     tmp = a[r, q[r]].copy()
     a[r, q[r]] = a[r, q[r] + 1]
     a[r, q[r] + 1] = tmp
-    single = (mode < 0.80) | (swap & ~swap_ok)
+    single = (mode < one) | (swap & ~swap_ok)
     subst(rows[single], p[single], u[single, 3])
-    double = mode >= 0.95
+    double = mode >= swapped
     r = rows[double]
     subst(r, p[r], u[r, 3])
     p2 = (p[r] + 1 + np.floor(u[r, 4] * 16).astype(np.int64)) % 17
     subst(r, p2, u[r, 4])
 
 
-def typo_names(nm: pl.Series, u: np.ndarray) -> pl.Series:
+def typo_names(nm: pl.Series, u: np.ndarray, drop_share: float = 0.1) -> pl.Series:
     """Introduce one typo into each name; ``u`` is an (n, 3) array of uniforms.
 
-    90%: a character is replaced by a homophone (or, if it has none in the
-    inventory, by a different character); 10% (names of three or more
-    characters): a character is dropped.
+    A share ``drop_share`` (the department's ``name_drop_share``; 10%) of names of
+    three or more characters lose a character; the others have one replaced by a
+    homophone (or, if it has none in the inventory, by a different character).
     """
     n = len(nm)
     if n == 0:
@@ -86,7 +90,7 @@ def typo_names(nm: pl.Series, u: np.ndarray) -> pl.Series:
         .otherwise(pl.col("alt")).alias("alt")
     )
     df = df.with_columns(
-        pl.when((pl.col("u_kind") < 0.1) & (pl.col("L") >= 3)).then(pl.lit(""))
+        pl.when((pl.col("u_kind") < drop_share) & (pl.col("L") >= 3)).then(pl.lit(""))
         .otherwise(pl.col("alt")).alias("alt")
     )
     out = df.sort("i").select(

@@ -28,6 +28,12 @@ from creditsim.rng import keyed_uniforms, stream
 
 A = "assumption"
 
+#: The default cap on one resident's demands of one service over a run.
+_MAX_PER_RESIDENT: Cited[int] = Cited(
+    4096, A + ": demands of one service drawn per resident over a run at most (far above "
+    "any default rate over any horizon: it bounds the draw, and numbers each demand's "
+    "day stream as resident x cap + demand)", unit="demands", bounds=(1, None))
+
 
 @dataclass(frozen=True)
 class ServiceDemand:
@@ -39,6 +45,7 @@ class ServiceDemand:
     decile_slope: float = 0.0  # log-rate change per income decile
     season_day: int | None = None  # day of year demand falls on (school admissions)
     decile_slope_source: str = A + ": demand rises with income (log-rate per decile)"
+    max_per_resident: Cited[int] = _MAX_PER_RESIDENT
 
     #: Plain-number parameters and the field holding their source (creditsim.paramspace).
     PARAM_SOURCES: ClassVar[dict[str, str]] = {"decile_slope": "decile_slope_source"}
@@ -87,10 +94,6 @@ DEFAULT_DEMAND: tuple[ServiceDemand, ...] = (
     ServiceDemand("office_rental", Cited(0.005, A), eligible="adult_working"),
     ServiceDemand("car_plate_lottery", Cited(0.1, A), eligible="adult"),
 )
-
-#: Largest number of demands of one service drawn per resident over a run.
-MAX_PER_RESIDENT = 4096
-
 
 def _rates(d: ServiceDemand, age: np.ndarray, decile: np.ndarray) -> np.ndarray:
     elig = {
@@ -177,11 +180,12 @@ def individual_demand(residents: pl.DataFrame, who: np.ndarray, *, seed: int, da
             day = np.tile(sdays, int(applies.sum()))
         else:
             u = keyed_uniforms(seed, f"services.{d.service}", who, 1)[:, 0].astype(np.float64)
-            cnt = np.minimum(poisson_icdf(u, lam * days / 365.0), MAX_PER_RESIDENT)
+            cap = d.max_per_resident.value
+            cnt = np.minimum(poisson_icdf(u, lam * days / 365.0), cap)
             rid = np.repeat(who, cnt)
             j = np.arange(len(rid)) - np.repeat(np.cumsum(cnt) - cnt, cnt)
             du = keyed_uniforms(seed, f"services.{d.service}.day",
-                                rid * MAX_PER_RESIDENT + j, 1)[:, 0]
+                                rid * cap + j, 1)[:, 0]
             day = np.floor(du.astype(np.float64) * days).astype(np.int64)
         parts.append(pl.DataFrame({
             "resident_id": pl.Series(rid, dtype=pl.Int32),
