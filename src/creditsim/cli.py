@@ -64,8 +64,13 @@ def run(
         hidden=True, help="Deprecated name of --city.")] = None,
     residents: Annotated[int, typer.Option(
         help="Residents (default: the city's population / 100; Beijing 21,893,095).")] = 0,
-    days: Annotated[int, typer.Option(help="Simulated days.")] = 365,
+    days: Annotated[int, typer.Option(help="Days of results, from the start date.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    start_date: Annotated[str | None, typer.Option(
+        help="Day 0, YYYY-MM-DD (default: the city profile's).")] = None,
+    burn_in_days: Annotated[int | None, typer.Option(
+        help="Days simulated before the start date (negative days in the tables), so "
+             "that day 0 is not a cold start (default: RunConfig's).")] = None,
     out: Annotated[Path | None, typer.Option(
         help="Run directory (default runs/<city>-seed<seed>).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run at --out.")] = False,
@@ -103,7 +108,8 @@ def run(
     cfg = make_config(city=city, residents=residents, days=days, seed=seed,
                       chunk_residents=chunk_residents, policy=policy,
                       linkage_threshold=linkage_threshold, feedback=feedback,
-                      overrides=parse_sets(set_, city))
+                      overrides=parse_sets(set_, city), start_date=start_date,
+                      **({} if burn_in_days is None else {"burn_in_days": burn_in_days}))
     from creditsim.modelset import build_models
     from creditsim.policy import read_policy
 
@@ -113,9 +119,10 @@ def run(
     for line in tidy(out_dir):  # what interrupted runs left there
         err_console.print(f"[yellow]note:[/] {escape(line)}", highlight=False, soft_wrap=True)
     check_out_dir(out_dir, overwrite)
-    _check_resources(cfg.residents, cfg.days, out_dir, force)
+    _check_resources(cfg.residents, cfg.simulated_days, out_dir, force)
     out_console.print(
-        f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days, "
+        f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days from "
+        f"{cfg.start_date} (burn-in {cfg.burn_in_days} days), "
         f"seed {cfg.seed} → {out_dir}")
     out_console.print("plan: " + " → ".join(
         s.name + (f" ({' → '.join(x.name for x in s.steps)})" if s.steps else "") for s in PLAN),
@@ -155,7 +162,7 @@ def _run_reported(cfg: Any, out_dir: Path, call: Callable[..., Any],
     try:
         return _run_checkpointed(out_dir, ckpt_opts[0], call, ckpt_opts[1])
     except Exception as e:
-        _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
+        _raise_if_disk_full(e, cfg.residents, cfg.simulated_days, out_dir)
         raise
 
 

@@ -6,13 +6,28 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from creditsim.cities import CITIES
 from creditsim.errors import ConfigError, Problem
 
-#: Longest simulated horizon accepted (days are stored as Int16 in tables).
-MAX_DAYS = 3650
+#: Longest simulated horizon accepted, burn-in included: 25 years (2013-10-01, when the
+#: national dishonest-debtor list began, to today is about 13; a 10-year study with a
+#: burn-in fits). Day columns are Int16 (at most 32,767) and the engine packs a day into
+#: 16 bits, so the bound is the model's choice, not the storage's.
+MAX_DAYS = 9131
+#: Dates the simulated period (burn-in included) may cover: the 18-digit resident ID
+#: (GB 11643-1999) and the population model's ages (census 2020, up to 100 years) hold
+#: for the 21st century.
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2099, 12, 31)
 #: Default scale of the city: 1:100.
 DEFAULT_SCALE = 100
 
@@ -27,6 +42,9 @@ class RunConfig(BaseModel):
     days: int = Field(365, description="simulated days")
     seed: int = Field(1, ge=0, lt=2**63, description="random seed")
     start_date: dt.date | None = Field(None, description="day 0; default from the city profile")
+    burn_in_days: int = Field(
+        0, description="days simulated before start_date (the whole system runs through "
+        "them; their rows carry negative days), so that day 0 is not a cold start")
     chunk_residents: int = Field(
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
@@ -65,6 +83,17 @@ class RunConfig(BaseModel):
             raise ValueError(f"must be at most {MAX_DAYS} (the configured horizon)")
         return v
 
+    @field_validator("burn_in_days")
+    @classmethod
+    def _burn_in(cls, v: int, info: ValidationInfo) -> int:
+        if v < 0:
+            raise ValueError("must be 0 or more")
+        days = info.data.get("days")
+        if days is not None and v + days > MAX_DAYS:
+            raise ValueError(f"with --days {days}, at most {MAX_DAYS - days} (burn-in + days "
+                             f"is the simulated horizon, at most {MAX_DAYS})")
+        return v
+
     @field_validator("linkage_threshold")
     @classmethod
     def _threshold(cls, v: float) -> float:
@@ -78,6 +107,17 @@ class RunConfig(BaseModel):
         if v <= 0:
             raise ValueError("must be positive")
         return v
+
+    @property
+    def simulated_start(self) -> dt.date:
+        """The first simulated day: ``burn_in_days`` before day 0 (resolved configs)."""
+        assert self.start_date is not None
+        return self.start_date - dt.timedelta(days=self.burn_in_days)
+
+    @property
+    def simulated_days(self) -> int:
+        """Days simulated: the burn-in and the results window."""
+        return self.burn_in_days + self.days
 
     def resolved(self) -> RunConfig:
         """Fill the city-dependent defaults (residents, start date)."""
@@ -94,13 +134,34 @@ def make_config(**kwargs: Any) -> RunConfig:
     """Build a resolved :class:`RunConfig`, turning validation errors into one
     :class:`~creditsim.errors.ConfigError` that lists every problem."""
     try:
-        return RunConfig(**kwargs).resolved()
+        cfg = RunConfig(**kwargs).resolved()
     except ValidationError as e:
         raise ConfigError([
             Problem(err["msg"].removeprefix("Value error, "),
                     "--" + ".".join(str(x) for x in err["loc"]).replace("_", "-"))
             for err in e.errors()
         ]) from None
+    problems = _period_problems(cfg)
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def _period_problems(cfg: RunConfig) -> list[Problem]:
+    """The simulated period (burn-in included) must lie within FIRST_DATE..LAST_DATE."""
+    first, last = cfg.simulated_start, cfg.simulated_start + dt.timedelta(
+        days=cfg.simulated_days - 1)
+    out = []
+    if first < FIRST_DATE:
+        where = "--burn-in-days" if cfg.burn_in_days and cfg.start_date >= FIRST_DATE \
+            else "--start-date"
+        out.append(Problem(f"the simulated period would begin on {first} (start date "
+                           f"{cfg.start_date} less {cfg.burn_in_days} burn-in days); the "
+                           f"models hold from {FIRST_DATE}", where))
+    if last > LAST_DATE:
+        out.append(Problem(f"the run would end on {last}; the models hold until "
+                           f"{LAST_DATE}", "--start-date"))
+    return out
 
 
 def default_out(cfg: RunConfig) -> Path:
