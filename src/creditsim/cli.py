@@ -257,7 +257,9 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
     if "list_spells.parquet" in tabs:
         import polars as pl
 
-        sp = pl.read_parquet(out / "list_spells.parquet")
+        # the results window [0, days): spells overlapping it, decisions made in it
+        sp = pl.read_parquet(out / "list_spells.parquet").filter(
+            pl.col("end_day").is_null() | (pl.col("end_day") > 0))
         by_list = sp.group_by("list").agg(pl.col("resident_id").n_unique()).sort("list")
         listed = ", ".join(f"{r[0]} {r[1]:,}" for r in by_list.iter_rows())
         wrong = sp.filter(pl.col("wrongful"))["resident_id"].n_unique() \
@@ -265,7 +267,7 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
         out_console.print(f"listed residents: {sp['resident_id'].n_unique():,} ({listed}); "
                           f"wrongly listed: {wrong:,}")
     if "decisions.parquet" in tabs:
-        dec = pl.read_parquet(out / "decisions.parquet")
+        dec = pl.read_parquet(out / "decisions.parquet").filter(pl.col("day") >= 0)
         denied = dec.filter(pl.col("decision") == "denied")
         svc = denied["service"].cast(pl.String)
         flights = int((svc == "flight").sum())
