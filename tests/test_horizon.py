@@ -15,6 +15,8 @@ from creditsim.audit import RunData, audit_run
 from creditsim.cli import app
 from creditsim.config import MAX_DAYS, make_config
 from creditsim.errors import ConfigError
+from creditsim.platform import LoopModels
+from creditsim.resources import GiB, estimate
 from creditsim.rundays import DAY_COLUMNS, day_columns, to_start
 
 N, SEED, BURN, DAYS = 20_000, 5, 400, 90
@@ -137,3 +139,27 @@ def test_the_national_list_history_runs(tmp_path: Path) -> None:
     assert ev["day"].min() >= 0 and ev["day"].max() == days - 1
     sp = pl.read_parquet(out / "list_spells.parquet")
     assert sp.height > 0 and sp["start_day"].max() > 3650  # lists still fill after 10 years
+    assert json.loads((out / "loop.json").read_text())["converged"]
+
+
+def test_memory_estimate_covers_the_long_horizons() -> None:
+    """resources.estimate is at or above every peak measured over long horizons
+    (benchmarks/horizon.py), so the resource check knows the horizon."""
+    results = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
+    points = []
+    for name in ("horizon-memory-219000", "horizon-memory-1000000"):
+        d = json.loads((results / f"{name}.json").read_text())
+        points += [(d["residents"], r["days"] + r["burn_in_days"], r["peak_rss_gb"])
+                   for r in d["runs"]]
+    for name in ("cold-start", "cold-start-1m"):
+        d = json.loads((results / f"{name}.json").read_text())
+        points.append((d["residents"], d["days"], d["peak_rss_gb"]))
+    assert any(days >= 3650 for _, days, _ in points)
+    for residents, days, peak in points:
+        assert estimate(residents, days).memory / GiB >= peak, (residents, days, peak)
+
+
+def test_round_cap_grows_with_the_horizon() -> None:
+    m = LoopModels()
+    assert m.round_cap(365) == m.round_cap(730) == m.max_rounds
+    assert m.round_cap(3650) >= 15 and m.round_cap(MAX_DAYS) > m.round_cap(3650)
