@@ -28,6 +28,13 @@ MAX_DAYS = 9131
 #: for the 21st century.
 FIRST_DATE = dt.date(2000, 1, 1)
 LAST_DATE = dt.date(2099, 12, 31)
+#: Default burn-in: five years. With none, every list starts empty: at 1:100 Beijing no
+#: dishonest-debtor listing appears before about day 160 and the stock on day 365 is
+#: about a quarter of the model's steady state. The stock of the dishonest-debtor list
+#: comes within 10 % of its steady state (the mean over years 7-10 of a cold run) after
+#: 1,654 days at 1M residents and 1,715 at 1:100 (every list: 1,122 and 993);
+#: benchmarks/results/cold-start-1m.json and cold-start.json, benchmarks/horizon.py.
+DEFAULT_BURN_IN_DAYS = 1826
 #: Default scale of the city: 1:100.
 DEFAULT_SCALE = 100
 
@@ -43,8 +50,9 @@ class RunConfig(BaseModel):
     seed: int = Field(1, ge=0, lt=2**63, description="random seed")
     start_date: dt.date | None = Field(None, description="day 0; default from the city profile")
     burn_in_days: int = Field(
-        0, description="days simulated before start_date (the whole system runs through "
-        "them; their rows carry negative days), so that day 0 is not a cold start")
+        DEFAULT_BURN_IN_DAYS, description="days simulated before start_date (the whole "
+        "system runs through them; their rows carry negative days), so that day 0 is not "
+        "a cold start")
     chunk_residents: int = Field(
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
