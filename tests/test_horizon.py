@@ -163,3 +163,20 @@ def test_round_cap_grows_with_the_horizon() -> None:
     m = LoopModels()
     assert m.round_cap(365) == m.round_cap(730) == m.max_rounds
     assert m.round_cap(3650) >= 15 and m.round_cap(MAX_DAYS) > m.round_cap(3650)
+
+
+def test_the_resource_check_counts_the_burn_in(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run whose window alone would fit is refused when its burn-in does not."""
+    import creditsim.pipeline
+    from creditsim import resources
+
+    residents, days, burn = 5_000_000, 365, 3000
+    fits = estimate(residents, days).memory + GiB
+    assert estimate(residents, days + burn).memory > fits
+    monkeypatch.setattr(resources, "available_memory", lambda: fits)
+    monkeypatch.setattr(creditsim.pipeline, "run", lambda *a, **k: pytest.fail("ran"))
+    res = CliRunner().invoke(app, ["run", "--residents", str(residents), "--days", str(days),
+                                   "--burn-in-days", str(burn), "--out", str(tmp_path / "r")])
+    assert res.exit_code == 2
+    assert f"x {days + burn} days needs about" in " ".join(res.output.split())

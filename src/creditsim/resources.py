@@ -80,11 +80,13 @@ def free_disk(path: Path) -> tuple[Path, int]:
 
 def preflight(residents: int, days: int, out: Path, *, force: bool) -> list[str]:
     """Compare a run's estimated needs with the memory available and the disk free
-    where ``out`` will be written. Raises :class:`ConfigError` naming both figures
+    where ``out`` will be written (``days``: every simulated day, the burn-in
+    included, as the messages say). Raises :class:`ConfigError` naming both figures
     if either estimate exceeds them; with ``force``, returns the same findings as
     warnings instead."""
     need = estimate(residents, days)
-    hint = "" if force else " (use fewer residents or days, or --force to try anyway)"
+    hint = "" if force else (" (use fewer residents or days, a shorter --burn-in-days, or "
+                             "--force to try anyway)")
     found = []
     have = available_memory()
     if need.memory > have:
