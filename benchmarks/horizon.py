@@ -14,7 +14,7 @@ rows, so that what grows beyond the tables can be found. Result:
 ``benchmarks/results/horizon-memory-<residents>.json``.
 
     .venv/bin/python benchmarks/horizon.py cold-start
-    .venv/bin/python benchmarks/horizon.py cold-start --residents 2000 --years 2 --results /tmp/r
+    .venv/bin/python benchmarks/horizon.py cold-start --residents 2000 --years 2 --results scratch
     .venv/bin/python benchmarks/horizon.py memory --residents 219000 --years 1,3,10
 """
 

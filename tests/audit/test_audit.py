@@ -56,7 +56,7 @@ def independent_flags(run: Path) -> pl.DataFrame:
     from creditsim.policy import load_policy
 
     m = json.loads((run / "manifest.json").read_text())
-    pol = load_policy(m["config"]["policy"] or m["config"]["preset"])
+    pol = load_policy(m["config"]["policy"] or m["config"]["city"])
     black = [lst.id for lst in pol.lists if lst.kind != "red"]
     reg = pl.read_parquet(run / "residents.parquet")
     days = m["config"]["days"]
