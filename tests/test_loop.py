@@ -12,11 +12,14 @@ from typer.testing import CliRunner
 from creditsim.cli import app
 from creditsim.rundir import read_manifest
 
-#: Every test here shares runs of 25,000 residents × 365 days: the whole suite only.
+#: Every test here shares runs of 25,000 residents × 365 days from a cold start (no
+#: burn-in: four runs of six simulated years would cost the suite minutes): the whole
+#: suite only.
 pytestmark = pytest.mark.slow
 
 runner = CliRunner()
-BASE = ["run", "--residents", "25000", "--days", "365", "--seed", "4", "--quiet"]
+BASE = ["run", "--residents", "25000", "--days", "365", "--burn-in-days", "0", "--seed", "4",
+        "--quiet"]
 
 
 def _run(out: Path, *extra: str) -> Path:

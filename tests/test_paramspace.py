@@ -150,9 +150,10 @@ ALLOWED_CONSTANTS = {
     "linkage/model.py:CROWD_CAP": "default of linkage.crowd_cap",
     "linkage/model.py:OUTSIDE_BLOCKS": "default of linkage.outside_blocks",
     "linkage/schema.py:DEFAULT_THRESHOLD": "default of the run option --linkage-threshold",
-    "services/evaluate.py:DELETION_DAYS": "the list-deletion deadline, part of the "
-                                          "deletion rule (services.evaluate), not a "
-                                          "model parameter yet",
+    "services/evaluate.py:DELETION_WORKING_DAYS": "the published deletion deadline (SPC "
+                                                  "provisions Art. 10) by which the audit "
+                                                  "judges a late deletion: a definition of "
+                                                  "the labels, not a model assumption",
 }
 
 

@@ -20,8 +20,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("p") / "run"
+    # no burn-in: the policy is re-run below over the same 120 days from day 0
     res = runner.invoke(app, ["run", "--residents", "6000", "--days", "120", "--seed", "3",
-                              "--quiet", "--out", str(out)])
+                              "--burn-in-days", "0", "--quiet", "--out", str(out)])
     assert res.exit_code == 0, res.output
     return out
 

@@ -69,8 +69,14 @@ def run(
         hidden=True, help="Deprecated name of --city.")] = None,
     residents: Annotated[int, typer.Option(
         help="Residents (default: the city's population / 100; Beijing 21,893,095).")] = 0,
-    days: Annotated[int, typer.Option(help="Simulated days.")] = 365,
+    days: Annotated[int, typer.Option(help="Days of results, from the start date.")] = 365,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 1,
+    start_date: Annotated[str | None, typer.Option(
+        help="Day 0, YYYY-MM-DD (default: the city profile's).")] = None,
+    burn_in_days: Annotated[int, typer.Option(
+        help="Days simulated before the start date (negative days in the tables), so "
+             "that day 0 is not a cold start; five years by default (DESIGN.md §5).")
+    ] = 1826,  # config.DEFAULT_BURN_IN_DAYS (kept equal by tests/scenario)
     out: Annotated[Path | None, typer.Option(
         help="Run directory (default runs/<city>-seed<seed>).")] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace an existing run at --out.")] = False,
@@ -110,7 +116,8 @@ def run(
     cfg = prep.config
     out_dir = before_run(cfg, out, overwrite, force, _tell)
     out_console.print(
-        f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days, "
+        f"[bold]creditsim[/] {cfg.city}: {cfg.residents:,} residents × {cfg.days} days from "
+        f"{cfg.start_date} (burn-in {cfg.burn_in_days} days), "
         f"seed {cfg.seed} → {out_dir}")
     out_console.print("plan: " + " → ".join(
         s.name + (f" ({' → '.join(x.name for x in s.steps)})" if s.steps else "") for s in PLAN),
@@ -147,7 +154,7 @@ def _run_reported(cfg: Any, out_dir: Path, call: Callable[..., Any],
     try:
         return _run_checkpointed(out_dir, ckpt_opts[0], call, ckpt_opts[1])
     except Exception as e:
-        _raise_if_disk_full(e, cfg.residents, cfg.days, out_dir)
+        _raise_if_disk_full(e, cfg.residents, cfg.simulated_days, out_dir)
         raise
 
 
@@ -236,9 +243,11 @@ def _summary(manifest: dict[str, Any], out: Path) -> None:
                           f"{_ratio(ok / links if links else None)} · recall "
                           f"{_ratio(ok / n if n else None)} · unlinked records {n - links:,}")
     if "list_spells.parquet" in tabs:
-        _summary_lists(pl.read_parquet(out / "list_spells.parquet"), out / "policy.toml")
+        # the results window [0, days): spells overlapping it
+        _summary_lists(pl.read_parquet(out / "list_spells.parquet").filter(
+            pl.col("end_day").is_null() | (pl.col("end_day") > 0)), out / "policy.toml")
     if "decisions.parquet" in tabs:
-        dec = pl.read_parquet(out / "decisions.parquet")
+        dec = pl.read_parquet(out / "decisions.parquet").filter(pl.col("day") >= 0)
         denied = dec.filter(pl.col("decision") == "denied")
         svc = denied["service"].cast(pl.String)
         flights = int((svc == "flight").sum())

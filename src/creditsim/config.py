@@ -14,6 +14,7 @@ from pydantic import (
     Field,
     PrivateAttr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -21,8 +22,23 @@ from pydantic import (
 from creditsim.cities import CityProfile, load_city
 from creditsim.errors import ConfigError, CreditsimError, Problem
 
-#: Longest simulated horizon accepted (days are stored as Int16 in tables).
-MAX_DAYS = 3650
+#: Longest simulated horizon accepted, burn-in included: 25 years (2013-10-01, when the
+#: national dishonest-debtor list began, to today is about 13; a 10-year study with a
+#: burn-in fits). Day columns are Int16 (at most 32,767) and the engine packs a day into
+#: 16 bits, so the bound is the model's choice, not the storage's.
+MAX_DAYS = 9131
+#: Dates the simulated period (burn-in included) may cover: the 18-digit resident ID
+#: (GB 11643-1999) and the population model's ages (census 2020, up to 100 years) hold
+#: for the 21st century.
+FIRST_DATE = dt.date(2000, 1, 1)
+LAST_DATE = dt.date(2099, 12, 31)
+#: Default burn-in: five years. With none, every list starts empty: at 1:100 Beijing no
+#: dishonest-debtor listing appears before about day 160 and the stock on day 365 is
+#: about a quarter of the model's steady state. The stock of the dishonest-debtor list
+#: comes within 10 % of its steady state (the mean over years 7-10 of a cold run) after
+#: 1,654 days at 1M residents and 1,715 at 1:100 (every list: 1,122 and 993);
+#: benchmarks/results/cold-start-1m.json and cold-start.json, benchmarks/horizon.py.
+DEFAULT_BURN_IN_DAYS = 1826
 #: Default scale of the city: 1:100.
 DEFAULT_SCALE = 100
 
@@ -52,6 +68,10 @@ class RunConfig(BaseModel):
     days: int = Field(365, description="simulated days")
     seed: int = Field(1, ge=0, lt=2**63, description="random seed")
     start_date: dt.date | None = Field(None, description="day 0; default from the city profile")
+    burn_in_days: int = Field(
+        DEFAULT_BURN_IN_DAYS, description="days simulated before start_date (the whole "
+        "system runs through them; their rows carry negative days), so that day 0 is not "
+        "a cold start")
     chunk_residents: int = Field(
         1 << 21, description="residents processed per chunk (memory bound; results "
         "do not depend on it)")
@@ -115,6 +135,17 @@ class RunConfig(BaseModel):
             raise ValueError(f"must be at most {MAX_DAYS} (the configured horizon)")
         return v
 
+    @field_validator("burn_in_days")
+    @classmethod
+    def _burn_in(cls, v: int, info: ValidationInfo) -> int:
+        if v < 0:
+            raise ValueError("must be 0 or more")
+        days = info.data.get("days")
+        if days is not None and v + days > MAX_DAYS:
+            raise ValueError(f"with --days {days}, at most {MAX_DAYS - days} (burn-in + days "
+                             f"is the simulated horizon, at most {MAX_DAYS})")
+        return v
+
     @field_validator("linkage_threshold")
     @classmethod
     def _threshold(cls, v: float) -> float:
@@ -128,6 +159,17 @@ class RunConfig(BaseModel):
         if v <= 0:
             raise ValueError("must be positive")
         return v
+
+    @property
+    def simulated_start(self) -> dt.date:
+        """The first simulated day: ``burn_in_days`` before day 0 (resolved configs)."""
+        assert self.start_date is not None
+        return self.start_date - dt.timedelta(days=self.burn_in_days)
+
+    @property
+    def simulated_days(self) -> int:
+        """Days simulated: the burn-in and the results window."""
+        return self.burn_in_days + self.days
 
     def resolved(self) -> RunConfig:
         """Fill the city-dependent defaults (residents, start date)."""
@@ -144,10 +186,32 @@ def make_config(**kwargs: Any) -> RunConfig:
     """Build a resolved :class:`RunConfig`, turning validation errors into one
     :class:`~creditsim.errors.ConfigError` that lists every problem."""
     try:
-        return RunConfig(**kwargs).resolved()
+        cfg = RunConfig(**kwargs).resolved()
     except ValidationError as e:
         raise ConfigError(config_problems(
             e, lambda name: "--" + name.replace("_", "-"))) from None
+    problems = period_problems(cfg, lambda name: "--" + name.replace("_", "-"))
+    if problems:
+        raise ConfigError(problems)
+    return cfg
+
+
+def period_problems(cfg: RunConfig, where: Callable[[str], str]) -> list[Problem]:
+    """The simulated period (burn-in included) must lie within FIRST_DATE..LAST_DATE;
+    a problem is located by ``where(field)``."""
+    first, last = cfg.simulated_start, cfg.simulated_start + dt.timedelta(
+        days=cfg.simulated_days - 1)
+    out = []
+    if first < FIRST_DATE:
+        field = "burn_in_days" if cfg.burn_in_days and cfg.start_date >= FIRST_DATE \
+            else "start_date"
+        out.append(Problem(f"the simulated period would begin on {first} (start date "
+                           f"{cfg.start_date} less {cfg.burn_in_days} burn-in days); the "
+                           f"models hold from {FIRST_DATE}", where(field)))
+    if last > LAST_DATE:
+        out.append(Problem(f"the run would end on {last}; the models hold until "
+                           f"{LAST_DATE}", where("start_date")))
+    return out
 
 
 def config_problems(e: ValidationError, where: Callable[[str], str],

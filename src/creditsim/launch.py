@@ -206,7 +206,7 @@ def before_run(cfg: RunConfig, out: Path | None, overwrite: bool, force: bool,
     for line in tidy(out_dir):
         tell("note", line)
     check_out_dir(out_dir, overwrite)
-    for warning in preflight(cfg.residents, cfg.days, out_dir, force=force):
+    for warning in preflight(cfg.residents, cfg.simulated_days, out_dir, force=force):
         tell("warning", warning)
     return out_dir
 

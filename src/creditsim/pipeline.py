@@ -65,8 +65,9 @@ from creditsim.platform import (
 from creditsim.policy import LoadedPolicy, read_policy
 from creditsim.population.synth import synthesize
 from creditsim.records import build_records
-from creditsim.scenario import manifest_entry as scenario_manifest
+from creditsim.rundays import to_start
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
+from creditsim.scenario import manifest_entry as scenario_manifest
 from creditsim.services import deletion_calendar, demand_totals
 
 from creditsim.stagetypes import (  # noqa: F401 - the stage types are part of this API
@@ -108,7 +109,7 @@ def _background_handoffs(ctx: RunContext, df: pl.DataFrame) -> Handoffs:
     ctx.background.submit(_lower_priority)
     index = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
     totals = ctx.background.submit(_timed, partial(
-        demand_totals, df.clone(), seed=c.seed, days=c.days, start_date=ctx.start_date,
+        demand_totals, df.clone(), seed=c.seed, days=ctx.days, start_date=ctx.start_date,
         model=ctx.m.loop.demand))
     return Handoffs(register_index=Deferred(index), demand_totals=Deferred(totals))
 
@@ -135,7 +136,7 @@ def _behaviour(ctx: RunContext, given: StageInput) -> StageOutput:
     """Candidate events: every kind at its full rate, plus "boost" candidates for
     kinds people can do more of (see :mod:`creditsim.platform.world.feedback`)."""
     c, residents = ctx.config, given.tables["residents"]
-    base = generate_events(residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
+    base = generate_events(residents, seed=c.seed, days=ctx.days, start_date=ctx.start_date,
                            model=ctx.m.behaviour, chunk_residents=c.chunk_residents,
                            progress=lambda f: ctx.progress("behaviour", 0.8 * f))
     cand = [base.with_columns(pl.lit(False).alias("boost"))]
@@ -144,7 +145,7 @@ def _behaviour(ctx: RunContext, given: StageInput) -> StageOutput:
         kinds = tuple(k for k in ctx.m.behaviour.kinds if k.kind in BOOSTABLE)
         mult = {k.kind: np.full(residents.height, fb.max_boost - 1.0) for k in kinds}
         boost = generate_events(
-            residents, seed=c.seed, days=c.days, start_date=ctx.start_date,
+            residents, seed=c.seed, days=ctx.days, start_date=ctx.start_date,
             model=BehaviourModel(kinds=kinds, court=ctx.m.behaviour.court),
             chunk_residents=c.chunk_residents, multipliers=mult, stream_tag=".boost",
             event_id_offset=base.height)
@@ -156,7 +157,7 @@ def _behaviour(ctx: RunContext, given: StageInput) -> StageOutput:
 def _records(ctx: RunContext, given: StageInput) -> StageOutput:
     c, t = ctx.config, given.tables
     recs = build_records(t["_candidates"].drop("boost"), t["residents"], seed=c.seed,
-                         days=c.days, start_year=ctx.start_date.year,
+                         days=ctx.days, start_year=ctx.start_date.year,
                          departments=ctx.m.departments,
                          district_codes=ctx.city.district_codes.value,
                          progress=lambda f: ctx.progress("records", f))
@@ -247,15 +248,17 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     res = run_loop(LoopInputs(residents=t.pop("residents"), candidates=t.pop("_candidates"),
                               records=records, links=t["_links"], policy=policy,
                               totals=totals),
-                   RunSpec(seed=c.seed, days=c.days, start_date=ctx.start_date),
+                   RunSpec(seed=c.seed, days=ctx.days, start_date=ctx.start_date),
                    ctx.m.loop,
                    Sink(emit=ctx.emit, full_records={d: partial(_read_spilled, s)
                                                      for d, s in spilled.items()}))
-    doc = {"rounds": res.rounds, "seconds": res.timings,
+    rounds = [{**r, "first_changed_day": None if r["first_changed_day"] is None
+               else r["first_changed_day"] - c.burn_in_days} for r in res.rounds]
+    doc = {"rounds": rounds, "seconds": res.timings, "burn_in_days": c.burn_in_days,
            "converged": res.rounds[-1]["events_changed_next"] == 0
            and not res.rounds[-1]["repayments_changed_next"],
            "feedback": ctx.m.loop.feedback.enabled,
-           "calendar": deletion_calendar(ctx.start_date, c.days)}
+           "calendar": deletion_calendar(ctx.start_date, ctx.days)}
     ctx.progress("platform", 1.0)
     return StageOutput(res.tables, documents={"loop.json": doc},
                        steps={**res.timings, **steps})
@@ -327,8 +330,7 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
         writer.out, writer.tmp, key, claimed, ([s.name for s in PLAN], checkpoint))
     ctx = RunContext(config=config, workdir=writer.workdir, run_dir=writer.tmp, policy=policy,
                      spill=None if keep_tables else writer.write_scratch,
-                     emit=None if keep_tables else (
-                         lambda name, df: writer.write_table(f"{name}.parquet", df)),
+                     emit=None if keep_tables else partial(_publish, writer, config),
                      progress=progress or (lambda s, f: None),
                      background=ThreadPoolExecutor(max_workers=1,
                                                    thread_name_prefix="creditsim-bg")
@@ -350,7 +352,16 @@ def run(config: RunConfig, out: Path, *, overwrite: bool = False,
     finally:
         if ctx.background is not None:
             ctx.background.shutdown(wait=True, cancel_futures=True)
-    return RunResult(out=writer.out, manifest=manifest, tables=tables if keep_tables else {})
+    return RunResult(out=writer.out, manifest=manifest, tables={
+        n: df if n.startswith("_") else to_start(n, df, config.burn_in_days)
+        for n, df in tables.items()} if keep_tables else {})
+
+
+def _publish(writer: RunWriter, config: RunConfig, name: str, df: pl.DataFrame) -> None:
+    """Write the run's table ``name``, its day columns counted from the start date
+    (the one place where the stages' days, counted from the first simulated day, are
+    shifted: rundays.to_start)."""
+    writer.write_table(f"{name}.parquet", to_start(name, df, config.burn_in_days))
 
 
 def run_stages(ctx: RunContext, stages: list[Stage], *, writer: RunWriter | None = None,
@@ -374,7 +385,7 @@ def run_stages(ctx: RunContext, stages: list[Stage], *, writer: RunWriter | None
                                         _taken(stage, handoffs)))
         for name, df in done.tables.items():
             if writer is not None and not name.startswith("_"):  # "_name": in-memory only
-                writer.write_table(f"{name}.parquet", df)
+                _publish(writer, ctx.config, name, df)
         tables.update(done.tables)
         handoffs = _handed_on(handoffs, done.handoffs, stage, stages[i + 1:])
         # Free tables no later stage reads (they stay on disk in the run).
@@ -471,7 +482,7 @@ def _restart(ctx: RunContext, stages: list[Stage], writer: RunWriter | None,
               if not n.startswith("_") or any(_reads(st, n) for st in later)}
     for name in [n for n in tables if not n.startswith("_")]:
         if writer is not None:
-            writer.write_table(f"{name}.parquet", tables[name])
+            _publish(writer, ctx.config, name, tables[name])
         if not any(_reads(st, name) for st in later):
             del tables[name]
     spilled = {n.removeprefix("spilled/"): Spilled(p, r.schemas[n])

@@ -9,7 +9,9 @@ at or below its estimate:
   manifest): ``benchmarks/results/b100k.json``, ``b1m.json``, ``b5m.json`` and
   ``full.json`` (21,893,095 residents x 365 days: 10.28-10.54 GiB over three
   repeats), plus ``benchmarks/results/resources.json`` for horizons of 30 and
-  1,460 days;
+  1,460 days, ``horizon-memory-219000.json`` and ``horizon-memory-1000000.json``
+  (1, 3 and 10 years) and ``cold-start-1m.json`` (1M residents x 10 years: 4.56 GiB,
+  the point that sets the per-resident-year term);
 * disk, the run's temporary directory at its largest (tables, Splink's charts,
   scratch files and DuckDB's spill), sampled during the runs of
   ``benchmarks/results/resources.json``.
@@ -30,9 +32,9 @@ from creditsim.errors import ConfigError, CreditsimError, Problem
 GiB = 1 << 30
 
 #: Memory: imports, Splink and DuckDB (fixed), per resident, per resident-year.
-MEMORY_FIXED = int(1.4 * GiB)
-MEMORY_PER_RESIDENT = 183
-MEMORY_PER_RESIDENT_YEAR = 280
+MEMORY_FIXED = int(1.35 * GiB)
+MEMORY_PER_RESIDENT = 145
+MEMORY_PER_RESIDENT_YEAR = 330
 #: Disk: Splink's charts (fixed), per resident, per resident-year.
 DISK_FIXED = 4 << 20
 DISK_PER_RESIDENT = 40
@@ -48,7 +50,9 @@ class Needs:
 
 
 def estimate(residents: int, days: int) -> Needs:
-    """The estimated peak memory and disk of a run of ``residents`` x ``days``."""
+    """The estimated peak memory and disk of a run of ``residents`` x ``days``, where
+    ``days`` is every simulated day: the burn-in and the results window
+    (``RunConfig.simulated_days``)."""
     years = residents * days / 365
     return Needs(
         memory=int(MEMORY_FIXED + MEMORY_PER_RESIDENT * residents
@@ -76,11 +80,13 @@ def free_disk(path: Path) -> tuple[Path, int]:
 
 def preflight(residents: int, days: int, out: Path, *, force: bool) -> list[str]:
     """Compare a run's estimated needs with the memory available and the disk free
-    where ``out`` will be written. Raises :class:`ConfigError` naming both figures
+    where ``out`` will be written (``days``: every simulated day, the burn-in
+    included, as the messages say). Raises :class:`ConfigError` naming both figures
     if either estimate exceeds them; with ``force``, returns the same findings as
     warnings instead."""
     need = estimate(residents, days)
-    hint = "" if force else " (use fewer residents or days, or --force to try anyway)"
+    hint = "" if force else (" (use fewer residents or days, a shorter --burn-in-days, or "
+                             "--force to try anyway)")
     found = []
     have = available_memory()
     if need.memory > have:

@@ -12,6 +12,11 @@ days declared make-up working days — as the ``chinese_calendar`` package lists
 the years it covers (:func:`prc_coverage`) the ``"prc"`` calendar is Monday to
 Friday. The policy engine's list and appeal deadlines and the labels' deletion
 deadline count ``"prc"`` working days (docs/policy.md, docs/audit.md).
+
+A run with a burn-in simulates from ``start_date - burn_in_days``: the stages count
+their days from that first simulated day, and the run shifts every day column it
+writes (:data:`DAY_COLUMNS`, :func:`to_start`) so that day 0 is the start date and
+burn-in rows have negative days.
 """
 
 from __future__ import annotations
@@ -21,9 +26,42 @@ from functools import cache
 
 import chinese_calendar
 import numpy as np
+import polars as pl
 
 #: Day numbers are Int16 in the record stream; spells and expiries are Int32.
 NEVER = np.iinfo(np.int32).max
+
+
+#: Every day column of every table a run writes (DESIGN.md §5, the data contract):
+#: table name (``records/*``: every department's) → its day columns. Tables not named
+#: here have none (``residents`` holds dates; ``scores.month`` is a date).
+DAY_COLUMNS: dict[str, tuple[str, ...]] = {
+    "events": ("day",),
+    "records/*": ("day_event", "day_recorded"),
+    "ledger": ("day", "expires_day"),
+    "scores": ("day",),
+    "list_spells": ("start_day", "end_day"),
+    "decisions": ("day",),
+    "demand": ("day",),
+    "appeals": ("spell_start_day", "filed_day", "decided_day"),
+}
+
+
+def day_columns(table: str) -> tuple[str, ...]:
+    """The day columns of ``table`` (``"records/court"`` → those of ``records/*``)."""
+    if table.startswith("records/"):
+        return DAY_COLUMNS["records/*"]
+    return DAY_COLUMNS.get(table, ())
+
+
+def to_start(table: str, df: pl.DataFrame, burn_in_days: int) -> pl.DataFrame:
+    """``df`` with its day columns counted from the start date instead of the first
+    simulated day (``burn_in_days`` earlier); each column keeps its type (a run's
+    horizon fits Int16 either way: config.MAX_DAYS) and its nulls."""
+    cols = [c for c in day_columns(table) if c in df.columns]
+    if not burn_in_days or not cols:
+        return df
+    return df.with_columns((pl.col(c) - burn_in_days).cast(df.schema[c]) for c in cols)
 
 
 def day_dates(start_date: date, days: int) -> np.ndarray:

@@ -34,7 +34,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from creditsim.config import Origins, RunConfig, config_problems
+from creditsim.config import Origins, RunConfig, config_problems, period_problems
 from creditsim.errors import ConfigError, Problem
 from creditsim.paramspace import parse_value
 from creditsim.tomllines import Path_, did_you_mean, format_path, key_lines
@@ -352,13 +352,19 @@ def _validate(layer: _Layer, overrides: dict[str, Any], porigins: dict[str, str]
                       else None, options={n: layer.origins.get(n, DEFAULT)
                                           for n in option_fields()},
                       parameters=porigins)
+
+    def where(name: str) -> str:
+        return layer.locations.get(name, name)
+
     try:
-        return RunConfig(**layer.values, overrides=overrides, origins=origins).resolved()
+        cfg = RunConfig(**layer.values, overrides=overrides, origins=origins).resolved()
     except ValidationError as e:
         # parameter values are the caller's check (modelset.override, located)
-        problems += config_problems(e, lambda name: layer.locations.get(name, name),
-                                    skip=("overrides",))
+        problems += config_problems(e, where, skip=("overrides",))
         return None
+    period = period_problems(cfg, where)
+    problems += period
+    return None if period else cfg
 
 
 # ----------------------------------------------------------------------------- writing

@@ -64,8 +64,16 @@ class RunContext:
 
     @property
     def start_date(self) -> dt.date:
-        assert self.config.start_date is not None
-        return self.config.start_date
+        """Day 0 of the stages: the first simulated day, ``burn_in_days`` before the
+        configuration's start date. Stages count days from it; the run shifts every
+        day column it writes (rundays.DAY_COLUMNS) so that tables count from the
+        configuration's start date."""
+        return self.config.simulated_start
+
+    @property
+    def days(self) -> int:
+        """Days the stages simulate: the burn-in and the results window."""
+        return self.config.simulated_days
 
 
 @dataclass(frozen=True)

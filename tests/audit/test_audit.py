@@ -51,17 +51,20 @@ def validate(obj: Any, schema: dict[str, Any], path: str = "$") -> None:
 
 def independent_flags(run: Path) -> pl.DataFrame:
     """Per resident, straight from the tables: sanctioned (on a non-red list or
-    denied) and wrongly sanctioned."""
+    denied, in the results window: spells overlapping days [0, days), decisions on
+    them) and wrongly sanctioned."""
     from creditsim.policy import load_policy
 
     m = json.loads((run / "manifest.json").read_text())
     pol = load_policy(m["config"]["policy"] or m["config"]["city"])
     black = [lst.id for lst in pol.lists if lst.kind != "red"]
     reg = pl.read_parquet(run / "residents.parquet")
+    days = m["config"]["days"]
     sp = pl.read_parquet(run / "list_spells.parquet").filter(
-        pl.col("list").cast(pl.String).is_in(black))
+        pl.col("list").cast(pl.String).is_in(black), pl.col("start_day") < days,
+        pl.col("end_day").is_null() | (pl.col("end_day") > 0))
     dec = pl.read_parquet(run / "decisions.parquet").filter(
-        pl.col("decision").cast(pl.String) == "denied")
+        pl.col("decision").cast(pl.String) == "denied", pl.col("day").is_between(0, days - 1))
     sanctioned = set(sp["resident_id"].to_list()) | set(dec["resident_id"].to_list())
     wrong = (set(sp.filter(pl.col("wrongful"))["resident_id"].to_list())
              | set(dec.filter(pl.col("wrongful"))["resident_id"].to_list()))

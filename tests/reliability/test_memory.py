@@ -44,7 +44,8 @@ def test_a_billion_residents_is_refused_before_any_work(
 ) -> None:
     _memory(monkeypatch, 20 * GiB)
     out = tmp_path / "big"
-    res = runner.invoke(app, ["run", "--residents", "1000000000", "--out", str(out)])
+    res = runner.invoke(app, ["run", "--residents", "1000000000", "--burn-in-days", "0",
+                              "--out", str(out)])
     assert res.exit_code == 2, (res.output, res.exception)
     text = " ".join(res.output.split())
     need = estimate(1_000_000_000, 365).memory / GiB
@@ -58,7 +59,7 @@ def test_force_warns_and_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     _memory(monkeypatch, 1 << 20)
     out = tmp_path / "r"
     res = runner.invoke(app, ["run", "--residents", "200", "--days", "30", "--quiet",
-                              "--out", str(out), "--force"])
+                              "--burn-in-days", "0", "--out", str(out), "--force"])
     assert res.exit_code == 0, (res.output, res.exception)
     text = " ".join(res.output.split())
     assert "warning: --residents: a run of 200 residents x 30 days needs about" in text
@@ -69,7 +70,8 @@ def test_a_disk_too_small_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyP
                                      no_computation: None) -> None:
     monkeypatch.setattr(resources.shutil, "disk_usage",
                         lambda p: resources.shutil._ntuple_diskusage(10 * GiB, 9 * GiB, GiB))
-    res = runner.invoke(app, ["run", "--residents", "21893095", "--out", str(tmp_path / "r")])
+    res = runner.invoke(app, ["run", "--residents", "21893095", "--burn-in-days", "0",
+                              "--out", str(tmp_path / "r")])
     assert res.exit_code == 2, (res.output, res.exception)
     text = " ".join(res.output.split())
     need = estimate(21_893_095, 365).disk / GiB

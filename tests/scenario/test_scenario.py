@@ -75,7 +75,7 @@ def test_every_problem_at_once_with_its_line_and_nothing_written(tmp_path: Path)
 @pytest.mark.parametrize("text, line", [
     ('city = "atlantis"\n', "{f}:1 city: unknown city 'atlantis' (not a shipped city, and no such file); shipped: beijing, fuzhou, hangzhou, rongcheng, xiamen"),
     ('days = 0\n', "{f}:1 days: must be positive"),
-    ('days = 99999\n', "{f}:1 days: must be at most 3650 (the configured horizon)"),
+    ('days = 99999\n', "{f}:1 days: must be at most 9131 (the configured horizon)"),
     ('days = 30.5\n', "{f}:1 days: Input should be a valid integer (got 30.5)"),
     ('start_date = "soon"\n', "{f}:1 start_date: Input should be a valid date in the "
      "format YYYY-MM-DD, input is too short (got 'soon')"),
@@ -88,7 +88,7 @@ def test_every_problem_at_once_with_its_line_and_nothing_written(tmp_path: Path)
     ('[parameters]\nseed = 3\n', "{f}:2 parameters.seed: unknown parameter; 'seed' is a "
      "run option: write it above the first [table] header"),
     ('overrides = {}\n', "{f}:1 overrides: unknown key (known: city, residents, days, seed, "
-     "start_date, chunk_residents, policy, feedback, linkage_threshold)"),
+     "start_date, burn_in_days, chunk_residents, policy, feedback, linkage_threshold)"),
     ('days = [\n', "{f}:1: not valid TOML: "),
     ('[parameters]\n"appeals.base" = 0.1\n[parameters.appeals]\nbase = 0.2\n',
      "{f}:4 parameters.appeals.base: given twice (first at {f}:2)"),

@@ -119,7 +119,7 @@ def services(run: RunData, s: Sanctions) -> dict[str, Any]:
     """Decisions by service (denied, expedited, discounted), residents, wrongful denials;
     flights and trains blocked. Falls back to ``demand`` totals without decisions."""
     out: dict[str, Any] = {}
-    demand = run.table("demand") if run.has("demand") else None
+    demand = run.windowed("demand") if run.has("demand") else None
     if s.decisions is None and demand is None:
         return {"status": "missing", "missing": ["decisions", "demand"]}
     rows: dict[str, dict[str, Any]] = {}
@@ -179,7 +179,8 @@ def headline(run: RunData, s: Sanctions, link: Mapping[str, Any]) -> dict[str, A
                                           "on_any_list", "denied", "green_channel",
                                           "denied_via_household")}
     out: dict[str, Any] = {
-        "residents": n, "days": run.days, "policy": run.policy_name,
+        "residents": n, "days": run.days, "burn_in_days": run.burn_in_days,
+        "policy": run.policy_name,
         "records": link.get("overall", {}).get("records"),
         "link_precision": (link.get("overall", {}).get("precision") or {}).get("rate"),
         "link_recall": (link.get("overall", {}).get("recall") or {}).get("rate"),
@@ -209,7 +210,7 @@ def headline(run: RunData, s: Sanctions, link: Mapping[str, Any]) -> dict[str, A
         out["decisions"] = None
         out["wrongful_green_channel"] = None
     if run.has("appeals"):
-        ap = run.table("appeals")
+        ap = run.windowed("appeals", "filed_day")
         o = ap["outcome"].cast(pl.String)
         out["appeals"] = {"filed": ap.height, "upheld": int((o == "upheld").sum()),
                           "rejected": int((o == "rejected").sum())}
@@ -271,13 +272,17 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
     return {
         "schema": SCHEMA,
         "run": {"path": str(run.path), "seed": run.seed, "residents": run.n_residents,
-                "days": run.days, "start_date": run.start_date.isoformat(),
+                "days": run.days, "burn_in_days": run.burn_in_days,
+                "start_date": run.start_date.isoformat(),
                 "policy": run.policy_name, "residents_sha256": run.sha256("residents")},
         "inputs": {"present": present,
                    "missing": run.missing("list_spells", "decisions", "demand", "appeals",
                                           "links"),
                    "notes": s.notes},
-        "settings": {"by": groupings, "confidence": 0.95, "rate_interval": "wilson",
+        "settings": {"window": [0, run.days],
+                     "window_rule": "spells overlapping days [0, days); decisions, demand "
+                                    "and appeals filed on those days",
+                     "by": groupings, "confidence": 0.95, "rate_interval": "wilson",
                      "ratio_interval": "katz_log", "four_fifths": [0.8, 1.25],
                      "min_residents": th.min_residents, "min_events": th.min_events},
         "headline": headline(run, s, link),

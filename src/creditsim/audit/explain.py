@@ -186,7 +186,7 @@ def explain_resident(run: RunData, resident_id: int) -> Explanation:
     # Lists.
     n_spells = 0
     if run.has("list_spells"):
-        sp, source = load_spells(run)
+        sp, source = load_spells(run, window=False)  # the whole chain, burn-in included
         sp = sp.filter(pl.col("resident_id") == rid)
         n_spells = sp.height
         for e in sp.iter_rows(named=True):

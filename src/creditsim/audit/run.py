@@ -99,6 +99,16 @@ class RunData:
         return int(self.config.get("days") or 0)
 
     @property
+    def burn_in_days(self) -> int:
+        """Days simulated before day 0 (their rows have negative days)."""
+        return int(self.config.get("burn_in_days") or 0)
+
+    def windowed(self, name: str, day: str = "day") -> pl.DataFrame:
+        """The rows of table ``name`` whose ``day`` lies in the results window
+        ``[0, days)``: the burn-in's rows (negative days) are left out."""
+        return self.table(name).filter((pl.col(day) >= 0) & (pl.col(day) < self.days))
+
+    @property
     def start_date(self) -> dt.date:
         s = self.config.get("start_date")
         return dt.date.fromisoformat(s) if s else dt.date(2021, 1, 1)

@@ -17,6 +17,10 @@ Definitions (docs/audit.md §Definitions):
 * **Green channel**: a decision ``expedited`` or ``discounted``; it is *wrongful*
   (an undeserved benefit, labelled as decisions are, with the same causes) when the
   run's ``wrongful`` column says so.
+* **The results window** is days ``[0, days)``: a run with a burn-in also holds the
+  burn-in's rows (negative days). The audit counts the spells that overlap the
+  window (begun in the burn-in and still open on day 0 included; their days on the
+  list count from their real start) and the decisions made in it.
 """
 
 from __future__ import annotations
@@ -71,8 +75,9 @@ def _route_expr() -> pl.Expr:
             .otherwise(reason.replace_strict(ROUTES, default=reason)))
 
 
-def load_spells(run: RunData) -> tuple[pl.DataFrame, str]:
-    """List spells with the audit's columns; and where ``wrongful`` came from."""
+def load_spells(run: RunData, window: bool = True) -> tuple[pl.DataFrame, str]:
+    """List spells with the audit's columns (``window``: only those overlapping the
+    results window); and where ``wrongful`` came from."""
     schema = {"resident_id": pl.Int32, "list": pl.String, "start_day": pl.Int32,
               "end_day": pl.Int32, "exit_reason": pl.String, "record_id": pl.Int64}
     if not run.has("list_spells"):
@@ -80,6 +85,9 @@ def load_spells(run: RunData) -> tuple[pl.DataFrame, str]:
     else:
         sp = run.table("list_spells").with_columns(pl.col("list").cast(pl.String),
                                                    pl.col("exit_reason").cast(pl.String))
+        if window:
+            sp = sp.filter((pl.col("start_day") < run.days)
+                           & (pl.col("end_day").is_null() | (pl.col("end_day") > 0)))
     lists = sanctioning_lists(run)
     sp = sp.with_columns(
         (pl.col("list").is_in(sorted(lists)) if lists is not None else pl.lit(True))
@@ -122,7 +130,7 @@ def load_sanctions(run: RunData) -> Sanctions:
         notes.append("list spells carry no 'wrongful' column: wrongful listings derived from "
                      "the truth of the record that caused each spell (score-list spells "
                      "undetermined)")
-    dec = run.table("decisions") if run.has("decisions") else None
+    dec = run.windowed("decisions") if run.has("decisions") else None
     if dec is None:
         notes.append("no decisions table: sanctions are list spells only; denials, cascade, "
                      "green channel and services blocked are not available")

@@ -13,8 +13,9 @@ the records, not to residents × days:
   from the previous round's platform state, re-thins the candidate events, and
   re-runs the platform. Round *r* reproduces the day-by-day loop exactly up to the
   first day that changed in round *r − 1*, so the rounds converge; the loop stops
-  when a round changes nothing (or at ``max_rounds``, which the manifest reports
-  with the number of events still changing).
+  when a round changes nothing (or at the round cap, ``LoopModels.round_cap``: more
+  rounds for a longer horizon; loop.json reports whether the loop converged and the
+  events still changing).
 
 A round is the steps of ``ROUND_STEPS``; all state between rounds is a
 :class:`~creditsim.platform.state.RoundState` of tables and arrays.
@@ -157,7 +158,7 @@ def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
 def _iterate(ctx: RoundContext, t: dict[str, float]
              ) -> tuple[RoundState, Round, list[dict[str, Any]]]:
     """Rounds of ROUND_STEPS from round 0's state until one changes nothing (or
-    ``max_rounds``): the state the last round started from (advanced if it did not
+    the round cap): the state the last round started from (advanced if it did not
     converge), the last round, and each round's summary. Adds each step's seconds
     to ``t``. Only the current state is held: a round's tables go when the next
     round starts, and what a step releases goes after it."""
@@ -166,7 +167,7 @@ def _iterate(ctx: RoundContext, t: dict[str, float]
     del keep, present
     rounds: list[dict[str, Any]] = []
     rnd = Round(number=0)
-    for r in range(ctx.platform.models.max_rounds):
+    for r in range(ctx.platform.models.round_cap(ctx.platform.spec.days)):
         rnd = Round(number=r)  # lets the last round's working tables go
         for step in ROUND_STEPS:
             t0 = time.perf_counter()

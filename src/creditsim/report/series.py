@@ -73,8 +73,11 @@ def tiers_over_time(run: RunData) -> dict[str, Any] | None:
     counts = np.cumsum(counts, axis=1)
     if base is not None:
         counts[ti[base]] += np.array([int((cov <= d).sum()) for d in snap_days])
-    return {"month": [m.isoformat() for m in months], "tiers": {n: counts[i].tolist()
-                                                                for i, n in enumerate(names)}}
+    # The burn-in's months (snapshot days before day 0) set the state the window
+    # starts from; only the window's months are shown.
+    shown = np.flatnonzero(np.asarray(snap_days) >= 0)
+    return {"month": [months[j].isoformat() for j in shown],
+            "tiers": {n: counts[i][shown].tolist() for i, n in enumerate(names)}}
 
 
 def final_scores(run: RunData, bins: int = 50) -> dict[str, Any] | None:
