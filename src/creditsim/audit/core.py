@@ -18,7 +18,8 @@ from creditsim.audit.sanctions import (
     Sanctions,
     load_sanctions,
 )
-from creditsim.audit.stats import Thresholds, num
+from creditsim.audit.stats import ADJUSTMENT, ALPHA, Thresholds, num
+from creditsim.audit.survival import km_by_group, km_summary
 from creditsim.catalogue import SERVICES
 
 SCHEMA = "creditsim.audit/1"
@@ -89,7 +90,8 @@ def cascade(run: RunData, s: Sanctions) -> dict[str, Any]:
             }}
 
 
-def time_on_list(run: RunData, s: Sanctions) -> dict[str, Any]:
+def time_on_list(run: RunData, s: Sanctions, attrs: pl.DataFrame | None = None,
+                 by: Sequence[str] = ()) -> dict[str, Any]:
     """Days on a list by exit route (repaid, appealed, expired, score recovered,
     still listed — censored at the end of the run), per list and overall."""
     if not run.has("list_spells"):
@@ -105,14 +107,18 @@ def time_on_list(run: RunData, s: Sanctions) -> dict[str, Any]:
                              "residents": sub["resident_id"].n_unique(),
                              "days": _dist(sub["days_on_list"].to_numpy().astype(np.float64))}
         return {"spells": df.height, "residents": df["resident_id"].n_unique(),
-                "routes": routes}
+                "routes": routes, "kaplan_meier": km_summary(df, run.days)}
 
     lists = sorted(set(sp["list"].to_list()))
     return {"status": "ok", "censored_at_day": run.days,
-            "note": "still_listed days are counted to the end of the run (censored)",
+            "note": "still_listed days are counted to the end of the run (censored); "
+                    "kaplan_meier: exit by any route, censored at the window's end, "
+                    "left-truncated at day 0, time from each spell's own start",
             "sanctioning_lists": summary(sp.filter(pl.col("sanction"))),
             "by_list": {lst: {"sanction": bool(sp.filter(pl.col("list") == lst)["sanction"][0]),
-                              **summary(sp.filter(pl.col("list") == lst))} for lst in lists}}
+                              **summary(sp.filter(pl.col("list") == lst))} for lst in lists},
+            "by_group": km_by_group(sp.filter(pl.col("sanction")), attrs, by, run.days)
+            if attrs is not None else {}}
 
 
 def services(run: RunData, s: Sanctions) -> dict[str, Any]:
@@ -284,11 +290,18 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
                                     "and appeals filed on those days",
                      "by": groupings, "confidence": 0.95, "rate_interval": "wilson",
                      "ratio_interval": "katz_log", "four_fifths": [0.8, 1.25],
+                     "four_fifths_rule": "flag when the Holm-adjusted p of the ratio lying "
+                                         "outside [0.8, 1.25] is below alpha (the 95% Katz "
+                                         "interval wholly below 0.8 or above 1.25, "
+                                         "corrected for the groups of the grouping)",
+                     "adjustment": ADJUSTMENT, "alpha": ALPHA,
+                     "adjustment_family": "per grouping and metric: the groups whose "
+                                          "comparison is ok",
                      "min_residents": th.min_residents, "min_events": th.min_events},
         "headline": headline(run, s, link),
         "groups": groups,
         "cascade": cascade(run, s),
-        "time_on_list": time_on_list(run, s),
+        "time_on_list": time_on_list(run, s, attrs, groupings),
         "services": services(run, s),
         "linkage": link,
     }
