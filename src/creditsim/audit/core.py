@@ -10,6 +10,7 @@ import polars as pl
 
 from creditsim.audit.groups import attributes, group_table, parse_by
 from creditsim.audit.linkage import linkage_audit
+from creditsim.audit.missed import missed_sanctions
 from creditsim.audit.run import AuditError, RunData
 from creditsim.audit.sanctions import (
     CAUSES,
@@ -32,6 +33,15 @@ GROUP_METRICS: tuple[str, ...] = (
 #: Metrics that need the decisions table.
 DECISION_METRICS = ("denied", "green_channel", "wrongful_green_channel")
 CONDITIONAL: dict[str, str] = {"wrongful_among_sanctioned": "wrongly_sanctioned|sanctioned"}
+#: Both error types of record-triggered listing against the truth world (audit/missed.py):
+#: missed among all residents, then the Aequitas-style rates (numerator|denominator).
+ERROR_METRICS: tuple[str, ...] = ("missed_sanction",)
+ERROR_RATES: dict[str, str] = {
+    "false_positive_rate": "false_positive|not_should_be_listed",
+    "false_negative_rate": "missed_sanction|should_be_listed",
+    "false_discovery_rate": "false_positive|listed_by_records",
+    "false_omission_rate": "missed_sanction|not_listed_by_records",
+}
 
 
 def parse_reference(ref: Sequence[str] | str | None) -> dict[str, str]:
@@ -262,13 +272,19 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
         raise AuditError(f"reference given for {', '.join(unknown)}, which is not in --by")
     th = thresholds or Thresholds()
     s = load_sanctions(run)
+    miss = missed_sanctions(run, s.spells.filter(pl.col("sanction")))
+    people = s.people if miss.people is None else s.people.join(miss.people, on="resident_id")
     attrs = attributes(run, groupings)
     link = linkage_audit(run, attrs, groupings)
     groups = {}
     metrics = [m for m in GROUP_METRICS
                if s.decisions is not None or m not in DECISION_METRICS]
+    among = dict(CONDITIONAL)
+    if miss.people is not None:
+        metrics += ERROR_METRICS
+        among |= ERROR_RATES
     for col in groupings:
-        t = group_table(s.people, attrs, col, metrics, CONDITIONAL, refs.get(col), th)
+        t = group_table(people, attrs, col, metrics, among, refs.get(col), th)
         routes = exit_routes_by_group(s, attrs, col)
         for row in t["rows"]:
             row["exit_routes"] = routes.get(row["group"], {})
@@ -302,6 +318,7 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
         "groups": groups,
         "cascade": cascade(run, s),
         "time_on_list": time_on_list(run, s, attrs, groupings),
+        "missed_sanctions": miss.summary,
         "services": services(run, s),
         "linkage": link,
     }
