@@ -163,7 +163,10 @@ def _group_table(col: str, g: dict[str, Any]) -> str:
                 cells.append("<td class=dim>undefined</td>")
             else:
                 flag = " <span class=flag>⚑ 4/5</span>" if v["four_fifths_flag"] else ""
-                cells.append(f"<td>{v['ratio']:.2f}{flag}</td>")
+                rlo, rhi = v["ratio_ci95"]
+                ci = (f" <span class=dim>({rlo:.2f}–{rhi:.2f})</span>"
+                      if rlo is not None else "")
+                cells.append(f"<td>{v['ratio']:.2f}{ci}{flag}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "".join(out) + "</table>"
 
@@ -251,10 +254,12 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
     doc.add('<h2 id="disparate-impact">Disparate impact by group</h2>')
     st = a["settings"]
     doc.add(f"<p class=dim>Rates per resident with Wilson 95% intervals; ratios to the "
-            f"reference group with Katz 95% intervals; four-fifths flag outside 0.8–1.25; "
+            f"reference group with Katz 95% intervals; four-fifths flag when the ratio is "
+            f"outside 0.8–1.25 beyond chance (Holm-adjusted p &lt; {st.get('alpha', 0.05)} "
+            f"over the groups of a grouping); "
             f"insufficient data below {st['min_residents']} residents or {st['min_events']} "
-            "events. Right-hand panels: the shaded band is 0.8–1.25, diamonds lie outside "
-            "it, and groups with insufficient data have no ratio.</p>")
+            "events. Right-hand panels: the shaded band is 0.8–1.25, diamonds are flagged "
+            "groups, and groups with insufficient data have no ratio.</p>")
     metrics = [("sanctioned", "sanctioned"), ("wrongly_sanctioned", "wrongly sanctioned")]
     if h.get("decisions"):
         metrics.append(("green_channel", "green channel"))
