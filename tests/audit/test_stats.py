@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from budget import examples
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -147,7 +148,7 @@ def test_kaplan_meier_by_hand() -> None:
 # --- the tests against the band and the multiple-comparison control --------------------
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(a=st.integers(1, 400), n1=st.integers(400, 5000), c=st.integers(1, 400),
        n2=st.integers(400, 5000))
 def test_band_p_agrees_with_the_interval(a: int, n1: int, c: int, n2: int) -> None:

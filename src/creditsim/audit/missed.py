@@ -34,6 +34,7 @@ import polars as pl
 
 from creditsim.audit.run import RunData
 from creditsim.audit.sanctions import sanctioning_lists
+from creditsim.policy import apply_policy
 
 MISSED_CAUSES: tuple[str, ...] = ("unlinked", "linked_to_other", "other")
 _STREAM = ("record_id", "kind", "day_event", "day_recorded", "amount", "case_number")
@@ -73,9 +74,6 @@ def _truth_stream(run: RunData, kinds: set[str]) -> pl.DataFrame:
 def truth_spells(run: RunData, lists: set[str]) -> pl.DataFrame | None:
     """Truth-world spells of the record-triggered lists ``lists`` overlapping the
     window (days on the run's clock); None without a policy or truth columns."""
-    from creditsim.policy.engine import Records
-    from creditsim.policy.lists import build_spells
-
     pol = run.policy
     defs = [li for li in pol.lists if li.id in lists and li.score_below is None]
     if not defs:
@@ -86,11 +84,14 @@ def truth_spells(run: RunData, lists: set[str]) -> pl.DataFrame | None:
     if stream.width == 0:
         return None
     b, days = run.burn_in_days, run.days
-    total = b + days
-    recs = Records.from_frame(stream, run.n_residents, total)
-    sub = pol.model_copy(update={"lists": defs})
-    sp = build_spells(sub, recs, pl.DataFrame(), np.zeros(0), run.start_date
-                      - timedelta(days=b), total)
+    # Only the lists: without a scale the engine keeps no ledger and no snapshots, and
+    # record-triggered lists read nothing but the records.
+    sub = pol.model_copy(update={"lists": defs, "scale": None, "tiers": [], "caps": [],
+                                 "rules": [], "overrides": [], "consequences": []})
+    reg = run.scan("residents").select("resident_id", "birth_date", "hukou",
+                                       "years_in_city").sort("resident_id").collect()
+    sp = apply_policy(sub, reg, stream, days=b + days,
+                      start_date=run.start_date - timedelta(days=b)).list_spells
     sp = sp.with_columns(pl.col("list").cast(pl.String),
                          (pl.col("start_day") - b).alias("start_day"),
                          (pl.col("end_day") - b).alias("end_day"))

@@ -59,7 +59,7 @@ AUDIT_SCHEMA: dict[str, Any] = {
     "title": "creditsim.audit/1",
     "type": "object",
     "required": ["schema", "run", "inputs", "settings", "headline", "groups", "cascade",
-                 "time_on_list", "services", "linkage"],
+                 "time_on_list", "missed_sanctions", "services", "linkage"],
     "properties": {
         "schema": {"const": "creditsim.audit/1"},
         "run": {"type": "object",
