@@ -147,10 +147,10 @@ ERROR_TABLE_METRICS = ("missed_sanction", "false_positive_rate", "false_negative
 
 
 def _group_table(col: str, g: dict[str, Any],
-                 metrics: tuple[str, ...] = GROUP_TABLE_METRICS) -> str:
+                 metrics: tuple[str, ...] = GROUP_TABLE_METRICS, what: str = "") -> str:
     ms = [m for m in metrics if any(m in r for r in g["rows"])]
     head = "".join(f"<th>{_e(m.replace('_', ' '))}</th><th>ratio</th>" for m in ms)
-    out = [f"<table><caption>by {_e(col)} — reference {_e(g['reference'])} "
+    out = [f"<table><caption>{_e(what)}by {_e(col)} — reference {_e(g['reference'])} "
            f"({_e(g['reference_rule'])})</caption><tr><th>group</th><th>residents</th>{head}"
            "</tr>"]
     for r in g["rows"]:
@@ -275,7 +275,7 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
                 f"record unlinked: {c['unlinked']:,}; linked to someone else: "
                 f"{c['linked_to_other']:,}; other: {c['other']:,}).</p>")
         for col, g in a["groups"].items():
-            doc.add(_group_table(col, g, ERROR_TABLE_METRICS))
+            doc.add(_group_table(col, g, ERROR_TABLE_METRICS, "error rates "))
 
     doc.add('<h2 id="disparate-impact">Disparate impact by group</h2>')
     st = a["settings"]
