@@ -201,3 +201,21 @@ def test_unadjusted_tests_would_not_control_it() -> None:
         rows = rate_rows(keys, {"m": k}, {"m": n}, "g0", Thresholds(), n)
         hits += any(r["m"]["ci_excludes_1"] for r in rows[1:])
     assert hits / 200 > 0.3
+
+
+def test_terminal_shows_flags_with_their_intervals() -> None:
+    from creditsim.audit.render import ratio_cell
+
+    residents = np.array([20_000.0, 20_000.0, 300.0])
+    # a big, clear disparity; and a small group whose point ratio is outside the band
+    # but whose interval is wide
+    k = np.array([400.0, 100.0, 3.0])
+    rows = rate_rows(["ref", "low", "small"], {"m": k}, {"m": residents}, "ref",
+                     Thresholds(100, 1), residents)
+    low, small = rows[1]["m"], rows[2]["m"]
+    assert low["four_fifths_flag"] is True and low["differs_from_1"] is True
+    assert small["outside_four_fifths"] is True and small["four_fifths_flag"] is False
+    cell = ratio_cell(low)
+    lo, hi = low["ratio_ci95"]
+    assert "⚑" in cell and f"{lo:.2f}–{hi:.2f}" in cell
+    assert "⚑" not in ratio_cell(small)
