@@ -37,7 +37,10 @@ from creditsim.audit.sanctions import sanctioning_lists
 from creditsim.policy import apply_policy
 
 MISSED_CAUSES: tuple[str, ...] = ("unlinked", "linked_to_other", "other")
-_STREAM = ("record_id", "kind", "day_event", "day_recorded", "amount", "case_number")
+#: The record columns the lists read, with the type of a column a department lacks.
+_STREAM: dict[str, pl.DataType] = {
+    "record_id": pl.Int64(), "kind": pl.String(), "day_event": pl.Int16(),
+    "day_recorded": pl.Int16(), "amount": pl.Float64(), "case_number": pl.String()}
 
 
 @dataclass
@@ -58,13 +61,14 @@ def _truth_stream(run: RunData, kinds: set[str]) -> pl.DataFrame:
         if "truth_resident_id" not in have or "truth_event_id" not in have:
             continue
         parts.append(lf.filter(pl.col("kind").cast(pl.String).is_in(sorted(kinds))).select(
-            *[pl.col(c) if c in have else pl.lit(None, dtype=pl.String).alias(c)
-              for c in _STREAM], pl.col("truth_event_id"),
+            *[pl.col(c) if c in have else pl.lit(None, dtype=t).alias(c)
+              for c, t in _STREAM.items()], pl.col("truth_event_id"),
             pl.col("truth_resident_id").alias("resident_id")))
     if not parts:
         return pl.DataFrame()
     b = run.burn_in_days
-    df = pl.concat([p.collect() for p in parts], how="vertical_relaxed")
+    df = pl.concat([p.collect().with_columns(pl.col("kind").cast(pl.String)) for p in parts],
+                   how="vertical_relaxed")
     return df.sort("record_id").unique("truth_event_id", keep="first", maintain_order=True) \
         .with_columns((pl.col("day_event").cast(pl.Int32) + b).alias("day_event"),
                       (pl.col("day_recorded").cast(pl.Int32) + b).alias("day_recorded")) \
