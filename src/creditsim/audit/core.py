@@ -10,6 +10,7 @@ import polars as pl
 
 from creditsim.audit.groups import attributes, group_table, parse_by
 from creditsim.audit.linkage import linkage_audit
+from creditsim.audit.missed import missed_sanctions
 from creditsim.audit.run import AuditError, RunData
 from creditsim.audit.sanctions import (
     CAUSES,
@@ -18,7 +19,8 @@ from creditsim.audit.sanctions import (
     Sanctions,
     load_sanctions,
 )
-from creditsim.audit.stats import Thresholds, num
+from creditsim.audit.stats import ADJUSTMENT, ALPHA, Thresholds, num
+from creditsim.audit.survival import km_by_group, km_summary
 from creditsim.catalogue import SERVICES
 
 SCHEMA = "creditsim.audit/1"
@@ -31,6 +33,15 @@ GROUP_METRICS: tuple[str, ...] = (
 #: Metrics that need the decisions table.
 DECISION_METRICS = ("denied", "green_channel", "wrongful_green_channel")
 CONDITIONAL: dict[str, str] = {"wrongful_among_sanctioned": "wrongly_sanctioned|sanctioned"}
+#: Both error types of record-triggered listing against the truth world (audit/missed.py):
+#: missed among all residents, then the Aequitas-style rates (numerator|denominator).
+ERROR_METRICS: tuple[str, ...] = ("missed_sanction",)
+ERROR_RATES: dict[str, str] = {
+    "false_positive_rate": "false_positive|not_should_be_listed",
+    "false_negative_rate": "missed_sanction|should_be_listed",
+    "false_discovery_rate": "false_positive|listed_by_records",
+    "false_omission_rate": "missed_sanction|not_listed_by_records",
+}
 
 
 def parse_reference(ref: Sequence[str] | str | None) -> dict[str, str]:
@@ -89,7 +100,8 @@ def cascade(run: RunData, s: Sanctions) -> dict[str, Any]:
             }}
 
 
-def time_on_list(run: RunData, s: Sanctions) -> dict[str, Any]:
+def time_on_list(run: RunData, s: Sanctions, attrs: pl.DataFrame | None = None,
+                 by: Sequence[str] = ()) -> dict[str, Any]:
     """Days on a list by exit route (repaid, appealed, expired, score recovered,
     still listed — censored at the end of the run), per list and overall."""
     if not run.has("list_spells"):
@@ -105,14 +117,18 @@ def time_on_list(run: RunData, s: Sanctions) -> dict[str, Any]:
                              "residents": sub["resident_id"].n_unique(),
                              "days": _dist(sub["days_on_list"].to_numpy().astype(np.float64))}
         return {"spells": df.height, "residents": df["resident_id"].n_unique(),
-                "routes": routes}
+                "routes": routes, "kaplan_meier": km_summary(df, run.days)}
 
     lists = sorted(set(sp["list"].to_list()))
     return {"status": "ok", "censored_at_day": run.days,
-            "note": "still_listed days are counted to the end of the run (censored)",
+            "note": "still_listed days are counted to the end of the run (censored); "
+                    "kaplan_meier: exit by any route, censored at the window's end, "
+                    "left-truncated at day 0, time from each spell's own start",
             "sanctioning_lists": summary(sp.filter(pl.col("sanction"))),
             "by_list": {lst: {"sanction": bool(sp.filter(pl.col("list") == lst)["sanction"][0]),
-                              **summary(sp.filter(pl.col("list") == lst))} for lst in lists}}
+                              **summary(sp.filter(pl.col("list") == lst))} for lst in lists},
+            "by_group": km_by_group(sp.filter(pl.col("sanction")), attrs, by, run.days)
+            if attrs is not None else {}}
 
 
 def services(run: RunData, s: Sanctions) -> dict[str, Any]:
@@ -256,13 +272,19 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
         raise AuditError(f"reference given for {', '.join(unknown)}, which is not in --by")
     th = thresholds or Thresholds()
     s = load_sanctions(run)
+    miss = missed_sanctions(run, s.spells.filter(pl.col("sanction")))
+    people = s.people if miss.people is None else s.people.join(miss.people, on="resident_id")
     attrs = attributes(run, groupings)
     link = linkage_audit(run, attrs, groupings)
     groups = {}
     metrics = [m for m in GROUP_METRICS
                if s.decisions is not None or m not in DECISION_METRICS]
+    among = dict(CONDITIONAL)
+    if miss.people is not None:
+        metrics += ERROR_METRICS
+        among |= ERROR_RATES
     for col in groupings:
-        t = group_table(s.people, attrs, col, metrics, CONDITIONAL, refs.get(col), th)
+        t = group_table(people, attrs, col, metrics, among, refs.get(col), th)
         routes = exit_routes_by_group(s, attrs, col)
         for row in t["rows"]:
             row["exit_routes"] = routes.get(row["group"], {})
@@ -284,11 +306,19 @@ def audit_run(run: RunData, by: str | Sequence[str] | None = None,
                                     "and appeals filed on those days",
                      "by": groupings, "confidence": 0.95, "rate_interval": "wilson",
                      "ratio_interval": "katz_log", "four_fifths": [0.8, 1.25],
+                     "four_fifths_rule": "flag when the Holm-adjusted p of the ratio lying "
+                                         "outside [0.8, 1.25] is below alpha (the 95% Katz "
+                                         "interval wholly below 0.8 or above 1.25, "
+                                         "corrected for the groups of the grouping)",
+                     "adjustment": ADJUSTMENT, "alpha": ALPHA,
+                     "adjustment_family": "per grouping and metric: the groups whose "
+                                          "comparison is ok",
                      "min_residents": th.min_residents, "min_events": th.min_events},
         "headline": headline(run, s, link),
         "groups": groups,
         "cascade": cascade(run, s),
-        "time_on_list": time_on_list(run, s),
+        "time_on_list": time_on_list(run, s, attrs, groupings),
+        "missed_sanctions": miss.summary,
         "services": services(run, s),
         "linkage": link,
     }

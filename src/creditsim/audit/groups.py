@@ -9,7 +9,18 @@ import numpy as np
 import polars as pl
 
 from creditsim.audit.run import AuditError, RunData
-from creditsim.audit.stats import Thresholds, four_fifths, num, risk_ratio, wilson
+from creditsim.audit.stats import (
+    ALPHA,
+    FOUR_FIFTHS,
+    Thresholds,
+    band_p,
+    four_fifths,
+    holm,
+    katz_se,
+    num,
+    risk_ratio,
+    wilson,
+)
 
 #: Groupings the audit knows; the first five are the default.
 GROUPINGS: tuple[str, ...] = ("district", "hukou", "income_decile", "age_band", "sex",
@@ -96,40 +107,76 @@ def choose_reference(sizes: Mapping[str, int], wanted: str | None, grouping: str
     return max(sizes, key=lambda g: (sizes[g], -list(sizes).index(g)))
 
 
+def _states(k: np.ndarray, n: np.ndarray, ri: int, th: Thresholds,
+            residents: np.ndarray) -> list[str]:
+    """The comparison state of each group against the reference ``ri``."""
+    out = []
+    for i in range(len(k)):
+        if i == ri:
+            out.append("reference")
+        elif (residents[i] < th.min_residents or residents[ri] < th.min_residents
+              or k[ri] < th.min_events or max(k[i], n[i] * k[ri] / n[ri]) < th.min_events):
+            out.append("insufficient_data")
+        elif not (k[ri] > 0 and n[ri] > 0):
+            out.append("undefined")
+        else:
+            out.append("ok")
+    return out
+
+
+def compare_metric(k: np.ndarray, n: np.ndarray, ri: int, th: Thresholds,
+                   residents: np.ndarray) -> list[dict[str, Any]]:
+    """One metric's compared rates, one per group: count, rate, Wilson interval, ratio
+    to the group ``ri`` with its Katz interval, and the tests against the four-fifths
+    band and against 1, Holm-adjusted over the groups whose comparison is ``ok``."""
+    lo, hi = wilson(k, n)
+    ratio, rlo, rhi = risk_ratio(k, n, float(k[ri]), float(n[ri]))
+    states = _states(k, n, ri, th, residents)
+    tested = np.array([st == "ok" for st in states])
+    # A group with no events has no Katz interval; its tests use half an event (the
+    # usual continuity correction), so that "none of 10,000 where the reference has
+    # 5%" can still be found significant.
+    k_cc = np.where(k > 0, k, 0.5)
+    r_cc = (k_cc / np.where(n > 0, n, np.nan)) / (k[ri] / n[ri]) if k[ri] > 0 else ratio
+    se_cc = katz_se(k_cc, n, float(k[ri]), float(n[ri]))
+    p_band = np.where(tested, band_p(r_cc, se_cc, FOUR_FIFTHS), np.nan)
+    p_one = np.where(tested, band_p(r_cc, se_cc, (1.0, 1.0)), np.nan)
+    a_band, a_one = holm(p_band), holm(p_one)
+    out = []
+    for i, st in enumerate(states):
+        r = num(ratio[i])
+        ok = st == "ok"
+        out.append({
+            "count": int(k[i]), "denominator": int(n[i]),
+            "rate": num(k[i] / n[i]) if n[i] > 0 else None,
+            "ci95": [num(lo[i]), num(hi[i])],
+            "ratio": r, "ratio_ci95": [num(rlo[i]), num(rhi[i])],
+            "outside_four_fifths": four_fifths(r) if ok else None,
+            "p_four_fifths": num(p_band[i]) if ok else None,
+            "p_four_fifths_holm": num(a_band[i]) if ok else None,
+            "four_fifths_flag": bool(a_band[i] < ALPHA) if ok and a_band[i] == a_band[i]
+            else (False if ok else None),
+            "ci_excludes_1": (bool(rlo[i] > 1 or rhi[i] < 1)
+                              if ok and rlo[i] == rlo[i] else None),
+            "p_ratio_1_holm": num(a_one[i]) if ok else None,
+            "differs_from_1": bool(a_one[i] < ALPHA) if ok and a_one[i] == a_one[i]
+            else None,
+            "comparison": st,
+        })
+    return out
+
+
 def rate_rows(keys: list[str], counts: Mapping[str, np.ndarray], denominators: Mapping[
         str, np.ndarray], ref: str, th: Thresholds, residents: np.ndarray) -> list[dict[str, Any]]:
-    """Per-group rows: for each metric the count, rate, Wilson interval, ratio to
-    ``ref`` with its Katz interval, the four-fifths flag and the comparison state."""
+    """Per-group rows: for each metric its compared rates (:func:`compare_metric`)."""
     ri = keys.index(ref)
     rows: list[dict[str, Any]] = [{"group": k, "residents": int(residents[i]),
                                    "status": "ok" if residents[i] >= th.min_residents
                                    else "insufficient_data"} for i, k in enumerate(keys)]
     for m, k in counts.items():
-        n = denominators[m]
-        lo, hi = wilson(k, n)
-        ratio, rlo, rhi = risk_ratio(k, n, float(k[ri]), float(n[ri]))
-        for i, row in enumerate(rows):
-            rate = k[i] / n[i] if n[i] > 0 else np.nan
-            if i == ri:
-                state = "reference"
-            elif (residents[i] < th.min_residents or residents[ri] < th.min_residents
-                  or k[ri] < th.min_events
-                  or max(k[i], n[i] * k[ri] / n[ri]) < th.min_events):
-                state = "insufficient_data"
-            elif not (k[ri] > 0 and n[ri] > 0):
-                state = "undefined"
-            else:
-                state = "ok"
-            r = num(ratio[i])
-            row[m] = {
-                "count": int(k[i]), "denominator": int(n[i]), "rate": num(rate),
-                "ci95": [num(lo[i]), num(hi[i])],
-                "ratio": r, "ratio_ci95": [num(rlo[i]), num(rhi[i])],
-                "four_fifths_flag": four_fifths(r) if state == "ok" else None,
-                "ci_excludes_1": (bool(rlo[i] > 1 or rhi[i] < 1)
-                                  if state == "ok" and rlo[i] == rlo[i] else None),
-                "comparison": state,
-            }
+        for row, cell in zip(rows, compare_metric(k, denominators[m], ri, th, residents),
+                             strict=True):
+            row[m] = cell
     return rows
 
 

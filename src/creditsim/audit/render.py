@@ -35,8 +35,11 @@ def ratio_cell(m: dict[str, Any] | None) -> str:
     if m["ratio"] is None:
         return "[dim]undefined[/]"
     lo, hi = m["ratio_ci95"]
+    if m.get("four_fifths_flag"):
+        ci = f" ({lo:.2f}–{hi:.2f})" if lo is not None else ""
+        return f"[bold red]{m['ratio']:.2f}{ci}[/] {FLAG}"
     ci = f" [dim]({lo:.2f}–{hi:.2f})[/]" if lo is not None else ""
-    return f"{m['ratio']:.2f}{ci}" + (f" {FLAG}" if m["four_fifths_flag"] else "")
+    return f"{m['ratio']:.2f}{ci}" + (" [magenta]≠1[/]" if m.get("differs_from_1") else "")
 
 
 def _num(v: Any) -> str:
@@ -99,9 +102,21 @@ def print_audit(res: dict[str, Any], console: Console) -> None:
     console.print(t)
     s = res["settings"]
     console.print(f"[dim]rates with Wilson 95% intervals; ratios to the reference group with "
-                  f"Katz 95% intervals; {FLAG}[dim] = ratio outside 0.8–1.25; "
-                  f"insufficient data below {s['min_residents']} residents or "
-                  f"{s['min_events']} events[/]")
+                  f"Katz 95% intervals; {FLAG}[dim] = ratio outside 0.8–1.25 beyond chance "
+                  f"({s.get('adjustment', 'holm').capitalize()}-adjusted p < "
+                  f"{s.get('alpha', 0.05)} over the groups of the grouping); [/][magenta]≠1"
+                  f"[/][dim] = ratio differs from 1 (same adjustment); insufficient data "
+                  f"below {s['min_residents']} residents or {s['min_events']} events[/]")
+    flags = [f"{col}={r['group']} {m.replace('_', ' ')} {v['ratio']:.2f} "
+             f"({v['ratio_ci95'][0]:.2f}–{v['ratio_ci95'][1]:.2f}, adjusted p "
+             f"{v['p_four_fifths_holm']:.3g})"
+             for col, g in res["groups"].items() for r in g["rows"]
+             for m, v in r.items() if isinstance(v, dict) and v.get("four_fifths_flag")
+             and v["ratio_ci95"][0] is not None]
+    console.print(f"[bold]four-fifths flags[/]: {len(flags)}" + ("" if flags else
+                  " (no ratio is outside 0.8–1.25 beyond chance)"), highlight=False)
+    for f in flags:
+        console.print(f"  {FLAG} {f}", highlight=False)
     for col, g in res["groups"].items():
         has_green = any("green_channel" in r for r in g["rows"])
         t = Table(title=f"by {col} (reference: {g['reference']}, {g['reference_rule']})",
@@ -123,6 +138,7 @@ def print_audit(res: dict[str, Any], console: Console) -> None:
                 cells += [rate_cell(r.get("green_channel")), ratio_cell(r.get("green_channel"))]
             t.add_row(*cells)
         console.print(t)
+    _print_missed(res, console)
     _print_cascade(res["cascade"], console)
     _print_time(res["time_on_list"], console)
     _print_services(res["services"], console)
@@ -152,6 +168,34 @@ def _print_cascade(c: dict[str, Any], console: Console) -> None:
                   f"{s['residents_causing']:,} residents")
 
 
+ERROR_RATES = ("false_positive_rate", "false_negative_rate", "false_discovery_rate",
+               "false_omission_rate")
+
+
+def _print_missed(res: dict[str, Any], console: Console) -> None:
+    ms = res.get("missed_sanctions")
+    if not ms or _missing("missed sanctions", ms, console):
+        return
+    c = ms["missed_by_cause"]
+    console.print(f"[bold]both error types[/] (record-triggered sanctioning lists against the "
+                  f"truth world): should be listed {ms['should_be_listed']:,}, listed "
+                  f"{ms['listed']:,}; wrongly listed (false positive) "
+                  f"{ms['false_positive']:,}; [bold]missed[/] {ms['missed']:,} (unlinked "
+                  f"{c['unlinked']:,}, linked to someone else {c['linked_to_other']:,}, other "
+                  f"{c['other']:,})", highlight=False)
+    for col, g in res["groups"].items():
+        if not any("false_negative_rate" in r for r in g["rows"]):
+            continue
+        t = _table(f"error rates by {col} (reference: {g['reference']})",
+                   ("group", "missed", *(m.replace("_rate", "").replace("_", " ")
+                                         + " rate" for m in ERROR_RATES), "FNR ratio"))
+        for r in g["rows"]:
+            t.add_row(r["group"], f"{r['missed_sanction']['count']:,}",
+                      *(rate_cell(r[m]) for m in ERROR_RATES),
+                      ratio_cell(r["false_negative_rate"]))
+        console.print(t)
+
+
 def _print_time(tl: dict[str, Any], console: Console) -> None:
     if _missing("time on list", tl, console):
         return
@@ -164,6 +208,16 @@ def _print_time(tl: dict[str, Any], console: Console) -> None:
                 d = r["days"]
                 t.add_row(name, route, f"{r['spells']:,}", f"{r['residents']:,}",
                           *(f"{d[k]:,.1f}" for k in ("mean", "median", "p90")))
+    console.print(t)
+    t = _table("time on list, Kaplan–Meier (days from each spell's start; open spells "
+               "censored at the window's end)",
+               ("list", "spells", "ended", "censored", "median", "restricted mean"))
+    for name, part in [("all sanctioning", tl["sanctioning_lists"]), *tl["by_list"].items()]:
+        k = part.get("kaplan_meier")
+        if k and k["spells"]:
+            t.add_row(name, f"{k['spells']:,}", f"{k['ended']:,}", f"{k['censored']:,}",
+                      "not reached" if k["median"] is None else f"{k['median']:,.0f}",
+                      f"{k['restricted_mean']:,.1f} (to day {k['restricted_to']})")
     console.print(t)
 
 

@@ -21,6 +21,9 @@ COMPARED_RATE: dict[str, Any] = {
     "properties": {
         **RATE["properties"], "ratio": _num, "ratio_ci95": _pair,
         "four_fifths_flag": {"type": ["boolean", "null"]},
+        "outside_four_fifths": {"type": ["boolean", "null"]},
+        "p_four_fifths": _num, "p_four_fifths_holm": _num, "p_ratio_1_holm": _num,
+        "differs_from_1": {"type": ["boolean", "null"]},
         "ci_excludes_1": {"type": ["boolean", "null"]},
         "comparison": {"enum": ["ok", "reference", "insufficient_data", "undefined"]},
     },
@@ -41,7 +44,8 @@ GROUP_ROW: dict[str, Any] = {
         **{m: COMPARED_RATE for m in (
             "sanctioned", "wrongly_sanctioned", "wrongful_linkage_error", "wrongful_data_error",
             "wrongful_expired_entry", "listed", "denied", "green_channel",
-            "wrongful_among_sanctioned")},
+            "wrongful_among_sanctioned", "missed_sanction", "false_positive_rate",
+            "false_negative_rate", "false_discovery_rate", "false_omission_rate")},
         "exit_routes": {"type": "object", "additionalProperties": _int},
     },
 }
@@ -55,7 +59,7 @@ AUDIT_SCHEMA: dict[str, Any] = {
     "title": "creditsim.audit/1",
     "type": "object",
     "required": ["schema", "run", "inputs", "settings", "headline", "groups", "cascade",
-                 "time_on_list", "services", "linkage"],
+                 "time_on_list", "missed_sanctions", "services", "linkage"],
     "properties": {
         "schema": {"const": "creditsim.audit/1"},
         "run": {"type": "object",
@@ -70,7 +74,9 @@ AUDIT_SCHEMA: dict[str, Any] = {
                                   for k in ("present", "missing", "notes")}},
         "settings": {"type": "object",
                      "required": ["by", "confidence", "rate_interval", "ratio_interval",
-                                  "four_fifths", "min_residents", "min_events"]},
+                                  "four_fifths", "four_fifths_rule", "adjustment", "alpha",
+                                  "min_residents", "min_events"],
+                     "properties": {"adjustment": {"const": "holm"}}},
         "headline": {
             "type": "object",
             "required": ["residents", "days", "policy", "records", "link_precision",
@@ -107,6 +113,13 @@ AUDIT_SCHEMA: dict[str, Any] = {
         "cascade": {**_missing, "required": ["status", "listed_residents",
                                              "household_members_of_listed"]},
         "time_on_list": _missing,
+        "missed_sanctions": {**_missing, "properties": {
+            **_missing["properties"], "should_be_listed": _int, "listed": _int,
+            "true_positive": _int, "false_positive": _int, "missed": _int,
+            "true_negative": _int,
+            "missed_by_cause": {"type": "object",
+                                "required": ["unlinked", "linked_to_other", "other"],
+                                "additionalProperties": _int}}},
         "services": _missing,
         "linkage": _missing,
     },

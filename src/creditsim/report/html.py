@@ -139,11 +139,18 @@ def _cards(h: dict[str, Any]) -> str:
         f"<div class=card><b>{_e(v)}</b><span>{_e(k)}</span></div>" for k, v in items) + "</div>"
 
 
-def _group_table(col: str, g: dict[str, Any]) -> str:
-    ms = [m for m in ("sanctioned", "wrongly_sanctioned", "wrongful_among_sanctioned",
-                      "green_channel") if any(m in r for r in g["rows"])]
+GROUP_TABLE_METRICS = ("sanctioned", "wrongly_sanctioned", "wrongful_among_sanctioned",
+                       "green_channel")
+#: Both error types of listing against the truth world (docs/audit.md).
+ERROR_TABLE_METRICS = ("missed_sanction", "false_positive_rate", "false_negative_rate",
+                       "false_discovery_rate", "false_omission_rate")
+
+
+def _group_table(col: str, g: dict[str, Any],
+                 metrics: tuple[str, ...] = GROUP_TABLE_METRICS, what: str = "") -> str:
+    ms = [m for m in metrics if any(m in r for r in g["rows"])]
     head = "".join(f"<th>{_e(m.replace('_', ' '))}</th><th>ratio</th>" for m in ms)
-    out = [f"<table><caption>by {_e(col)} — reference {_e(g['reference'])} "
+    out = [f"<table><caption>{_e(what)}by {_e(col)} — reference {_e(g['reference'])} "
            f"({_e(g['reference_rule'])})</caption><tr><th>group</th><th>residents</th>{head}"
            "</tr>"]
     for r in g["rows"]:
@@ -163,7 +170,10 @@ def _group_table(col: str, g: dict[str, Any]) -> str:
                 cells.append("<td class=dim>undefined</td>")
             else:
                 flag = " <span class=flag>⚑ 4/5</span>" if v["four_fifths_flag"] else ""
-                cells.append(f"<td>{v['ratio']:.2f}{flag}</td>")
+                rlo, rhi = v["ratio_ci95"]
+                ci = (f" <span class=dim>({rlo:.2f}–{rhi:.2f})</span>"
+                      if rlo is not None else "")
+                cells.append(f"<td>{v['ratio']:.2f}{ci}{flag}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     return "".join(out) + "</table>"
 
@@ -218,6 +228,13 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
     if ls:
         doc.fig(charts.list_lines(ls))
         doc.fig(charts.exit_routes(a["time_on_list"]))
+        km = a["time_on_list"].get("sanctioning_lists", {}).get("kaplan_meier")
+        if km and km["spells"]:
+            med = "not reached" if km["median"] is None else f"{km['median']:,.0f} days"
+            doc.add(f"<p>Time on a sanctioning list (Kaplan–Meier, from each spell's start; "
+                    f"the {km['censored']:,} spells still open at the window's end censored "
+                    f"there): median {med}, restricted mean {km['restricted_mean']:,.1f} "
+                    f"days over the first {km['restricted_to']:,} days.</p>")
         c = a["cascade"]
         doc.add(f"<p>{c['listed_residents']:,} residents were on a sanctioning list; "
                 f"{c['household_members_of_listed']:,} others live in their households.</p>")
@@ -247,14 +264,28 @@ def render_html(run: RunData, audit: dict[str, Any] | None = None) -> str:
             "(docs/audit.md)</p>")
     doc.fig(charts.causes_bar(h["wrongly_sanctioned_by_cause"],
                               h["residents_wrongly_sanctioned"]))
+    ms = a.get("missed_sanctions") or {}
+    if ms.get("status") == "ok":
+        c = ms["missed_by_cause"]
+        doc.add(f"<h3>Both error types</h3><p>Against the truth world (the record-triggered "
+                f"sanctioning lists applied to every record under its true subject): "
+                f"{ms['should_be_listed']:,} residents should have been listed and "
+                f"{ms['listed']:,} were; <b>{ms['false_positive']:,}</b> were listed who "
+                f"should not have been, and <b>{ms['missed']:,}</b> were missed (their "
+                f"record unlinked: {c['unlinked']:,}; linked to someone else: "
+                f"{c['linked_to_other']:,}; other: {c['other']:,}).</p>")
+        for col, g in a["groups"].items():
+            doc.add(_group_table(col, g, ERROR_TABLE_METRICS, "error rates "))
 
     doc.add('<h2 id="disparate-impact">Disparate impact by group</h2>')
     st = a["settings"]
     doc.add(f"<p class=dim>Rates per resident with Wilson 95% intervals; ratios to the "
-            f"reference group with Katz 95% intervals; four-fifths flag outside 0.8–1.25; "
+            f"reference group with Katz 95% intervals; four-fifths flag when the ratio is "
+            f"outside 0.8–1.25 beyond chance (Holm-adjusted p &lt; {st.get('alpha', 0.05)} "
+            f"over the groups of a grouping); "
             f"insufficient data below {st['min_residents']} residents or {st['min_events']} "
-            "events. Right-hand panels: the shaded band is 0.8–1.25, diamonds lie outside "
-            "it, and groups with insufficient data have no ratio.</p>")
+            "events. Right-hand panels: the shaded band is 0.8–1.25, diamonds are flagged "
+            "groups, and groups with insufficient data have no ratio.</p>")
     metrics = [("sanctioned", "sanctioned"), ("wrongly_sanctioned", "wrongly sanctioned")]
     if h.get("decisions"):
         metrics.append(("green_channel", "green channel"))
