@@ -39,7 +39,7 @@ def test_background_index_changes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("module", "name", "message"), [
     ("creditsim.pipeline", "prepare_register", "index failed"),  # beside behaviour, records
-    ("creditsim.pipeline", "demand_totals", "totals failed"),  # taken by the platform stage
+    ("creditsim.pipeline", "resident_cells", "cells failed"),  # taken by the platform stage
     pytest.param("creditsim.linkage.stage", "_metrics", "metrics failed",  # beside platform
                  marks=pytest.mark.slow),
 ])

@@ -111,4 +111,4 @@ def test_round_steps_timed_and_in_the_plan(run_dir: Path) -> None:
     plat = next(s for s in m["plan"] if s["stage"] == "platform")
     assert [s["step"] for s in plat["steps"]] == names
     steps = next(s for s in m["stages"] if s["stage"] == "platform")["steps"]
-    assert set(names) <= set(steps) and "demand_totals_background" in steps
+    assert set(names) <= set(steps) and "demand_cells_background" in steps
