@@ -122,20 +122,16 @@ def _ages(residents: pl.DataFrame, start_date: dt.date) -> np.ndarray:
     )["a"].to_numpy()
 
 
-#: Ages (whole years) the city-wide rates are summed over; older residents count as 120.
-_AGES = 121
-#: Income deciles' codes (0..10: 0 is unused by the population stage, kept for safety).
-_DECILES = 11
-
-
 def resident_cells(residents: pl.DataFrame, start_date: dt.date) -> pl.DataFrame:
     """Residents per (age in whole years at ``start_date``, income decile): the
     table city-wide rates are summed over. Columns age, decile, residents (every
     cell, in age-major order)."""
-    age = np.floor(_ages(residents, start_date)).astype(np.int64).clip(0, _AGES - 1)
+    # Ages 0..120 (older residents count as 120); decile codes 0..10.
+    ages, deciles = 121, 11
+    age = np.floor(_ages(residents, start_date)).astype(np.int64).clip(0, ages - 1)
     decile = residents["income_decile"].to_numpy().astype(np.int64)
-    n = np.bincount(age * _DECILES + decile, minlength=_AGES * _DECILES)
-    a, d = np.divmod(np.arange(_AGES * _DECILES), _DECILES)
+    n = np.bincount(age * deciles + decile, minlength=ages * deciles)
+    a, d = np.divmod(np.arange(ages * deciles), deciles)
     return pl.DataFrame({"age": pl.Series(a, dtype=pl.Int16),
                          "decile": pl.Series(d, dtype=pl.Int8),
                          "residents": pl.Series(n, dtype=pl.Int64)})
