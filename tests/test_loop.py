@@ -135,8 +135,8 @@ def test_wrongful_labels_consistent(runs: dict) -> None:
 
 
 def test_summary_printed(tmp_path: Path) -> None:
-    res = runner.invoke(app, ["run", "--residents", "3000", "--days", "60", "--quiet",
-                              "--out", str(tmp_path / "r")])
+    res = runner.invoke(app, ["run", "--residents", "3000", "--days", "60", "--burn-in-days", "0",
+                              "--quiet", "--out", str(tmp_path / "r")])
     assert res.exit_code == 0
     for word in ("residents", "records", "listed", "wrongly", "flights", "green"):
         assert word in res.output, word
@@ -152,7 +152,7 @@ def test_incremental_rescoring_equals_full_rescoring(tmp_path: Path) -> None:
     from creditsim.platform import LoopInputs, LoopModels, RunSpec, run_loop
     from creditsim.policy import load_policy
 
-    cfg = make_config(residents=20_000, days=365, seed=8)
+    cfg = make_config(residents=20_000, days=365, burn_in_days=0, seed=8)
     ctx = pipeline.RunContext(config=cfg, workdir=tmp_path, run_dir=tmp_path,
                               progress=lambda s, f: None)
     tables, _timings, _docs = pipeline.run_stages(ctx, pipeline.PLAN[:4], keep_tables=True)
