@@ -8,15 +8,18 @@ import os
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import polars as pl
 import pytest
 from hypothesis import settings
+from typer.testing import CliRunner
 
 from creditsim.behaviour import generate_events
 from creditsim.cities import BEIJING
+from creditsim.cli import app
+from creditsim.devtools import baseline as bl
 from creditsim.population.synth import synthesize
 from creditsim.records import build_records
 
@@ -80,6 +83,45 @@ def small_run() -> dict:
     ev = generate_events(r, seed=11, days=365, start_date=START)
     recs = build_records(ev, r, seed=11, days=365, start_year=2021)
     return {"residents": r, "events": ev, "records": recs}
+
+
+#: A baseline case's run directory and what ``creditsim run`` printed for it.
+BaselineRun = Callable[[str], tuple[Path, str]]
+
+
+def _run_flags(s: dict) -> list[str]:
+    """``creditsim run`` options for a baseline case's settings."""
+    flags = ["--residents", str(s["residents"]), "--days", str(s["days"]),
+             "--seed", str(s["seed"])]
+    if "burn_in_days" in s:
+        flags += ["--burn-in-days", str(s["burn_in_days"])]
+    if "policy" in s:
+        flags += ["--policy", s["policy"]]
+    if s.get("feedback") is False:
+        flags.append("--no-feedback")
+    assert set(s) <= {"residents", "days", "burn_in_days", "seed", "policy", "feedback"}, s
+    return flags
+
+
+@pytest.fixture(scope="session")
+def baseline_run(tmp_path_factory: pytest.TempPathFactory) -> BaselineRun:
+    """The run of a baseline case (creditsim.devtools.baseline.CASES) by name, made
+    once per session through the CLI, and its printed summary. The baseline test
+    fingerprints it; tests that need a run of the same settings (a warm two-year
+    city) read it instead of making their own. Readers must not write into it."""
+    made: dict[str, tuple[Path, str]] = {}
+
+    def get(name: str) -> tuple[Path, str]:
+        if name not in made:
+            case = next(c for c in bl.CASES if c.name == name)
+            out = tmp_path_factory.mktemp("baseline") / name
+            res = CliRunner().invoke(app, ["run", *_run_flags(case.settings()), "--quiet",
+                                           "--out", str(out)], env={"COLUMNS": "200"})
+            assert res.exit_code == 0, res.output
+            made[name] = (out, res.output)
+        return made[name]
+
+    return get
 
 
 # --- Tests write only inside pytest's temporary directories ---------------------------

@@ -15,9 +15,9 @@ from creditsim.cli import app
 from creditsim.rundir import read_manifest
 
 runner = CliRunner()
-SMALL = ["--residents", "4000", "--days", "60", "--quiet"]
+SMALL = ["--residents", "4000", "--days", "60", "--burn-in-days", "0", "--quiet"]
 #: For tests of where a run goes, not of what it holds.
-TINY = ["--residents", "200", "--days", "10", "--quiet"]
+TINY = ["--residents", "200", "--days", "10", "--burn-in-days", "0", "--quiet"]
 
 
 def invoke(*args: str):

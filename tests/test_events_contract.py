@@ -4,31 +4,23 @@ run summary's linkage figures against the audit's (issue 16 item 5)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
 import pytest
-from typer.testing import CliRunner
 
 from creditsim.api import open_run
-from creditsim.cli import app
 
 pytestmark = pytest.mark.slow
 
-runner = CliRunner()
-BASE = ["run", "--residents", "40000", "--days", "730", "--seed", "1"]
-
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, str]]:
-    d = tmp_path_factory.mktemp("events")
-    out: dict[str, tuple[Path, str]] = {}
-    for name, extra in (("on", []), ("off", ["--no-feedback"])):
-        res = runner.invoke(app, [*BASE, "--out", str(d / name), *extra],
-                            env={"COLUMNS": "200"})
-        assert res.exit_code == 0, res.output
-        out[name] = (d / name, res.output)
-    return out
+def runs(baseline_run: Callable[[str], tuple[Path, str]]
+         ) -> dict[str, tuple[Path, str]]:
+    """Two years of 40,000 residents with feedback on and off: the baseline's beijing
+    cases, shared with the baseline test (tests/conftest.py)."""
+    return {"on": baseline_run("beijing"), "off": baseline_run("beijing-no-feedback")}
 
 
 def _sorted(df: pl.DataFrame) -> bool:

@@ -1,12 +1,14 @@
 """The truth-side labels of a run: wrongful sanctions and their causes (issue 16).
 
 Run-level checks of a two-year run of 40,000 residents (the baseline's beijing
-case: it has repayments after listing) and unit checks of the label functions.
+case, shared with the baseline test: it has repayments after listing) and unit
+checks of the label functions.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from pathlib import Path
 
 import chinese_calendar
@@ -14,16 +16,15 @@ import polars as pl
 import pytest
 
 from creditsim.config import make_config
+from creditsim.devtools import baseline as bl
 from creditsim.pipeline import run as run_pipeline
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def beijing(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("labels") / "b40"
-    run_pipeline(make_config(residents=40_000, days=730, seed=1, policy="beijing"), out)
-    return out
+def beijing(baseline_run: Callable[[str], tuple[Path, str]]) -> Path:
+    return baseline_run("beijing")[0]
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +33,9 @@ def faulty_court(tmp_path_factory: pytest.TempPathFactory) -> Path:
     of its records: performances filed under the wrong person leave the debtor
     listed (late deletions)."""
     out = tmp_path_factory.mktemp("labels") / "b40-ids"
-    run_pipeline(make_config(residents=40_000, days=730, seed=1, policy="beijing",
-                             overrides={"records.court.p_id_other": 0.3}), out)
+    case = next(c for c in bl.CASES if c.name == "beijing")
+    run_pipeline(make_config(**case.settings(), overrides={"records.court.p_id_other": 0.3}),
+                 out)
     return out
 
 
@@ -119,7 +121,8 @@ def rongcheng(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[pl.D
     out = tmp_path_factory.mktemp("labels") / "r20"
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(truth, "label_state_decisions", spy)
-        run_pipeline(make_config(residents=20_000, days=365, seed=1, policy="rongcheng"), out)
+        run_pipeline(make_config(residents=20_000, days=365, burn_in_days=0, seed=1,
+                                 policy="rongcheng"), out)
     return out, handed
 
 

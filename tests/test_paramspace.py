@@ -343,8 +343,8 @@ def test_params_table_and_bad_pattern() -> None:
 
 def test_a_bad_set_writes_nothing(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", "--residents", "50", "--days", "5", "--quiet",
-                              "--out", str(out), "--set", "appeals.base=2",
+    res = runner.invoke(app, ["run", "--residents", "50", "--days", "5", "--burn-in-days", "0",
+                              "--quiet", "--out", str(out), "--set", "appeals.base=2",
                               "--set", "records.bank.p_name_typ=0.1", "--set", "oops"])
     assert res.exit_code == 2
     lines = [ln for ln in res.output.splitlines() if ln.startswith("error:")]
@@ -354,8 +354,8 @@ def test_a_bad_set_writes_nothing(tmp_path: Path) -> None:
 
 def test_set_reaches_the_manifest_with_its_origin(tmp_path: Path) -> None:
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", "--residents", "300", "--days", "10", "--quiet",
-                              "--out", str(out), "--set", "services.flight.rate=1.5",
+    res = runner.invoke(app, ["run", "--residents", "300", "--days", "10", "--burn-in-days", "0",
+                              "--quiet", "--out", str(out), "--set", "services.flight.rate=1.5",
                               "--set", "linkage.crowd_cap=40"])
     assert res.exit_code == 0, res.output
     m = read_manifest(out)
@@ -378,8 +378,9 @@ def _digests(out: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     base = tmp_path_factory.mktemp("crn")
-    a = pipeline.run(make_config(residents=2000, days=60, seed=3), base / "a").out
-    b = pipeline.run(make_config(residents=2000, days=60, seed=3, overrides={BANK_KEY: 0.3}),
+    a = pipeline.run(make_config(residents=2000, days=60, burn_in_days=0, seed=3), base / "a").out
+    b = pipeline.run(make_config(residents=2000, days=60, burn_in_days=0, seed=3,
+                                 overrides={BANK_KEY: 0.3}),
                      base / "b").out
     return a, b
 

@@ -24,7 +24,7 @@ def _digests(out: Path) -> dict[str, str]:
 
 @pytest.mark.slow
 def test_background_index_changes_nothing(tmp_path: Path) -> None:
-    cfg = make_config(residents=4000, days=90, seed=5)
+    cfg = make_config(residents=4000, days=90, burn_in_days=0, seed=5)
     a = pipeline.run(cfg, tmp_path / "bg", background=True)
     b = pipeline.run(cfg, tmp_path / "fg", background=False)
     assert _digests(tmp_path / "bg") == _digests(tmp_path / "fg")
@@ -39,7 +39,7 @@ def test_background_index_changes_nothing(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(("module", "name", "message"), [
     ("creditsim.pipeline", "prepare_register", "index failed"),  # beside behaviour, records
-    ("creditsim.pipeline", "demand_totals", "totals failed"),  # taken by the platform stage
+    ("creditsim.pipeline", "resident_cells", "cells failed"),  # taken by the platform stage
     pytest.param("creditsim.linkage.stage", "_metrics", "metrics failed",  # beside platform
                  marks=pytest.mark.slow),
 ])
@@ -55,7 +55,7 @@ def test_background_failure_fails_the_run(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.setattr(importlib.import_module(module), name, broken)
     out = tmp_path / "run"
     with pytest.raises(RuntimeError, match=message):
-        pipeline.run(make_config(residents=2000, days=30), out)
+        pipeline.run(make_config(residents=2000, days=30, burn_in_days=0), out)
     assert not out.exists() and list(tmp_path.iterdir()) == []
 
 
@@ -105,7 +105,7 @@ def test_background_thread_gets_frames_no_stage_uses(tmp_path: Path,
     monkeypatch.setattr(pipeline, "ThreadPoolExecutor", Recording)
     monkeypatch.setattr(pipeline, "PLAN", [dataclasses.replace(st, fn=recorded(st.fn))
                                            for st in pipeline.PLAN])
-    pipeline.run(make_config(residents=2000, days=30), tmp_path / "run")
+    pipeline.run(make_config(residents=2000, days=30, burn_in_days=0), tmp_path / "run")
     assert len(handed) >= 3 and used  # register index, demand, linkage metrics
     shared = [f.columns[:3] for f in handed if any(f is u for u in used)]
     assert not shared, f"frames shared with the stages: {shared}"

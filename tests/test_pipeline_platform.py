@@ -77,8 +77,8 @@ def test_run_outputs_present(run_dir: Path) -> None:
 ])
 def test_bad_platform_options(tmp_path: Path, args: list[str], message: str) -> None:
     out = tmp_path / "x"
-    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--quiet",
-                              "--out", str(out), *args])
+    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--burn-in-days", "0",
+                              "--quiet", "--out", str(out), *args])
     assert res.exit_code == 2, res.output
     assert message in res.output and "Traceback" not in res.output
     assert not out.exists() and list(tmp_path.iterdir()) == []
@@ -88,8 +88,8 @@ def test_invalid_policy_file(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text('[meta]\nname = 3\n[scale]\nbaseline = "high"\n', encoding="utf-8")
     out = tmp_path / "x"
-    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--quiet",
-                              "--out", str(out), "--policy", str(bad)])
+    res = runner.invoke(app, ["run", "--residents", "1000", "--days", "10", "--burn-in-days", "0",
+                              "--quiet", "--out", str(out), "--policy", str(bad)])
     assert res.exit_code == 2, res.output
     assert "bad.toml" in res.output and "Traceback" not in res.output
     assert not out.exists()
@@ -111,4 +111,4 @@ def test_round_steps_timed_and_in_the_plan(run_dir: Path) -> None:
     plat = next(s for s in m["plan"] if s["stage"] == "platform")
     assert [s["step"] for s in plat["steps"]] == names
     steps = next(s for s in m["stages"] if s["stage"] == "platform")["steps"]
-    assert set(names) <= set(steps) and "demand_totals_background" in steps
+    assert set(names) <= set(steps) and "demand_cells_background" in steps

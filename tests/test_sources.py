@@ -320,7 +320,8 @@ def test_the_manifest_of_a_run_resolves_and_is_covered(tmp_path: Path) -> None:
     from creditsim.rundir import read_manifest
 
     out = tmp_path / "run"
-    res = CliRunner().invoke(app, ["run", "--residents", "2000", "--days", "30", "--seed", "1",
+    res = CliRunner().invoke(app, ["run", "--residents", "2000", "--days", "30", "--burn-in-days",
+                                   "0", "--seed", "1",
                                    "--quiet", "--out", str(out)])
     assert res.exit_code == 0, res.output
     params = read_manifest(out)["parameters"]

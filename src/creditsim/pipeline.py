@@ -68,7 +68,7 @@ from creditsim.records import build_records
 from creditsim.rundays import to_start
 from creditsim.rundir import RunWriter, check_out_dir, read_scratch
 from creditsim.scenario import manifest_entry as scenario_manifest
-from creditsim.services import deletion_calendar, demand_totals
+from creditsim.services import deletion_calendar, resident_cells
 
 from creditsim.stagetypes import (  # noqa: F401 - the stage types are part of this API
     Deferred,
@@ -93,13 +93,12 @@ def _population(ctx: RunContext, given: StageInput) -> StageOutput:
 
 
 def _background_handoffs(ctx: RunContext, df: pl.DataFrame) -> Handoffs:
-    """The register index and demand totals, started in the background (none
+    """The register index and the residents per demand cell, started in the background (none
     without a background thread); pure functions of the residents, so a resumed
     run starts them again from the checkpointed table."""
-    c = ctx.config
     if ctx.background is None:
         return Handoffs()
-    # Linkage's index of the register and the city-wide demand depend on the
+    # Linkage's index of the register and the demand cells depend on the
     # residents alone: built beside the next two stages, which leave part of the
     # machine idle (their work between parallel sections is single-threaded).
     # Each job gets its own frame object (the same column buffers): Polars locks
@@ -108,10 +107,8 @@ def _background_handoffs(ctx: RunContext, df: pl.DataFrame) -> Handoffs:
     # other holds the GIL waiting to lock the frame, e.g. in ``to_arrow``).
     ctx.background.submit(_lower_priority)
     index = ctx.background.submit(_timed, partial(prepare_register, df.clone()))
-    totals = ctx.background.submit(_timed, partial(
-        demand_totals, df.clone(), seed=c.seed, days=ctx.days, start_date=ctx.start_date,
-        model=ctx.m.loop.demand))
-    return Handoffs(register_index=Deferred(index), demand_totals=Deferred(totals))
+    cells = ctx.background.submit(_timed, partial(resident_cells, df.clone(), ctx.start_date))
+    return Handoffs(register_index=Deferred(index), demand_cells=Deferred(cells))
 
 
 def _lower_priority() -> None:
@@ -241,13 +238,13 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
     (ctx.run_dir / "policy.toml").write_bytes(loaded.text)
     (ctx.run_dir / "city.toml").write_bytes(ctx.city.text)
     steps: dict[str, float] = {}
-    totals = None
-    if given.handoffs.demand_totals is not None:
-        totals, steps["demand_totals_background"] = given.handoffs.demand_totals.result()
+    cells = None
+    if given.handoffs.demand_cells is not None:
+        cells, steps["demand_cells_background"] = given.handoffs.demand_cells.result()
     # Handed over, not shared: the loop releases them before its final tables.
     res = run_loop(LoopInputs(residents=t.pop("residents"), candidates=t.pop("_candidates"),
                               records=records, links=t["_links"], policy=policy,
-                              totals=totals),
+                              demand_cells=cells),
                    RunSpec(seed=c.seed, days=ctx.days, start_date=ctx.start_date),
                    ctx.m.loop,
                    Sink(emit=ctx.emit, full_records={d: partial(_read_spilled, s)
@@ -268,7 +265,7 @@ def _platform(ctx: RunContext, given: StageInput) -> StageOutput:
 PLAN: list[Stage] = [
     Stage("population", (), ("residents",), _population,
           "synthetic residents, households, names and ID numbers",
-          gives=("register_index", "demand_totals")),
+          gives=("register_index", "demand_cells")),
     Stage("behaviour", ("residents",), ("_candidates",), _behaviour,
           "candidate events of every kind at full rates (truth)"),
     Stage("records", ("residents", "_candidates"), ("_records/*",), _records,
@@ -281,7 +278,7 @@ PLAN: list[Stage] = [
           ("events", "records/*", "links", "ledger", "scores", "list_spells", "decisions",
            "demand", "appeals"), _platform,
           "rounds to a fixed point: score → appeal and repay → serve → respond",
-          takes=("demand_totals", "spilled"), steps=tuple(ROUND_STEPS)),
+          takes=("demand_cells", "spilled"), steps=tuple(ROUND_STEPS)),
 ]
 
 
@@ -488,7 +485,7 @@ def _restart(ctx: RunContext, stages: list[Stage], writer: RunWriter | None,
     spilled = {n.removeprefix("spilled/"): Spilled(p, r.schemas[n])
                for n, p in r.files.items() if n.startswith("spilled/")}
     given = Handoffs(spilled=spilled)
-    if any(t in st.takes for st in later for t in ("register_index", "demand_totals")):
+    if any(t in st.takes for st in later for t in ("register_index", "demand_cells")):
         given = replace(_background_handoffs(ctx, tables["residents"]), spilled=spilled)
     return tables, _kept_for(given, later), list(r.timings), list(r.documents)
 

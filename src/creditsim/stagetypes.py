@@ -105,8 +105,8 @@ class Handoffs:
 
     #: linkage's index of the register (linkage.prepare_register of the residents)
     register_index: Deferred[RegisterPrep] | None = None
-    #: city-wide service demand per day (services.demand_totals of the residents)
-    demand_totals: Deferred[pl.DataFrame] | None = None
+    #: residents per demand cell (services.resident_cells of the residents)
+    demand_cells: Deferred[pl.DataFrame] | None = None
     #: department → its candidate-record columns on scratch disk
     spilled: Mapping[str, Spilled] = field(default_factory=dict)
 

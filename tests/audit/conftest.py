@@ -96,7 +96,7 @@ def synthetic_decisions(run: Path, seed: int = 3) -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def real_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("audit") / "real"
-    run_pipeline(make_config(residents=20_000, days=365, seed=4), out)
+    run_pipeline(make_config(residents=20_000, days=365, burn_in_days=0, seed=4), out)
     return out
 
 

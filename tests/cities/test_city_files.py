@@ -141,8 +141,8 @@ def test_run_with_a_city_file(tmp_path: Path) -> None:
     path = tmp_path / "my-city.toml"
     path.write_bytes(src.encode("utf-8"))
     out = tmp_path / "run"
-    res = runner.invoke(app, ["run", "--city", str(path), "--days", "30", "--quiet",
-                              "--out", str(out)])
+    res = runner.invoke(app, ["run", "--city", str(path), "--days", "30", "--burn-in-days", "0",
+                              "--quiet", "--out", str(out)])
     assert res.exit_code == 0, res.output
     m = read_manifest(out)
     assert m["config"]["city"] == str(path) and m["config"]["residents"] == 14_204

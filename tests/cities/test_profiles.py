@@ -125,7 +125,7 @@ def test_any_profile_dumped_and_read_again_is_equal(city: CityProfile) -> None:
 def test_every_shipped_city_runs_small(name: str, tmp_path: Path) -> None:
     out = tmp_path / "run"
     res = runner.invoke(app, ["run", "--city", name, "--residents", "2000", "--days", "30",
-                              "--quiet", "--out", str(out)])
+                              "--burn-in-days", "0", "--quiet", "--out", str(out)])
     assert res.exit_code == 0, res.output
     m = read_manifest(out)
     city = load_city(name)

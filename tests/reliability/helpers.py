@@ -19,9 +19,10 @@ from creditsim.cli import app
 from creditsim.rundir import sha256_file
 
 runner = CliRunner()
-TINY = ["--residents", "2000", "--days", "30", "--quiet"]
+#: No burn-in: these runs test the CLI and the run directory, not a warm stock.
+TINY = ["--residents", "2000", "--days", "30", "--burn-in-days", "0", "--quiet"]
 #: A run that lasts a few seconds (long enough to interrupt at a chosen stage).
-SLOW = ["--residents", "30000", "--days", "300", "--quiet"]
+SLOW = ["--residents", "30000", "--days", "300", "--burn-in-days", "0", "--quiet"]
 #: The source tree of the creditsim under test (child processes import the same).
 SRC = Path(creditsim.__file__).parents[1]
 

@@ -26,7 +26,7 @@ from creditsim.cli import app
 from creditsim.resources import disk_full_path
 
 runner = CliRunner()
-SMALL = ["--residents", "400", "--days", "120", "--quiet"]
+SMALL = ["--residents", "400", "--days", "120", "--burn-in-days", "0", "--quiet"]
 FULL = "No space left on device"
 
 
@@ -127,8 +127,8 @@ def test_duckdb_inside_splink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 
 def test_report_leaves_no_partial_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     run_dir = tmp_path / "r"
-    assert runner.invoke(app, ["run", "--residents", "300", "--days", "60", "--quiet",
-                               "--out", str(run_dir)]).exit_code == 0
+    assert runner.invoke(app, ["run", "--residents", "300", "--days", "60", "--burn-in-days", "0",
+                               "--quiet", "--out", str(run_dir)]).exit_code == 0
     out = tmp_path / "rep" / "report.html"
     out.parent.mkdir()
     _full_under(monkeypatch, out.parent, after=1000)

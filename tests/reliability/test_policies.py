@@ -239,7 +239,7 @@ def real_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     from creditsim.config import make_config
     from creditsim.pipeline import run
 
-    cfg = make_config(residents=1000, days=365, seed=3, policy="rongcheng")
+    cfg = make_config(residents=1000, days=365, burn_in_days=0, seed=3, policy="rongcheng")
     res = run(cfg, tmp_path_factory.mktemp("real") / "r", keep_tables=True, background=False)
     assert cfg.start_date is not None
     return {"tables": res.tables, "days": cfg.days, "start": cfg.start_date, "seed": cfg.seed}
@@ -331,7 +331,8 @@ def test_run_reads_the_policy_once_and_uses_what_it_checked(
 
     monkeypatch.setattr(Path, "read_bytes", read_then_swap)
     out = tmp_path / "r"
-    res = CliRunner().invoke(app_main, ["run", "--residents", "300", "--days", "60", "--quiet",
+    res = CliRunner().invoke(app_main, ["run", "--residents", "300", "--days", "60",
+                                        "--burn-in-days", "0", "--quiet",
                                         "--policy", str(f), "--out", str(out)])
     assert res.exit_code == 0, (res.output, res.exception)
     assert len(reads) == 1

@@ -22,8 +22,9 @@ from creditsim.config import make_config
 from creditsim.errors import RunDirError
 from creditsim.rundir import sha256_file
 
-CFG = make_config(city="beijing", residents=2000, days=30, seed=3)
-CLI = ["run", "--residents", "2000", "--days", "30", "--seed", "3", "--quiet"]
+CFG = make_config(city="beijing", residents=2000, days=30, burn_in_days=0, seed=3)
+CLI = ["run", "--residents", "2000", "--days", "30", "--burn-in-days", "0", "--seed", "3",
+       "--quiet"]
 STAGES = [s.name for s in pipeline.PLAN]
 runner = CliRunner()
 
@@ -64,7 +65,7 @@ elif where == "emit":  # inside the platform: after it published arg tables
     pipeline.RunWriter = writer
     def pipeline_writer_flush():
         writers[-1].flush()
-cfg = make_config(city="beijing", residents=2000, days=30, seed=3)
+cfg = make_config(city="beijing", residents=2000, days=30, burn_in_days=0, seed=3)
 pipeline.run(cfg, out, checkpoint=ckpt.Options())
 """
 
@@ -218,7 +219,8 @@ def test_resume_with_other_policy_text_is_refused(tmp_path: Path,
 
     pol = tmp_path / "p.toml"
     pol.write_bytes(policy_source("beijing")[0].encode())
-    cfg = make_config(city="beijing", residents=2000, days=30, seed=3, policy=str(pol))
+    cfg = make_config(city="beijing", residents=2000, days=30, burn_in_days=0, seed=3,
+                      policy=str(pol))
     out = tmp_path / "run"
     with monkeypatch.context() as m:
         _fail_before(m, "behaviour", RuntimeError("injected"))

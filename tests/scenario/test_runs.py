@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow  # pipeline runs
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
-SMALL = ["--residents", "2000", "--days", "60", "--quiet"]
+SMALL = ["--residents", "2000", "--days", "60", "--burn-in-days", "0", "--quiet"]
 SET = "records.civil.p_id_other=0.05"
 runner = CliRunner()
 

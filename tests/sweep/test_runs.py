@@ -31,6 +31,7 @@ seed = 5
 [base]
 residents = 300
 days = 30
+burn_in_days = 0
 [[arms]]
 name = "beijing"
 policy = "beijing"

@@ -55,7 +55,7 @@ from creditsim.platform.world.truth import (
     happened_records,
     platform_view,
 )
-from creditsim.services import demand_totals
+from creditsim.services import DemandSpec, DrawnDemand, demand_totals, resident_cells
 
 
 @dataclass
@@ -75,6 +75,7 @@ class Final:
     ledger: pl.DataFrame
     scores: pl.DataFrame
     happened: Happened
+    drawn: DrawnDemand  #: the individual demand the decisions act on, counted
     present: np.ndarray  #: which stream records exist
     pos: np.ndarray  #: the stream row of each record id
 
@@ -92,7 +93,7 @@ def run_loop(inputs: LoopInputs, spec: RunSpec, models: LoopModels, sink: Sink |
     t: dict[str, float] = {"setup": 0.0, **{s.name: 0.0 for s in ROUND_STEPS}}
     t0 = time.perf_counter()
     candidates, records, links = inputs.candidates, inputs.records, inputs.links
-    ctx, totals = _setup(inputs, spec, models)
+    ctx, cells = _setup(inputs, spec, models)
     del inputs
     t["setup"] = time.perf_counter() - t0
     state, last, rounds = _iterate(ctx, t)
@@ -130,7 +131,9 @@ def run_loop(inputs: LoopInputs, spec: RunSpec, models: LoopModels, sink: Sink |
     put("scores", final.scores.sort(pl.col("month").cast(pl.Int64) * (1 << 32)
                                     + pl.col("resident_id").cast(pl.Int64)))
     tables = {**big, "list_spells": final.spells, "decisions": final.decisions,
-              "demand": _demand(totals, final.decisions),
+              "demand": _demand(demand_totals(cells, final.drawn, DemandSpec(
+                  seed=spec.seed, days=spec.days, start_date=spec.start_date,
+                  model=models.demand)), final.decisions),
               "appeals": final.appeals if final.appeals.height
               else pl.DataFrame(schema=APPEALS_SCHEMA)}
     t["tables"] = time.perf_counter() - t0
@@ -140,7 +143,7 @@ def run_loop(inputs: LoopInputs, spec: RunSpec, models: LoopModels, sink: Sink |
 def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
            ) -> tuple[RoundContext, pl.DataFrame]:
     """The platform's stream and the world's handles (made once), and the
-    city-wide service demand."""
+    residents per demand cell (services.resident_cells)."""
     policy = inputs.policy
     stream = build_stream(inputs.records, inputs.links)
     world = build_world(inputs.residents, inputs.candidates, inputs.records, inputs.links,
@@ -149,10 +152,9 @@ def _setup(inputs: LoopInputs, spec: RunSpec, models: LoopModels
                         links=inputs.links, stream=stream,
                         services=frozenset(c.service for c in policy.consequences),
                         spec=spec, models=models)
-    totals = inputs.totals if inputs.totals is not None else demand_totals(
-        inputs.residents, seed=spec.seed, days=spec.days, start_date=spec.start_date,
-        model=models.demand)
-    return RoundContext(platform=platform, world=world), totals
+    cells = inputs.demand_cells if inputs.demand_cells is not None else resident_cells(
+        inputs.residents, spec.start_date)
+    return RoundContext(platform=platform, world=world), cells
 
 
 def _iterate(ctx: RoundContext, t: dict[str, float]
@@ -195,18 +197,20 @@ def _conclude(ctx: RoundContext, state: RoundState, last: Round) -> Final:
     return Final(spells=spells, decisions=labelled, appeals=a.appeals,
                  ledger=a.result.ledger, scores=a.result.scores,
                  happened=happened(ctx.world, state.keep, s.rep),
+                 drawn=need(last.served).drawn,
                  present=state.present, pos=p.stream.pos)
 
 
 def _demand(totals: pl.DataFrame, decisions: pl.DataFrame) -> pl.DataFrame:
     """The ``demand`` table: city-wide demand per (day, service) and how much of it
-    the platform denied, expedited or discounted."""
+    the platform denied, expedited or discounted (the totals include every demand
+    decided on, so ``allowed`` is the rest)."""
     counts = decisions.group_by("day", "service").agg(
         (pl.col("decision") == "denied").sum().cast(pl.UInt32).alias("denied"),
         (pl.col("decision") == "expedited").sum().cast(pl.UInt32).alias("expedited"),
         (pl.col("decision") == "discounted").sum().cast(pl.UInt32).alias("discounted"))
     demand = totals.join(counts, on=["day", "service"], how="left").fill_null(0).with_columns(
         (pl.col("demands").cast(pl.Int64) - pl.col("denied") - pl.col("expedited")
-         - pl.col("discounted")).clip(lower_bound=0).cast(pl.UInt32).alias("allowed"))
+         - pl.col("discounted")).cast(pl.UInt32).alias("allowed"))
     return demand.select("day", "service", "demands", "allowed", "denied", "expedited",
                          "discounted").sort("day", "service")

@@ -21,6 +21,7 @@ from creditsim.platform.models import LoopModels, RunSpec
 from creditsim.platform.stream import Stream
 from creditsim.platform.world.truth import FullRecords, Repayments, SpellFacts, World
 from creditsim.policy import Policy, PolicyResult
+from creditsim.services import DrawnDemand
 
 T = TypeVar("T")
 
@@ -36,8 +37,8 @@ class LoopInputs:
     records: dict[str, pl.DataFrame]  #: department → candidate records (RECORD_COLUMNS at least)
     links: pl.DataFrame
     policy: Policy
-    #: services.demand_totals of the residents, if already computed
-    totals: pl.DataFrame | None = None
+    #: services.resident_cells of the residents, if already computed
+    demand_cells: pl.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Served:
 
     intervals: Intervals
     decisions: pl.DataFrame
+    drawn: DrawnDemand  #: the individual demand the decisions act on, counted
 
 
 @dataclass(frozen=True)

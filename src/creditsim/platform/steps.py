@@ -51,7 +51,13 @@ from creditsim.policy import (
     monthly_scores,
     override_spells,
 )
-from creditsim.services import decide, effect_intervals, individual_demand, state_intervals
+from creditsim.services import (
+    DrawnDemand,
+    decide,
+    effect_intervals,
+    individual_demand,
+    state_intervals,
+)
 
 
 @dataclass(frozen=True)
@@ -154,8 +160,10 @@ def serve(ctx: RoundContext, state: RoundState, rnd: Round) -> Round:
     dem = individual_demand(p.register, affected, seed=p.spec.seed, days=p.spec.days,
                             start_date=p.spec.start_date, services=p.services,
                             model=p.models.demand)
+    drawn = DrawnDemand.of(p.register, affected, dem, services=p.services,
+                           start_date=p.spec.start_date)
     return replace(rnd, served=Served(intervals=intervals,
-                                      decisions=decide(dem, intervals.effects)))
+                                      decisions=decide(dem, intervals.effects), drawn=drawn))
 
 
 def respond(ctx: RoundContext, state: RoundState, rnd: Round) -> Round:

@@ -11,9 +11,12 @@ from creditsim.services.decide import (
 )
 from creditsim.services.demand import (
     DEFAULT_DEMAND,
+    DemandSpec,
+    DrawnDemand,
     ServiceDemand,
     demand_totals,
     individual_demand,
+    resident_cells,
 )
 from creditsim.services.evaluate import (
     deletion_calendar,
@@ -23,7 +26,7 @@ from creditsim.services.evaluate import (
     spell_truth,
 )
 
-__all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "decide", "deletion_calendar", "demand_totals",
-           "effect_intervals",
-           "individual_demand", "label_decisions", "label_spells", "label_state_decisions",
+__all__ = ["DECISIONS_SCHEMA", "DEFAULT_DEMAND", "DemandSpec", "DrawnDemand", "decide",
+           "deletion_calendar", "demand_totals", "effect_intervals", "individual_demand",
+           "label_decisions", "label_spells", "label_state_decisions", "resident_cells",
            "ServiceDemand", "spell_truth", "state_intervals"]

@@ -1,13 +1,20 @@
 """Demand at points of service (who wants a flight, a school place, a loan, when).
 
-Demand is behaviour: it does not depend on the policy. Two parts:
+Demand is behaviour: a resident's demand does not depend on the policy. Two parts:
 
-* **Totals** per (service, day) for the whole city, drawn as Poisson counts from
-  streams keyed by (service, day) — identical across policies on the same seed.
 * **Individual demand** of the residents the policy can affect (listed, tiered,
-  or in a listed person's household): per (resident, service) a Poisson count
-  over the horizon and its days, from counter-based uniforms keyed by the
-  resident, so a resident's flights are the same whatever policy is compared.
+  or in a listed person's household), for the services its consequences touch:
+  per (resident, service) a Poisson count over the horizon and its days, from
+  counter-based uniforms keyed by the resident, so a resident's flights are the
+  same whatever policy is compared. The platform's decisions act on these.
+* **Totals** per (service, day) for the whole city: the individual demand drawn
+  for the decisions, plus the rest of the city's demand (every other resident's,
+  and everyone's for the services the policy does not touch) drawn in aggregate
+  as one Poisson count per (service, day) with the summed rates of those
+  residents. A total therefore never falls below the decisions on its day, and
+  its expectation is the whole city's whatever the policy. The aggregate part is
+  drawn by inversion from uniforms keyed by (service, day), so two policies that
+  affect similar residents draw nearly the same rest-of-city demand.
 
 Rates are per eligible resident per year; each is cited or an assumption.
 """
@@ -20,6 +27,7 @@ from typing import ClassVar
 
 import numpy as np
 import polars as pl
+from scipy.stats import poisson
 
 from creditsim import catalogue as cat
 from creditsim.draws import poisson_icdf
@@ -114,28 +122,100 @@ def _ages(residents: pl.DataFrame, start_date: dt.date) -> np.ndarray:
     )["a"].to_numpy()
 
 
-def demand_totals(residents: pl.DataFrame, *, seed: int, days: int, start_date: dt.date,
-                  model: tuple[ServiceDemand, ...] = DEFAULT_DEMAND) -> pl.DataFrame:
-    """City-wide demand per (day, service): columns day, service, demands."""
-    # Rates depend on age class and income decile only: count residents per
-    # (age in years, decile) once, then sum each service's rate over that table.
-    age = np.floor(_ages(residents, start_date)).astype(np.int64).clip(0, 120)
+def resident_cells(residents: pl.DataFrame, start_date: dt.date) -> pl.DataFrame:
+    """Residents per (age in whole years at ``start_date``, income decile): the
+    table city-wide rates are summed over. Columns age, decile, residents (every
+    cell, in age-major order)."""
+    # Ages 0..120 (older residents count as 120); decile codes 0..10.
+    ages, deciles = 121, 11
+    age = np.floor(_ages(residents, start_date)).astype(np.int64).clip(0, ages - 1)
     decile = residents["income_decile"].to_numpy().astype(np.int64)
-    tab = np.bincount(age * 11 + decile, minlength=121 * 11).reshape(121, 11)
-    a_grid, d_grid = np.meshgrid(np.arange(121) + 0.5, np.arange(11), indexing="ij")
+    n = np.bincount(age * deciles + decile, minlength=ages * deciles)
+    a, d = np.divmod(np.arange(ages * deciles), deciles)
+    return pl.DataFrame({"age": pl.Series(a, dtype=pl.Int16),
+                         "decile": pl.Series(d, dtype=pl.Int8),
+                         "residents": pl.Series(n, dtype=pl.Int64)})
+
+
+@dataclass(frozen=True)
+class DrawnDemand:
+    """The individual demand the platform's decisions act on (individual_demand):
+    whose (their resident_cells), for which services, and how much per (day,
+    service)."""
+
+    services: frozenset[str]
+    cells: pl.DataFrame  #: resident_cells of the residents drawn individually
+    counts: pl.DataFrame  #: day, service, demands of their demand events
+
+    @staticmethod
+    def of(residents: pl.DataFrame, who: np.ndarray, events: pl.DataFrame, *,
+           services: frozenset[str], start_date: dt.date) -> DrawnDemand:
+        """``events`` (individual_demand of residents ``who``, ``services``) counted."""
+        who = np.unique(np.asarray(who, dtype=np.int64))
+        counts = events.group_by("day", "service").agg(
+            pl.len().cast(pl.UInt32).alias("demands"))
+        return DrawnDemand(services=services, cells=resident_cells(residents[who], start_date),
+                           counts=counts)
+
+    @staticmethod
+    def none() -> DrawnDemand:
+        """No individual demand: the whole city's is drawn in aggregate."""
+        return DrawnDemand(services=frozenset(), cells=pl.DataFrame(
+            schema={"age": pl.Int16, "decile": pl.Int8, "residents": pl.Int64}),
+            counts=pl.DataFrame(schema={"day": pl.Int16, "service": cat.ServiceT,
+                                        "demands": pl.UInt32}))
+
+
+@dataclass(frozen=True)
+class DemandSpec:
+    """The run's demand: its seed, horizon and rates."""
+
+    seed: int
+    days: int
+    start_date: dt.date
+    model: tuple[ServiceDemand, ...] = DEFAULT_DEMAND
+
+
+def _cell_rate(d: ServiceDemand, cells: pl.DataFrame) -> float:
+    """Demands per year of ``d`` summed over the residents counted in ``cells``."""
+    if cells.height == 0:
+        return 0.0
+    age = cells["age"].to_numpy().astype(np.float64) + 0.5
+    lam = _rates(d, age, cells["decile"].to_numpy().astype(np.float64))
+    if d.season_day is not None:  # one application at most per season day
+        lam = np.minimum(lam, 1.0)
+    return float((lam * cells["residents"].to_numpy()).sum())
+
+
+def _uniforms(seed: int, service: str, days: int) -> np.ndarray:
+    """Uniforms strictly inside (0, 1), one per day, keyed by the service."""
+    bits = stream(seed, f"services.total.{service}").integers(0, 1 << 53, size=days)
+    return (bits.astype(np.float64) + 0.5) / float(1 << 53)
+
+
+def demand_totals(cells: pl.DataFrame, drawn: DrawnDemand, spec: DemandSpec) -> pl.DataFrame:
+    """City-wide demand per (day, service): columns day, service, demands. ``cells``
+    is resident_cells of every resident; ``drawn`` the individual demand the
+    decisions act on, counted as drawn. The rest of the city's demand is one
+    Poisson count per (service, day), by inversion of a (service, day) uniform."""
+    days, start_date = spec.days, spec.start_date
+    drawn_n = drawn.counts.with_columns(pl.col("service").to_physical().alias("s"))
     rows_day, rows_svc, rows_n = [], [], []
-    for d in model:
+    for d in spec.model:
         svc_i = cat.SERVICES.index(d.service)
-        total = float((_rates(d, a_grid.ravel(), d_grid.ravel().astype(np.float64))
-                       * tab.ravel()).sum())
+        rest = _cell_rate(d, cells)
+        if d.service in drawn.services:
+            rest = max(rest - _cell_rate(d, drawn.cells), 0.0)
         if d.season_day is not None:
             # all of a year's demand falls on the admission day(s) within the horizon
-            sdays = _season_days(d.season_day, days, start_date)
             lam = np.zeros(days)
-            lam[sdays] = total
+            lam[_season_days(d.season_day, days, start_date)] = rest
         else:
-            lam = np.full(days, total / 365.0)
-        counts = stream(seed, f"services.total.{d.service}").poisson(lam)
+            lam = np.full(days, rest / 365.0)
+        counts = poisson.ppf(_uniforms(spec.seed, d.service, days), lam).astype(np.int64)
+        mine = drawn_n.filter(pl.col("s") == svc_i)
+        np.add.at(counts, mine["day"].to_numpy().astype(np.int64),
+                  mine["demands"].to_numpy().astype(np.int64))
         rows_day.append(np.arange(days))
         rows_svc.append(np.full(days, svc_i))
         rows_n.append(counts)
