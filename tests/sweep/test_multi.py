@@ -135,3 +135,28 @@ def test_compare_a_sweep_arms_against_the_first(sweep: Path) -> None:
     assert code == 0 and "spc − beijing" in out, out
     code, out = _cli("compare", _runs(sweep, "beijing")[0])
     assert code == 2 and "two or more runs" in out, out
+
+
+def test_report_of_a_sweep_draws_bands(sweep: Path, tmp_path: Path) -> None:
+    pytest.importorskip("plotly")
+    import re
+
+    out = tmp_path / "sweep.html"
+    code, text = _cli("report", str(sweep), "--out", str(out))
+    assert code == 0, text
+    page = out.read_text(encoding="utf-8")
+    blocks = re.findall(r'<script type="application/json" class="chart-data"[^>]*>(.*?)'
+                        r"</script>", page, re.S)
+    figs = [json.loads(b) for b in blocks]
+    titles = [f["layout"]["title"]["text"] for f in figs]
+    band = figs[titles.index(next(t for t in titles if t.startswith("residents sanctioned")))]
+    trace = band["data"][0]
+    summary = creditsim.open_sweep(sweep).summary()
+    want = summary.filter(summary["metric"] == "residents_sanctioned").to_dicts()
+    assert trace["x"] == [r["arm"] for r in want] == ["beijing", "spc"]
+    assert trace["y"] == [r["median"] for r in want]
+    assert trace["error_y"]["array"] == [r["p90"] - r["median"] for r in want]
+    assert any("pooled over replicates" in t for t in titles)
+    assert "connect-src" not in page and "default-src 'none'" in page
+    code, text = _cli("report", str(sweep), "--out", str(out))
+    assert code == 2 and "already exists" in text, text

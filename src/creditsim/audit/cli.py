@@ -313,13 +313,23 @@ def report_command(
     overwrite: Annotated[bool, typer.Option(help="Replace an existing file at --out.")] = False,
     verify: VerifyOpt = True,
 ) -> None:
-    """One self-contained offline HTML report of the run."""
+    """One self-contained offline HTML report of the run; of a sweep directory, each
+    headline figure's median and 10–90 % band per arm and the pooled group rates."""
     from creditsim.audit import RunData
     from creditsim.report import build_report, check_report_out
     from creditsim.signals import interruptible
 
     target = out or run_dir / "report.html"
     check_report_out(target, overwrite)  # before any work
+    if _is_sweep(run_dir):
+        from creditsim.report import build_sweep_report
+        from creditsim.sweep.api import open_sweep
+
+        sw = open_sweep(run_dir)
+        path = build_sweep_report(run_dir.name, sw.summary().to_dicts(), sw.pooled(), target,
+                                  overwrite=overwrite)
+        out_console.print(f"[green]report[/]: {path}", highlight=False)
+        return
     run = RunData(run_dir, verify=verify)
     with interruptible() as guard:
         try:
