@@ -156,6 +156,8 @@ class Request:
     sets: Mapping[str, Any] = field(default_factory=dict)
     option_label: Callable[[str], str] = cli_label
     set_label: str = "--set"
+    #: overrides whose origin is not ``set_label`` (a sweep spec's ``FILE:LINE``)
+    set_origins: Mapping[str, str] = field(default_factory=dict)
     #: origins that differ from ``option_label(name)`` (``--preset`` gives ``city``)
     option_origins: Mapping[str, str] = field(default_factory=dict)
     #: problems found before resolving (malformed --set items, conflicting options)
@@ -339,7 +341,7 @@ def resolve(req: Request, parameter_keys: Collection[str]) -> Resolved:
         else:
             layer.put(name, value, label, label)
     for key, value in req.sets.items():
-        overrides[key], porigins[key] = value, req.set_label
+        overrides[key], porigins[key] = value, req.set_origins.get(key, req.set_label)
     problems += layer.problems
     config = _validate(layer, overrides, porigins, sf, problems)
     return Resolved(config, overrides, porigins, problems, layer.locations, meta,

@@ -126,3 +126,75 @@ def headline_frame(result: dict[str, Any]) -> pl.DataFrame:
                           "diff": r["diff"]} for r in result["headline"]],
                         schema={"metric": pl.String, "a": pl.String, "b": pl.String,
                                 "diff": pl.Float64})
+
+
+MANY_SCHEMA = "creditsim.compare.many/1"
+
+
+def compare_many(runs: Sequence[RunData], by: str | Sequence[str] | None = None,
+                 force: bool = False) -> dict[str, Any]:
+    """Headline and group metrics of several runs side by side, each against the first
+    (schema ``creditsim.compare.many/1``): for every figure the values per run and the
+    differences ``run − first``; for runs that share the first's seed and population,
+    the paired counts of residents sanctioned (wrongly) in both, only one or neither.
+
+    Raises:
+        CompareError: a run with another seed or population than the first, unless
+            ``force``.
+    """
+    first = runs[0]
+    problems = {str(r.path): check_comparable(first, r) for r in runs[1:]}
+    bad = [Problem(f"{path}: {p}") for path, ps in problems.items() for p in ps]
+    if bad and not force:
+        raise CompareError([*bad, Problem(
+            "a comparison is only meaningful on the same residents; use --force to compare "
+            "anyway")])
+    audits = [audit_run(r, by=by) for r in runs]
+    flats = [_flat(a["headline"]) for a in audits]
+    headline = [{"metric": k, "values": [f.get(k) for f in flats],
+                 "diff": [None, *(_diff(flats[0].get(k), f.get(k)) for f in flats[1:])]}
+                for k in dict.fromkeys(k for f in flats for k in f)]
+    groups = {col: _group_rows([a["groups"][col] for a in audits]) for col in audits[0]["groups"]}
+    first_people = load_sanctions(first).people
+    paired = [None] + [_paired(first_people, r) if not problems[str(r.path)] else None
+                       for r in runs[1:]]
+    configs = [r.config for r in runs]
+    keys = sorted({k for c in configs for k in c})
+    config_diff = {k: [c.get(k) for c in configs] for k in keys
+                   if any(c.get(k) != configs[0].get(k) for c in configs)}
+    return {"schema": MANY_SCHEMA,
+            "runs": [{"path": str(r.path), "seed": r.seed, "policy": r.policy_name,
+                      "comparable": i == 0 or not problems[str(r.path)],
+                      "problems": [] if i == 0 else [str(p) for p in problems[str(r.path)]]}
+                     for i, r in enumerate(runs)],
+            "config_diff": config_diff, "headline": headline, "groups": groups,
+            "paired": paired}
+
+
+def _group_rows(tables: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    by_run = [{r["group"]: r for r in t["rows"]} for t in tables]
+    rows = []
+    for g in dict.fromkeys(g for rs in by_run for g in rs):
+        row: dict[str, Any] = {"group": g, "residents": [(rs.get(g) or {}).get("residents")
+                                                        for rs in by_run]}
+        for m in COMPARED:
+            cells = [(rs.get(g) or {}).get(m) for rs in by_run]
+            if all(c is None for c in cells):
+                continue
+            rates = [c and c["rate"] for c in cells]
+            row[m] = {"rate": rates, "diff": [None, *(_diff(rates[0], x) for x in rates[1:])],
+                      "ci95": [c and c["ci95"] for c in cells],
+                      "ratio": [c and c["ratio"] for c in cells],
+                      "four_fifths_flag": [c and c["four_fifths_flag"] for c in cells]}
+        rows.append(row)
+    return rows
+
+
+def _paired(first: pl.DataFrame, run: RunData) -> dict[str, dict[str, int]]:
+    other = load_sanctions(run).people
+    out = {}
+    for m in ("sanctioned", "wrongly_sanctioned"):
+        x, y = first[m], other[m]
+        out[m] = {"both": int((x & y).sum()), "only_first": int((x & ~y).sum()),
+                  "only_this": int((~x & y).sum()), "neither": int((~x & ~y).sum())}
+    return out

@@ -62,4 +62,20 @@ def build_report(run: Any, out: str | Path, audit: dict[str, Any] | None = None,
     return write_report(data, Path(out), audit)
 
 
-__all__ = ["ReportError", "build_report", "check_report_out"]
+def build_sweep_report(title: str, summary: list[dict[str, Any]], pooled: dict[str, Any],
+                       out: str | Path, overwrite: bool = False) -> Path:
+    """Write the report of a sweep: ``summary`` its per-arm rows (``Sweep.summary()``
+    as dicts), ``pooled`` its pooled audit (``Sweep.pooled()``); bands per arm
+    (:mod:`creditsim.report.bands`). Written as :func:`build_report` writes."""
+    check_report_out(out, overwrite)
+    try:
+        import plotly  # noqa: F401
+    except ImportError:
+        raise ReportError("the HTML report needs plotly: pip install plotly==7.1.0 "
+                          "(the 'report' extra of creditsim)") from None
+    from creditsim.report.html import write_sweep_report
+
+    return write_sweep_report(title, summary, pooled, Path(out))
+
+
+__all__ = ["ReportError", "build_report", "build_sweep_report", "check_report_out"]

@@ -14,6 +14,7 @@ from typing import Any
 from creditsim.audit import CAUSE_LABELS, RunData, audit_run, load_spells
 from creditsim.fsops import write_atomic
 from creditsim.report import charts, series
+from creditsim.report.bands import sweep_sections
 from creditsim.resources import disk_full_error
 
 CSS = """
@@ -326,6 +327,25 @@ def write_report(run: RunData, out: Path, audit: dict[str, Any] | None = None) -
     nothing is left behind on a failure, and a full disk is one located problem."""
     out = Path(out)
     text = render_html(run, audit).encode("utf-8")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        write_atomic(out, lambda f: f.write(text))
+    except OSError as e:
+        _raise_if_disk_full(e, out, len(text))
+        raise
+    return out
+
+
+def write_sweep_report(title: str, summary: list[dict[str, Any]], pooled: dict[str, Any],
+                       out: Path) -> Path:
+    """The report of a sweep (:mod:`creditsim.report.bands`), written as
+    :func:`write_report` writes a run's."""
+    import plotly.offline
+
+    doc = _Doc()
+    sweep_sections(title, summary, pooled, doc.fig, doc.add)
+    text = page(f"creditsim sweep report — {title}", "\n".join(doc.parts),
+                plotly.offline.get_plotlyjs()).encode("utf-8")
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
         write_atomic(out, lambda f: f.write(text))

@@ -22,6 +22,7 @@ from typing import Any
 import polars as pl
 
 from creditsim import signals
+from creditsim.audit.stats import Thresholds
 from creditsim.errors import Problem
 from creditsim.sweep import store
 from creditsim.sweep.runner import TASKS_PER_WORKER, Outcome, PoolOptions, Task, run_tasks
@@ -82,17 +83,28 @@ class Sweep:
     def differences(self) -> pl.DataFrame:
         return differences(self.values)
 
-    def pooled(self) -> dict[str, Any]:
-        """The audit's group tables pooled over replicates (:mod:`creditsim.sweep.pooled`)."""
+    def pooled(self, thresholds: Thresholds | None = None,
+               reference: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The audit's group tables pooled over replicates (:mod:`creditsim.sweep.pooled`),
+        with the audits' thresholds and reference groups unless these are given."""
         from creditsim.sweep.pooled import pooled
 
-        return pooled(self.path, self.index)
+        return pooled(self.path, self.index, thresholds, reference)
 
     def pooled_groups(self) -> pl.DataFrame:
         """:meth:`pooled` as one row per arm, point, grouping, group and metric."""
         from creditsim.sweep.pooled import pooled_frame
 
         return pooled_frame(self.pooled())
+
+    def compare(self, metrics: Callable[[str], bool] = lambda m: True) -> dict[str, Any]:
+        """Each figure per arm (and design point) over the replicates, and the paired
+        differences of every other arm against the first (``creditsim compare DIR``)."""
+        d = self.differences()
+        return {"schema": "creditsim.compare.sweep/1", "sweep": str(self.path),
+                "arms": [a for a in self.index["arm"].unique(maintain_order=True)],
+                "figures": select(self.summary(), metrics).to_dicts(),
+                "differences": select(d.filter(pl.col("a_index") == 0), metrics).to_dicts()}
 
     def to_json(self, metrics: Callable[[str], bool] = lambda m: True) -> dict[str, Any]:
         """Index, per-arm summary and paired differences as JSON-ready rows."""

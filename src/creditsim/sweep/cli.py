@@ -151,34 +151,14 @@ def audit_command(
         help="Groupings to show (repeatable; default all the audits have).")] = None,
 ) -> None:
     """Group rates and ratios pooled over each arm's replicates (docs/sweep.md)."""
-    import polars as pl
-
+    from creditsim.audit.cli import print_pooled
     from creditsim.sweep.api import open_sweep
 
     sw = open_sweep(sweep_dir)
     if as_json:
         out_console.print_json(json.dumps(sw.pooled(), default=str))
         return
-    f = sw.pooled_groups()
-    if f.height == 0:
-        out_console.print("no finished jobs")
-        return
-    f = f.filter(pl.col("metric").is_in(metric or ["sanctioned", "wrongly_sanctioned"]))
-    if grouping:
-        f = f.filter(pl.col("grouping").is_in(grouping))
-    t = Table(title="pooled over replicates (Wilson / Katz 95 %)", show_edge=False)
-    for c in ("arm", "grouping", "group", "metric", "residents", "count", "rate [95 %]",
-              "ratio [95 %]", "comparison"):
-        t.add_column(c, justify="right" if c in ("residents", "count") else "left")
-    for r in f.iter_rows(named=True):
-        arm = r["arm"] if r["point"] is None else f"{r['arm']}.p{r['point']:03d}"
-        flag = " ⚑" if r["four_fifths_flag"] else ""
-        t.add_row(arm, r["grouping"], str(r["group"]), r["metric"], f"{r['residents']:,}",
-                  f"{r['count']:,}",
-                  f"{_f(r['rate'])} [{_f(r['ci95_lo'])}, {_f(r['ci95_hi'])}]",
-                  f"{_f(r['ratio'])} [{_f(r['ratio_ci95_lo'])}, {_f(r['ratio_ci95_hi'])}]",
-                  r["comparison"] + flag)
-    out_console.print(t)
+    print_pooled(sw.pooled_groups(), None, metric, grouping)
 
 
 def _metric_filter(patterns: list[str] | None, everything: bool) -> Callable[[str], bool]:

@@ -5,14 +5,17 @@ located as ``file:line key.path`` (:mod:`creditsim.tomllines`), with a "did you 
 for a misspelt key. The format is documented in docs/sweep.md.
 
 A job's configuration is the spec's ``[base]`` table, then its arm's keys, then its
-design point's parameter values, merged by :func:`config_for` — the one place that
-turns such a merged table into a :class:`~creditsim.config.RunConfig`.
+design point's parameter values (:class:`Merged`), over a scenario file (the arm's,
+else the base's). :func:`config_for` — the one place that turns such a merged table
+into a :class:`~creditsim.config.RunConfig` — takes the path of ``creditsim run
+--scenario`` (:func:`creditsim.launch.prepare`), so a spec is checked as a run is.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import tomllib
 from collections.abc import Mapping
@@ -20,9 +23,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from creditsim.cities import CITIES
 from creditsim.config import RunConfig, make_config
 from creditsim.errors import ConfigError, CreditsimError, Problem
+from creditsim.scenario import PATH_OPTIONS, Request, ScenarioFile, is_file_name, read_scenario
 from creditsim.sweep.design import Design, read_design
 from creditsim.tomllines import Path_, did_you_mean, key_lines, locate
 
@@ -57,12 +60,13 @@ class Where:
 
 @dataclass(frozen=True)
 class Layer:
-    """The keys one table of the spec sets ([base] or one arm): run options and
-    model parameters, with where each is defined."""
+    """The keys one table of the spec sets ([base] or one arm): a scenario file, run
+    options and model parameters, with where each is defined."""
 
     fields: dict[str, Any] = field(default_factory=dict)
     parameters: dict[str, Any] = field(default_factory=dict)
     origins: dict[str, str] = field(default_factory=dict)  # "field" or "parameters.key"
+    scenario: ScenarioFile | None = None
 
 
 @dataclass(frozen=True)
@@ -193,18 +197,24 @@ def _by(value: Any, where: Where, problems: list[Problem]) -> tuple[str, ...] | 
 
 def _layer(table: Any, path: tuple[str | int, ...], where: Where, folder: Path,
            problems: list[Problem], extra: tuple[str, ...] = ()) -> Layer:
-    """[base] or one arm: known run options, the ``parameters`` table (dotted keys,
-    quoted or as nested tables), relative policy files resolved from the spec's folder."""
+    """[base] or one arm: a ``scenario`` file, known run options, the ``parameters``
+    table (dotted keys, quoted or as nested tables); relative file names (scenario,
+    policy, city) are read from the spec's folder. ``base = "FILE"`` is a scenario alone."""
+    if isinstance(table, str) and path == ("base",):
+        table = {"scenario": table}
     if not isinstance(table, dict):
-        problems.append(Problem("must be a table", where(*path)))
+        problems.append(Problem("must be a table or a scenario file's name"
+                                if path == ("base",) else "must be a table", where(*path)))
         return Layer()
-    known = (*CONFIG_KEYS, "parameters", *extra)
+    known = (*CONFIG_KEYS, "scenario", "parameters", *extra)
     out = Layer()
     for k, v in table.items():
         loc = where(*path, k)
         if k == "seed":
             problems.append(Problem("a sweep sets each replicate's seed from the top-level "
                                     "seed (docs/sweep.md); remove it here", loc))
+        elif k == "scenario":
+            out = replace(out, scenario=_scenario(v, folder, loc, problems))
         elif k == "parameters":
             if not isinstance(v, dict):
                 problems.append(Problem("must be a table of dotted parameter keys", loc))
@@ -213,13 +223,30 @@ def _layer(table: Any, path: tuple[str | int, ...], where: Where, folder: Path,
                 out.parameters[key] = value
                 out.origins[f"parameters.{key}"] = where(*kpath)
         elif k in CONFIG_KEYS:
-            if k == "policy" and isinstance(v, str) and v.endswith(".toml"):
-                v = str((folder / v).resolve()) if not Path(v).is_absolute() else v
+            if k in PATH_OPTIONS and is_file_name(v):
+                v = str((folder / Path(v).expanduser()).resolve())
             out.fields[k] = v
             out.origins[k] = loc
         elif k not in extra:
             problems.append(Problem(f"unknown key{did_you_mean(k, known)}", loc))
     return out
+
+
+def _scenario(value: Any, folder: Path, loc: str, problems: list[Problem]
+              ) -> ScenarioFile | None:
+    """The scenario file named at ``loc`` (relative to the spec's folder), read once."""
+    if not isinstance(value, str) or not value:
+        problems.append(Problem("must be a scenario file's name (TOML)", loc))
+        return None
+    p = Path(value).expanduser()
+    p = p if p.is_absolute() else Path(os.path.normpath(folder / p))
+    try:
+        return read_scenario(p)
+    except CreditsimError as e:
+        # a file that is missing is located where it is named; a bad one at its own line
+        problems.extend(Problem(f"{pr.message}: {p}", loc) if pr.location == str(p) else pr
+                        for pr in e.problems)
+        return None
 
 
 def _flatten(table: dict[str, Any], path: tuple[str | int, ...]
@@ -264,60 +291,73 @@ def _arms(value: Any, where: Where, folder: Path, problems: list[Problem]) -> li
     return arms
 
 
-def config_for(fields: Mapping[str, Any], parameters: Mapping[str, Any],
-               origins: Mapping[str, str], seed: int) -> RunConfig:
-    """The RunConfig of a merged table (base ∪ arm ∪ design point): run options
-    ``fields``, model ``parameters`` (dotted keys) and the ``seed``. Every problem is
-    raised at once, located by ``origins`` (option name or ``parameters.KEY`` →
-    ``file:line key.path``). The scenario reader can take this function's place."""
-    from creditsim.modelset import default_models, override
+@dataclass(frozen=True)
+class Merged:
+    """One job's table before validation: the scenario file (the arm's, else the
+    base's), the run options and parameters over it, and where each was written."""
 
-    problems: list[Problem] = []
+    scenario: ScenarioFile | None
+    fields: Mapping[str, Any]
+    parameters: Mapping[str, Any]
+    origins: Mapping[str, str]  # option name or "parameters.KEY" → "file:line key.path"
+
+
+def config_for(m: Merged, seed: int) -> tuple[RunConfig, bytes]:
+    """The RunConfig of a merged table (base ∪ arm ∪ design point) with the ``seed``,
+    and the text of its policy, through the path of ``creditsim run --scenario FILE``
+    (:func:`creditsim.launch.prepare`): the scenario file, the options over it, the
+    parameters as ``--set``; the same checks and messages, every problem raised at
+    once, located in the spec (``origins``) or in the scenario file."""
+    from creditsim.launch import prepare
+
     try:
-        cfg = make_config(**fields, seed=seed, overrides=dict(parameters))
+        p = prepare(_request(m))
     except ConfigError as e:
-        problems += [_relocated(p, origins) for p in e.problems]
-        city = fields.get("city", "beijing")
-        cfg = make_config(city=city if isinstance(city, str) and city in CITIES else "beijing",
-                          residents=1, overrides=dict(parameters))
+        # a policy problem found by both checks is one Problem (same text and place)
+        raise ConfigError(list(dict.fromkeys([*e.problems, *_policy_problems(m)]))) from None
+    cfg = p.config.model_copy(update={"seed": seed, **_absolute_files(p.config)})
+    return cfg, p.policy.text
+
+
+def _request(m: Merged) -> Request:
+    return Request(scenario=m.scenario, options=dict(m.fields),
+                   sets=dict(m.parameters), strict_options=True,
+                   option_origins={k: m.origins.get(k, k) for k in m.fields},
+                   set_origins={k: m.origins.get(f"parameters.{k}", "").split(" ")[0]
+                                for k in m.parameters})
+
+
+def _absolute_files(cfg: RunConfig) -> dict[str, str]:
+    """A policy or city file as its resolved absolute path (a scenario's are relative
+    to its folder as given): a job's configuration names the file the same way
+    whatever the working directory and however the spec or scenario reached it."""
+    out = {}
+    for name in PATH_OPTIONS:
+        v = getattr(cfg, name)
+        if is_file_name(v):
+            out[name] = str(Path(v).expanduser().resolve())
+    return out
+
+
+def _policy_problems(m: Merged) -> list[Problem]:
+    """The policy's own problems when the configuration has others (the run's check
+    reads the policy only of a valid configuration): the policy alone, checked on the
+    same path, so every problem of a spec is reported at once."""
+    from creditsim.launch import prepare
+
+    if "policy" in m.fields:
+        req = Request(options={"policy": m.fields["policy"]},
+                      option_origins={"policy": m.origins.get("policy", "policy")})
+    elif m.scenario is not None and "policy" in m.scenario.data:
+        sf = m.scenario
+        req = Request(scenario=replace(sf, data={"policy": sf.data["policy"]}))
+    else:
+        return []
     try:
-        # override() appends the key to the location: give it the file and line only
-        override(default_models(cfg), cfg.overrides,
-                 {k: origins.get(f"parameters.{k}", "").split(" ")[0] for k in cfg.overrides})
+        prepare(req)
     except ConfigError as e:
-        problems += e.problems
-    if problems:
-        raise ConfigError(problems)
-    return cfg
-
-
-def _relocated(p: Problem, origins: Mapping[str, str]) -> Problem:
-    """A make_config problem located at ``--some-option`` → the spec key that set it."""
-    opt = p.location.removeprefix("--").split(".")[0].replace("-", "_")
-    return Problem(p.message, origins.get(opt, p.location))
-
-
-def _policy_text(name: Any, cache: dict[str, bytes]) -> bytes:
-    """The text of the policy a job runs (the city's own preset if none is named)."""
-    from creditsim.policy import read_policy
-
-    if not isinstance(name, str):
-        raise ConfigError("must be a preset name or a TOML file")
-    if name not in cache:
-        cache[name] = read_policy(name).text
-    return cache[name]
-
-
-def _checked_policy(name: Any, cache: dict[str, bytes], loc: str,
-                    problems: list[Problem]) -> bytes | None:
-    """The policy's text, or None (nothing named, or a problem added, located at ``loc``)."""
-    if name is None:
-        return None
-    try:
-        return _policy_text(name, cache)
-    except CreditsimError as e:
-        problems.extend(Problem(str(p), loc) for p in e.problems)
-        return None
+        return list(e.problems)
+    return []
 
 
 def _with_jobs(spec: Spec) -> Spec:
@@ -334,25 +374,18 @@ def _jobs_of(spec: Spec) -> tuple[Spec, list[Problem]]:
     failing point)."""
     problems: list[Problem] = []
     points = spec.design.points if spec.design else [None]
-    policies: dict[str, bytes] = {}
     jobs: list[Job] = []
     for ai, arm in enumerate(spec.arms):
         fields = {**spec.base.fields, **arm.layer.fields}
-        origins = {**spec.base.origins, **arm.layer.origins}
+        origins = {**spec.base.origins, **arm.layer.origins,
+                   **(spec.design.origins if spec.design else {})}
+        scenario = arm.layer.scenario or spec.base.scenario
         for pi, values in enumerate(points):
             params = {**spec.base.parameters, **arm.layer.parameters, **(values or {})}
-            po = {**origins, **(spec.design.origins if spec.design else {})}
-            loc = po.get("policy", f"{spec.origin} arms[{ai}]")
-            text = _checked_policy(fields.get("policy"), policies, loc, problems)
             try:
-                cfg0 = config_for(fields, params, po, 0)
+                cfg0, text = config_for(Merged(scenario, fields, params, origins), 0)
             except CreditsimError as e:
                 problems.extend(e.problems)
-                break
-            if text is None:  # a bad named policy, or none named: the city's default
-                text = None if fields.get("policy") else \
-                    _checked_policy(cfg0.policy_ref, policies, loc, problems)
-            if text is None:
                 break
             for r in range(spec.replicates):
                 s = replicate_seed(spec.seed, r)
@@ -382,7 +415,7 @@ def resized(spec: Spec, residents: int | None = None, replicates: int | None = N
     base = spec.base
     if residents is not None:
         base = Layer({**base.fields, "residents": residents}, base.parameters,
-                     {**base.origins, "residents": "--residents"})
+                     {**base.origins, "residents": "--residents"}, base.scenario)
     out = replace(spec, base=base, replicates=replicates or spec.replicates, jobs=(),
                   resized={"residents": residents, "replicates": replicates})
     return _with_jobs(out)
